@@ -1,0 +1,58 @@
+-- Geocode caches (gazetteers). Misses and wrong-city rejections are cached too, so a
+-- query is never sent twice; `status` says which.
+CREATE TABLE IF NOT EXISTS tickets.geo_clusters (
+    cluster      text PRIMARY KEY,          -- as stored in tickets.inc.cluster
+    query        text,
+    status       text NOT NULL CHECK (status IN ('found', 'not_found', 'rejected', 'gazetteer')),
+    latitude     double precision,
+    longitude    double precision,
+    display_name text,
+    provider     text NOT NULL,
+    asked_at     timestamptz NOT NULL DEFAULT now(),
+    CHECK ((status IN ('found', 'gazetteer')) = (latitude IS NOT NULL AND longitude IS NOT NULL))
+);
+
+-- Legacy cluster codes mapped to the cluster name used for geocoding (editable).
+CREATE TABLE IF NOT EXISTS tickets.cluster_aliases (
+    code    text PRIMARY KEY,
+    cluster text NOT NULL
+);
+INSERT INTO tickets.cluster_aliases (code, cluster)
+VALUES ('QOA', 'Quarry Road'), ('PTMP', 'Pipeline')
+ON CONFLICT (code) DO NOTHING;
+
+CREATE TABLE IF NOT EXISTS tickets.geo_locations (
+    query        text PRIMARY KEY,          -- "<cleaned location>, <cluster>, Kenya"
+    status       text NOT NULL CHECK (status IN ('found', 'not_found', 'rejected')),
+    latitude     double precision,
+    longitude    double precision,
+    display_name text,
+    distance_km  double precision,          -- from the cluster centroid, when known
+    provider     text NOT NULL,
+    asked_at     timestamptz NOT NULL DEFAULT now(),
+    CHECK ((status = 'found') = (latitude IS NOT NULL AND longitude IS NOT NULL))
+);
+
+-- One row per import run: imported, unchanged (ETag skip) or failed.
+CREATE TABLE IF NOT EXISTS tickets.import_meta (
+    id               bigserial PRIMARY KEY,
+    source_key       text NOT NULL,
+    etag             text,
+    snapshot_at      timestamptz,
+    outcome          text NOT NULL CHECK (outcome IN ('imported', 'unchanged', 'failed')),
+    rows_read        bigint NOT NULL DEFAULT 0,
+    rows_kept        bigint NOT NULL DEFAULT 0,
+    dropped_alarm    bigint NOT NULL DEFAULT 0,
+    dropped_sentinel bigint NOT NULL DEFAULT 0,
+    dropped_empty_id bigint NOT NULL DEFAULT 0,
+    duplicate_ids    bigint NOT NULL DEFAULT 0,
+    warnings         bigint NOT NULL DEFAULT 0,
+    inserted         bigint NOT NULL DEFAULT 0,
+    updated          bigint NOT NULL DEFAULT 0,
+    skipped_older    bigint NOT NULL DEFAULT 0,
+    truncated        boolean NOT NULL DEFAULT false,
+    error            text,
+    started_at       timestamptz NOT NULL,
+    finished_at      timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS import_meta_finished_idx ON tickets.import_meta (finished_at DESC);

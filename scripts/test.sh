@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: dependencies, formatting, lints, then every test against a real
+# PostgreSQL + PostGIS and a real S3 server on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked

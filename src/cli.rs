@@ -1,0 +1,191 @@
+//! The command line: `serve`, `migrate`, `import`, `generate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{DatabaseConfig, HttpConfig};
+use crate::ingest::{self, ImportReport, Mode, Source};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fleettickets",
+    version,
+    about = "INC tickets for the FleetOps live map and Grafana"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply the migrations, then serve the HTTP API.
+    Serve {
+        #[command(flatten)]
+        db: DatabaseConfig,
+        #[command(flatten)]
+        http: HttpConfig,
+    },
+    /// Create the database if missing and apply the migrations (idempotent).
+    Migrate {
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
+    /// Import one INC snapshot. A dry run unless --apply.
+    Import(ImportArgs),
+    /// Write a realistic generated INC snapshot (for tests, demos and benchmarks).
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The snapshot file to import.
+    #[arg(long, value_name = "FILE")]
+    pub inc_csv: PathBuf,
+    /// Write to the database; without it nothing is written.
+    #[arg(long)]
+    pub apply: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Data rows to write (the sentinel, if any, comes on top).
+    #[arg(long, default_value_t = 21_312)]
+    pub rows: u64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Export time (RFC 3339); tickets are created before it. Default: now.
+    #[arg(long)]
+    pub as_of: Option<DateTime<Utc>>,
+    /// End with the `EXPORT STOPPED` sentinel.
+    #[arg(long)]
+    pub truncated: bool,
+    /// Output file (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Serve { db, http } => serve(db, http).await,
+        Command::Migrate { db } => crate::db::migrate(&db).await.map(|_| {
+            println!("migrations applied");
+        }),
+        Command::Import(args) => import(args).await,
+        Command::Generate(args) => generate(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, each said once (sqlx repeats its message).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+async fn serve(db: DatabaseConfig, http: HttpConfig) -> anyhow::Result<()> {
+    crate::startup::Application::build(&db, &http)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let mode = if args.apply {
+        Mode::Apply
+    } else {
+        Mode::DryRun
+    };
+    let pool = if args.apply {
+        crate::db::migrate(&args.db).await?
+    } else {
+        let pool = crate::db::connect(&args.db)
+            .await
+            .context("cannot reach the database")?;
+        crate::db::check_migrated(&pool).await?;
+        pool
+    };
+    let source = Source::local_file(&args.inc_csv);
+    let report = ingest::import_file(&pool, &args.inc_csv, source, mode).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_report(&report));
+    }
+    Ok(())
+}
+
+/// The operator's summary of one import (or dry run).
+pub fn render_report(r: &ImportReport) -> String {
+    let s = &r.stats;
+    let c = &r.changes;
+    let mut out = String::new();
+    if !r.applied {
+        out.push_str("DRY RUN: nothing was written (add --apply to import)\n");
+    }
+    out.push_str(&format!("snapshot  {} (etag {})\n", r.source_key, r.etag));
+    out.push_str(&format!(
+        "rows      {} read, {} kept; dropped: {} alarm, {} sentinel, {} empty ticket_id\n",
+        s.rows_read, s.rows_kept, s.dropped_alarm, s.dropped_sentinel, s.dropped_empty_id
+    ));
+    if s.truncated {
+        out.push_str("truncated the export hit its row limit (EXPORT STOPPED): tickets missing from it are kept\n");
+    }
+    out.push_str(&format!("warnings  {}\n", s.warnings));
+    for w in &s.warning_samples {
+        out.push_str(&format!("          {w}\n"));
+    }
+    let verb = if r.applied { "" } else { "would be " };
+    out.push_str(&format!(
+        "tickets   {} distinct ({} repeated ids, the later row wins): {verb}{} new, {} updated, {} unchanged, {} kept because the stored row is newer\n",
+        c.tickets,
+        s.rows_kept as i64 - c.tickets,
+        c.new,
+        c.updated,
+        c.unchanged,
+        c.skipped_older
+    ));
+    out
+}
+
+fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let spec = ingest::generate::Spec {
+        rows: args.rows,
+        seed: args.seed,
+        as_of: args.as_of.unwrap_or_else(Utc::now),
+        truncated: args.truncated,
+    };
+    match &args.out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            ingest::generate::write(&spec, std::io::BufWriter::new(file))?;
+        }
+        None => ingest::generate::write(&spec, std::io::stdout().lock())?,
+    }
+    Ok(())
+}

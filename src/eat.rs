@@ -1,0 +1,102 @@
+//! East Africa Time: every timestamp in the feed and in the payload is EAT
+//! (Africa/Nairobi, UTC+3, no DST).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
+
+pub const TZ: Tz = chrono_tz::Africa::Nairobi;
+pub const TZ_NAME: &str = "Africa/Nairobi";
+
+/// Parses a naive EAT timestamp as the feed writes it: `YYYY-MM-DD HH:MM:SS`, a `T`
+/// separator, optional fractional seconds, or no seconds at all.
+pub fn parse_local(value: &str) -> Option<DateTime<Utc>> {
+    const FORMATS: [&str; 4] = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ];
+    let value = value.trim();
+    FORMATS
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok())
+        .and_then(|naive| from_local(naive))
+}
+
+/// A naive EAT wall-clock time as an instant (EAT has no gaps or folds).
+pub fn from_local(naive: NaiveDateTime) -> Option<DateTime<Utc>> {
+    TZ.from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// 00:00 EAT of a calendar date.
+pub fn midnight(date: NaiveDate) -> DateTime<Utc> {
+    from_local(date.and_hms_opt(0, 0, 0).expect("midnight exists")).expect("EAT has no DST gaps")
+}
+
+/// The EAT calendar date of an instant.
+pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&TZ).date_naive()
+}
+
+/// RFC 3339 with the `+03:00` offset, as every timestamp in the payload.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.with_timezone(&TZ)
+        .to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn parses_every_feed_form_as_eat() {
+        let want = utc("2026-06-16T04:15:02Z");
+        assert_eq!(parse_local("2026-06-16 07:15:02"), Some(want));
+        assert_eq!(parse_local("2026-06-16T07:15:02"), Some(want));
+        assert_eq!(parse_local(" 2026-06-16 07:15:02 "), Some(want));
+        assert_eq!(
+            parse_local("2026-06-16 07:15:02.250"),
+            Some(utc("2026-06-16T04:15:02.250Z"))
+        );
+        assert_eq!(
+            parse_local("2026-06-16 07:15"),
+            Some(utc("2026-06-16T04:15:00Z"))
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_timestamp() {
+        for bad in [
+            "",
+            "N/A",
+            "TBD",
+            "2026-02-30 10:00:00",
+            "16/06/2026 07:15",
+            "2026-06-16",
+        ] {
+            assert_eq!(parse_local(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn formats_with_the_eat_offset() {
+        assert_eq!(
+            rfc3339(utc("2026-06-15T21:00:00Z")),
+            "2026-06-16T00:00:00+03:00"
+        );
+        assert_eq!(
+            local_date(utc("2026-06-15T21:00:00Z")).to_string(),
+            "2026-06-16"
+        );
+        assert_eq!(
+            local_date(utc("2026-06-15T20:59:59Z")).to_string(),
+            "2026-06-15"
+        );
+    }
+}

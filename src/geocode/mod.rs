@@ -1,0 +1,5 @@
+//! Geocoding: every ticket gets a point from its feed coordinates, a precise location
+//! or its cluster's centroid.
+
+pub mod gazetteer;
+pub mod point;

@@ -1,0 +1,525 @@
+//! Cleaning one INC snapshot row by row, per `inc-csv.md`: columns matched by name,
+//! drops counted, values normalised, unreadable values nulled and counted.
+
+use chrono::{DateTime, Utc};
+use csv::StringRecord;
+
+use super::values;
+use crate::eat;
+use crate::geocode::point::FeedPoint;
+
+/// What a column of the file becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Column {
+    TicketId,
+    RawStatus,
+    NormalizedStatus,
+    Bucket,
+    IsActionable,
+    IsAlarm,
+    Cluster,
+    Region,
+    LocationName,
+    AssignedTeam,
+    Owner,
+    SlaStatus,
+    Mttr,
+    Timestamp(Stamp),
+    Latitude,
+    Longitude,
+    /// Kept only inside `raw` (known raw-only columns and unknown extras alike).
+    RawOnly,
+    /// Dropped at ingest: stored nowhere.
+    Dropped,
+}
+
+/// The timestamp columns, in `CleanRow::stamps` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    CreatedAtService,
+    ScheduledAt,
+    ClosedAt,
+    FirstSeenAt,
+    LastSeenAt,
+    SourceCreatedAt,
+    SourceUpdatedAt,
+}
+
+impl Column {
+    fn from_name(name: &str) -> Column {
+        match name {
+            "ticket_id" => Column::TicketId,
+            "raw_status" => Column::RawStatus,
+            "normalized_status" => Column::NormalizedStatus,
+            "bucket" => Column::Bucket,
+            "is_actionable" => Column::IsActionable,
+            "is_alarm" => Column::IsAlarm,
+            "cluster" => Column::Cluster,
+            "region" => Column::Region,
+            "location_name" => Column::LocationName,
+            "assigned_team" => Column::AssignedTeam,
+            "owner" => Column::Owner,
+            "sla_status" => Column::SlaStatus,
+            "mttr" => Column::Mttr,
+            "created_at_service" => Column::Timestamp(Stamp::CreatedAtService),
+            "scheduled_at" => Column::Timestamp(Stamp::ScheduledAt),
+            "closed_at" => Column::Timestamp(Stamp::ClosedAt),
+            "first_seen_at" => Column::Timestamp(Stamp::FirstSeenAt),
+            "last_seen_at" => Column::Timestamp(Stamp::LastSeenAt),
+            "source_created_at" => Column::Timestamp(Stamp::SourceCreatedAt),
+            "source_updated_at" => Column::Timestamp(Stamp::SourceUpdatedAt),
+            "latitude" => Column::Latitude,
+            "longitude" => Column::Longitude,
+            "week_start" | "week_end" | "source_s3_bucket" | "source_s3_key"
+            | "source_snapshot_id" | "department" | "source_type" => Column::Dropped,
+            _ => Column::RawOnly,
+        }
+    }
+}
+
+/// Why a whole file is refused. Nothing of a refused file is written.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FileError {
+    #[error("{file}: the header has no `{column}` column")]
+    MissingColumn { file: String, column: &'static str },
+    #[error("{file}: line {line} has {found} fields where the header has {expected}")]
+    FieldCount {
+        file: String,
+        line: u64,
+        found: usize,
+        expected: usize,
+    },
+    #[error("{file}: unreadable CSV near line {line}: {reason}")]
+    Malformed {
+        file: String,
+        line: u64,
+        reason: String,
+    },
+    #[error("{file}: the file is empty (no header)")]
+    Empty { file: String },
+}
+
+/// The header of a snapshot: which column is what.
+#[derive(Debug)]
+pub struct Header {
+    file: String,
+    columns: Vec<Column>,
+    /// `"name":` pre-encoded for `raw`, `None` for dropped columns.
+    json_keys: Vec<Option<String>>,
+}
+
+impl Header {
+    pub fn parse(file: &str, record: &StringRecord) -> Result<Header, FileError> {
+        let names: Vec<String> = record
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase())
+            .collect();
+        let columns: Vec<Column> = names.iter().map(|n| Column::from_name(n)).collect();
+        if !columns.contains(&Column::TicketId) {
+            return Err(FileError::MissingColumn {
+                file: file.to_owned(),
+                column: "ticket_id",
+            });
+        }
+        let json_keys = names
+            .iter()
+            .zip(&columns)
+            .map(|(name, col)| {
+                (*col != Column::Dropped).then(|| {
+                    let mut key = serde_json::to_string(name).expect("a string serialises");
+                    key.push(':');
+                    key
+                })
+            })
+            .collect();
+        Ok(Header {
+            file: file.to_owned(),
+            columns,
+            json_keys,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.columns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty()
+    }
+
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// Cleans one data row; `line` is its line number in the file, for errors.
+    pub fn clean(
+        &self,
+        record: &StringRecord,
+        line: u64,
+        stats: &mut RowStats,
+    ) -> Result<Option<CleanRow>, FileError> {
+        stats.rows_read += 1;
+        // The sentinel may be a short line, so it is recognised before the length check.
+        if record
+            .get(0)
+            .is_some_and(|f| f.trim_start().starts_with("EXPORT STOPPED"))
+        {
+            stats.dropped_sentinel += 1;
+            stats.truncated = true;
+            return Ok(None);
+        }
+        if record.len() != self.columns.len() {
+            return Err(FileError::FieldCount {
+                file: self.file.clone(),
+                line,
+                found: record.len(),
+                expected: self.columns.len(),
+            });
+        }
+        let mut row = CleanRow::default();
+        let mut is_alarm = None;
+        // Warnings count only for rows that are kept.
+        let mut warnings: Vec<(&'static str, String)> = Vec::new();
+        let mut raw = String::with_capacity(record.as_slice().len() + 24 * self.columns.len());
+        raw.push('{');
+        for ((value, col), key) in record.iter().zip(&self.columns).zip(&self.json_keys) {
+            let Some(key) = key else { continue };
+            let text = non_empty(value);
+            let stored: Option<String> = match (*col, text) {
+                (_, None) => None,
+                (Column::TicketId, Some(v)) => Some(v.trim().to_owned()),
+                (Column::RawStatus | Column::NormalizedStatus, Some(v)) => {
+                    Some(v.trim().to_uppercase())
+                }
+                (Column::Region, Some(v)) => Some(v.trim().to_lowercase()),
+                (Column::Cluster, Some(v)) => Some(v.trim().to_owned()),
+                (_, Some(v)) => Some(v.to_owned()),
+            };
+            if raw.len() > 1 {
+                raw.push(',');
+            }
+            raw.push_str(key);
+            match &stored {
+                Some(v) => push_json_string(&mut raw, v),
+                None => raw.push_str("null"),
+            }
+            let Some(v) = stored else { continue };
+            let mut warn = |what: &'static str| warnings.push((what, v.clone()));
+            match *col {
+                Column::TicketId => row.ticket_id = v,
+                Column::RawStatus => row.raw_status = Some(v),
+                Column::NormalizedStatus => row.normalized_status = Some(v),
+                Column::Bucket => row.bucket = Some(v),
+                Column::Cluster => row.cluster = Some(v),
+                Column::Region => row.region = Some(v),
+                Column::LocationName => row.location_name = Some(v),
+                Column::AssignedTeam => row.assigned_team = Some(v),
+                Column::Owner => row.owner = Some(v),
+                Column::SlaStatus => row.sla_status = Some(v),
+                Column::IsActionable => {
+                    row.is_actionable = values::boolean(&v);
+                    if row.is_actionable.is_none() {
+                        warn("is_actionable");
+                    }
+                }
+                Column::IsAlarm => {
+                    is_alarm = values::boolean(&v);
+                    if is_alarm.is_none() {
+                        warn("is_alarm");
+                    }
+                }
+                Column::Mttr => {
+                    row.mttr = values::mttr_minutes(&v);
+                    if row.mttr.is_none() {
+                        warn("mttr");
+                    }
+                }
+                Column::Timestamp(stamp) => {
+                    let parsed = eat::parse_local(&v);
+                    if parsed.is_none() {
+                        warn(stamp.name());
+                    }
+                    row.stamps[stamp as usize] = parsed;
+                }
+                Column::Latitude | Column::Longitude => {
+                    let parsed = values::coordinate(&v);
+                    if parsed.is_none() {
+                        warn(if *col == Column::Latitude {
+                            "latitude"
+                        } else {
+                            "longitude"
+                        });
+                    }
+                    if *col == Column::Latitude {
+                        row.feed_lat = parsed;
+                    } else {
+                        row.feed_lon = parsed;
+                    }
+                }
+                Column::RawOnly | Column::Dropped => {}
+            }
+        }
+        raw.push('}');
+        row.raw = raw;
+        if row.ticket_id.is_empty() {
+            stats.dropped_empty_id += 1;
+            return Ok(None);
+        }
+        if is_alarm == Some(true) {
+            stats.dropped_alarm += 1;
+            return Ok(None);
+        }
+        stats.rows_kept += 1;
+        for (column, value) in warnings {
+            stats.warn(line, column, &value);
+        }
+        Ok(Some(row))
+    }
+}
+
+impl Stamp {
+    fn name(self) -> &'static str {
+        match self {
+            Stamp::CreatedAtService => "created_at_service",
+            Stamp::ScheduledAt => "scheduled_at",
+            Stamp::ClosedAt => "closed_at",
+            Stamp::FirstSeenAt => "first_seen_at",
+            Stamp::LastSeenAt => "last_seen_at",
+            Stamp::SourceCreatedAt => "source_created_at",
+            Stamp::SourceUpdatedAt => "source_updated_at",
+        }
+    }
+}
+
+fn non_empty(value: &str) -> Option<&str> {
+    (!value.trim().is_empty()).then_some(value)
+}
+
+fn push_json_string(out: &mut String, value: &str) {
+    out.push_str(&serde_json::to_string(value).expect("a string serialises"));
+}
+
+/// One kept row, typed. `raw` is its JSON text.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CleanRow {
+    pub ticket_id: String,
+    pub raw: String,
+    pub normalized_status: Option<String>,
+    pub raw_status: Option<String>,
+    pub bucket: Option<String>,
+    pub is_actionable: Option<bool>,
+    pub cluster: Option<String>,
+    pub region: Option<String>,
+    pub location_name: Option<String>,
+    pub assigned_team: Option<String>,
+    pub owner: Option<String>,
+    pub sla_status: Option<String>,
+    pub mttr: Option<i32>,
+    /// Indexed by `Stamp`.
+    pub stamps: [Option<DateTime<Utc>>; 7],
+    pub feed_lat: Option<f64>,
+    pub feed_lon: Option<f64>,
+}
+
+impl CleanRow {
+    pub fn stamp(&self, stamp: Stamp) -> Option<DateTime<Utc>> {
+        self.stamps[stamp as usize]
+    }
+
+    /// The feed coordinates when they are usable as a point.
+    pub fn feed_point(&self) -> Option<FeedPoint> {
+        FeedPoint::new(self.feed_lat?, self.feed_lon?)
+    }
+}
+
+/// Counts of one file's rows. Warnings keep a few samples for the operator.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowStats {
+    pub rows_read: u64,
+    pub rows_kept: u64,
+    pub dropped_alarm: u64,
+    pub dropped_sentinel: u64,
+    pub dropped_empty_id: u64,
+    pub warnings: u64,
+    pub truncated: bool,
+    pub warning_samples: Vec<String>,
+}
+
+impl RowStats {
+    const SAMPLES: usize = 10;
+
+    fn warn(&mut self, line: u64, column: &str, value: &str) {
+        self.warnings += 1;
+        if self.warning_samples.len() < Self::SAMPLES {
+            self.warning_samples.push(format!(
+                "line {line}: {column} {value:?} is not readable; stored as null"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(cols: &[&str]) -> Header {
+        Header::parse("t.csv", &StringRecord::from(cols.to_vec())).unwrap()
+    }
+
+    fn clean(h: &Header, fields: &[&str], stats: &mut RowStats) -> Option<CleanRow> {
+        h.clean(&StringRecord::from(fields.to_vec()), 2, stats)
+            .unwrap()
+    }
+
+    #[test]
+    fn header_names_match_case_insensitively_and_trimmed_with_a_bom() {
+        let h = header(&["\u{feff}Raw_Status", " TICKET_ID ", "Closed_At "]);
+        let mut stats = RowStats::default();
+        let row = clean(&h, &["Resolved", "INC1", "2026-06-16 10:00:00"], &mut stats).unwrap();
+        assert_eq!(row.ticket_id, "INC1");
+        assert_eq!(row.raw_status.as_deref(), Some("RESOLVED"));
+        assert_eq!(
+            row.stamp(Stamp::ClosedAt).map(|t| t.to_rfc3339()),
+            Some("2026-06-16T07:00:00+00:00".into())
+        );
+    }
+
+    #[test]
+    fn a_header_without_ticket_id_is_refused_naming_file_and_column() {
+        let err =
+            Header::parse("snap.csv", &StringRecord::from(vec!["id", "raw_status"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "snap.csv: the header has no `ticket_id` column"
+        );
+    }
+
+    #[test]
+    fn normalises_text_and_builds_raw_without_dropped_columns() {
+        let h = header(&[
+            "ticket_id",
+            "raw_status",
+            "normalized_status",
+            "region",
+            "cluster",
+            "department",
+            "week_start",
+            "vendor_ref",
+            "location_name",
+            "owner",
+        ]);
+        let mut stats = RowStats::default();
+        let row = clean(
+            &h,
+            &[
+                " INC7 ",
+                " pending customer ",
+                " pending ",
+                " Rift Valley ",
+                "  Langata",
+                "Field Operations",
+                "2026-06-15",
+                "VR-1",
+                "BTS1 \"Mall\", Karen",
+                "",
+            ],
+            &mut stats,
+        )
+        .unwrap();
+        assert_eq!(row.raw_status.as_deref(), Some("PENDING CUSTOMER"));
+        assert_eq!(row.normalized_status.as_deref(), Some("PENDING"));
+        assert_eq!(row.region.as_deref(), Some("rift valley"));
+        assert_eq!(row.cluster.as_deref(), Some("Langata"));
+        assert_eq!(row.location_name.as_deref(), Some("BTS1 \"Mall\", Karen"));
+        assert_eq!(row.owner, None);
+        let raw: serde_json::Value = serde_json::from_str(&row.raw).unwrap();
+        assert_eq!(
+            raw,
+            serde_json::json!({
+                "ticket_id": "INC7", "raw_status": "PENDING CUSTOMER",
+                "normalized_status": "PENDING", "region": "rift valley", "cluster": "Langata",
+                "vendor_ref": "VR-1", "location_name": "BTS1 \"Mall\", Karen", "owner": null
+            })
+        );
+        assert_eq!(stats.warnings, 0);
+    }
+
+    #[test]
+    fn drops_alarms_sentinels_and_empty_ids_and_counts_them() {
+        let h = header(&["raw_status", "ticket_id", "is_alarm"]);
+        let mut stats = RowStats::default();
+        assert!(clean(&h, &["New", "INC1", "TRUE"], &mut stats).is_none());
+        assert!(clean(&h, &["New", "INC2", "yes"], &mut stats).is_none());
+        assert!(clean(&h, &["New", "  ", "false"], &mut stats).is_none());
+        assert!(clean(
+            &h,
+            &["EXPORT STOPPED: row limit 50000 reached", "", ""],
+            &mut stats
+        )
+        .is_none());
+        // A sentinel line may be short.
+        let short = StringRecord::from(vec!["EXPORT STOPPED: row limit"]);
+        assert!(h.clean(&short, 9, &mut stats).unwrap().is_none());
+        assert!(clean(&h, &["New", "INC3", "no"], &mut stats).is_some());
+        assert!(clean(&h, &["New", "INC4", ""], &mut stats).is_some());
+        assert_eq!(
+            (
+                stats.rows_read,
+                stats.rows_kept,
+                stats.dropped_alarm,
+                stats.dropped_empty_id,
+                stats.dropped_sentinel
+            ),
+            (7, 2, 2, 1, 2)
+        );
+        assert!(stats.truncated);
+    }
+
+    #[test]
+    fn unreadable_values_become_null_and_count_as_warnings() {
+        let h = header(&[
+            "ticket_id",
+            "created_at_service",
+            "closed_at",
+            "mttr",
+            "is_actionable",
+            "latitude",
+            "longitude",
+        ]);
+        let mut stats = RowStats::default();
+        let row = clean(
+            &h,
+            &["INC1", "N/A", "TBD", "5h", "maybe", "x", "36.8"],
+            &mut stats,
+        )
+        .unwrap();
+        assert_eq!(row.stamp(Stamp::CreatedAtService), None);
+        assert_eq!(row.stamp(Stamp::ClosedAt), None);
+        assert_eq!(
+            (row.mttr, row.is_actionable, row.feed_lat, row.feed_lon),
+            (None, None, None, Some(36.8))
+        );
+        assert_eq!(stats.warnings, 5);
+        assert_eq!(
+            stats.warning_samples[0],
+            "line 2: created_at_service \"N/A\" is not readable; stored as null"
+        );
+        // The text stays in raw.
+        let raw: serde_json::Value = serde_json::from_str(&row.raw).unwrap();
+        assert_eq!(raw["closed_at"], "TBD");
+        assert_eq!(stats.rows_kept, 1);
+    }
+
+    #[test]
+    fn a_row_of_the_wrong_length_refuses_the_file() {
+        let h = header(&["ticket_id", "raw_status"]);
+        let mut stats = RowStats::default();
+        let err = h
+            .clean(&StringRecord::from(vec!["INC1"]), 5, &mut stats)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.csv: line 5 has 1 fields where the header has 2"
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! The ingester: a snapshot file is streamed, cleaned and upserted in one transaction.
+
+pub mod clean;
+pub mod generate;
+pub mod upsert;
+pub mod values;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use md5::{Digest, Md5};
+use sqlx::{Connection, PgPool};
+use tokio::sync::mpsc;
+
+use clean::{FileError, Header, RowStats};
+pub use upsert::{Changes, Source};
+
+/// The channel an import that wrote rows notifies, so every replica drops its cache.
+pub const DATA_CHANGED_CHANNEL: &str = "fleettickets_data_changed";
+
+/// Staging rows are sent to PostgreSQL in chunks of about this size, so memory stays
+/// bounded whatever the file's size.
+const BATCH_BYTES: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Work out what the import would do; write nothing.
+    DryRun,
+    Apply,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("the database refused the import")]
+    Database(#[from] sqlx::Error),
+}
+
+impl ImportError {
+    /// True when the snapshot itself is at fault (as opposed to the database).
+    pub fn is_bad_file(&self) -> bool {
+        match self {
+            ImportError::File(_) | ImportError::Io { .. } => true,
+            // A value PostgreSQL cannot store (e.g. a NUL byte) is the file's fault too.
+            ImportError::Database(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|c| c.starts_with("22"))
+            }
+            ImportError::Database(_) => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportReport {
+    pub source_key: String,
+    /// The ETag recorded for the snapshot (the content MD5 for a local file).
+    pub etag: String,
+    pub stats: RowStats,
+    pub changes: Changes,
+    pub applied: bool,
+    /// The `tickets.import_meta` row, when applied.
+    pub import_id: Option<i64>,
+}
+
+impl ImportReport {
+    pub fn wrote_rows(&self) -> bool {
+        self.applied && (self.changes.new + self.changes.updated) > 0
+    }
+}
+
+/// Imports one snapshot file: all of it in one transaction, or nothing.
+pub async fn import_file(
+    pool: &PgPool,
+    path: &Path,
+    mut source: Source,
+    mode: Mode,
+) -> Result<ImportReport, ImportError> {
+    let started_at = Utc::now();
+    let (tx_batches, mut batches) = mpsc::channel(2);
+    let label = source.key.clone();
+    let mut reader = Some({
+        let (path, label) = (path.to_path_buf(), label.clone());
+        tokio::task::spawn_blocking(move || read_file(path, &label, &tx_batches))
+    });
+    let join = |handle: tokio::task::JoinHandle<_>| async {
+        handle.await.unwrap_or_else(|e| {
+            Err(ImportError::Io {
+                file: label.clone(),
+                source: std::io::Error::other(e),
+            })
+        })
+    };
+    // A file refused at its header (or empty) is refused before the database is touched.
+    let first = batches.recv().await;
+    let mut finished = None;
+    if first.is_none() {
+        finished = Some(join(reader.take().expect("not joined yet")).await?);
+    }
+
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    upsert::create_staging(&mut tx).await?;
+    if mode == Mode::DryRun {
+        // From here on only temporary tables can be written: the proof of a dry run.
+        sqlx::query("SET TRANSACTION READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut copy = tx.copy_in_raw(upsert::COPY_STAGING).await?;
+    let mut next = first;
+    while let Some(batch) = next {
+        copy.send(batch).await?;
+        next = batches.recv().await;
+    }
+    // The reader's verdict decides: a file error aborts the COPY and so the transaction.
+    let (stats, md5) = match finished {
+        Some(done) => done,
+        None => match join(reader.take().expect("not joined yet")).await {
+            Ok(done) => done,
+            Err(e) => {
+                copy.abort(e.to_string()).await.ok();
+                return Err(e);
+            }
+        },
+    };
+    copy.finish().await?;
+    let changes = upsert::classify(&mut tx).await?;
+    source.etag.get_or_insert(md5);
+    let mut report = ImportReport {
+        source_key: source.key.clone(),
+        etag: source.etag.clone().unwrap_or_default(),
+        stats,
+        changes,
+        applied: mode == Mode::Apply,
+        import_id: None,
+    };
+    if mode == Mode::DryRun {
+        tx.rollback().await?;
+        return Ok(report);
+    }
+    upsert::upsert(&mut tx).await?;
+    let record = upsert::ImportRecord {
+        source: &source,
+        outcome: "imported",
+        stats: &report.stats,
+        changes,
+        error: None,
+        started_at,
+    };
+    report.import_id = Some(upsert::record(&mut tx, &record).await?);
+    if report.wrote_rows() {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(DATA_CHANGED_CHANNEL)
+            .bind(report.import_id.unwrap_or_default().to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Reads, cleans and encodes the file on a blocking thread, sending COPY batches.
+/// Returns the row counts and the content MD5 (hex), or the reason the file is refused.
+fn read_file(
+    path: PathBuf,
+    label: &str,
+    out: &mpsc::Sender<Vec<u8>>,
+) -> Result<(RowStats, String), ImportError> {
+    let io_err = |source| ImportError::Io {
+        file: label.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(&path).map_err(io_err)?;
+    let mut hashed = Hashing {
+        inner: file,
+        md5: Md5::new(),
+    };
+    let stats = {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&mut hashed);
+        let mut record = csv::StringRecord::new();
+        let malformed = |e: csv::Error| -> ImportError {
+            let line = e.position().map_or(0, |p| p.line());
+            match e.into_kind() {
+                csv::ErrorKind::Io(source) => io_err(source),
+                kind => FileError::Malformed {
+                    file: label.to_owned(),
+                    line,
+                    reason: format!("{kind:?}"),
+                }
+                .into(),
+            }
+        };
+        if !csv.read_record(&mut record).map_err(malformed)? {
+            return Err(FileError::Empty {
+                file: label.to_owned(),
+            }
+            .into());
+        }
+        let header = Header::parse(label, &record)?;
+        let mut stats = RowStats::default();
+        let mut buf = Vec::with_capacity(BATCH_BYTES + 4096);
+        let mut ord = 0u64;
+        while csv.read_record(&mut record).map_err(malformed)? {
+            let line = record.position().map_or(0, |p| p.line());
+            if let Some(row) = header.clean(&record, line, &mut stats)? {
+                ord += 1;
+                upsert::encode_row(ord, &row, &mut buf);
+            }
+            if buf.len() >= BATCH_BYTES {
+                let full = std::mem::replace(&mut buf, Vec::with_capacity(BATCH_BYTES + 4096));
+                if out.blocking_send(full).is_err() {
+                    // The importer gave up (its transaction failed); stop reading.
+                    return Ok((stats, String::new()));
+                }
+            }
+        }
+        if !buf.is_empty() {
+            out.blocking_send(buf).ok();
+        }
+        stats
+    };
+    // Hash whatever the CSV reader did not consume (nothing, normally).
+    std::io::copy(&mut hashed, &mut std::io::sink()).map_err(io_err)?;
+    Ok((stats, format!("{:x}", hashed.md5.finalize())))
+}
+
+/// Computes the MD5 (the S3 ETag of a single-part upload) of what passes through.
+struct Hashing<R> {
+    inner: R,
+    md5: Md5,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.md5.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The export time in a snapshot's file name, `YYYY-MM-DDTHHMMSS.csv` in EAT.
+pub fn snapshot_time(file_name: &str) -> Option<chrono::DateTime<Utc>> {
+    let stem = file_name.strip_suffix(".csv")?;
+    let naive = chrono::NaiveDateTime::parse_from_str(stem, "%Y-%m-%dT%H%M%S").ok()?;
+    crate::eat::from_local(naive)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_times_come_from_eat_file_names() {
+        assert_eq!(
+            snapshot_time("2026-06-16T071502.csv").map(|t| t.to_rfc3339()),
+            Some("2026-06-16T04:15:02+00:00".into())
+        );
+        for bad in [
+            "2026-06-16T0715.csv",
+            "2026-06-16T071502.txt",
+            "latest.csv",
+            "2026-13-16T071502.csv",
+        ] {
+            assert_eq!(snapshot_time(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Writing a cleaned snapshot: COPY into a temporary staging table, then one set-based
+//! upsert into `tickets.inc`, inside the caller's transaction.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use super::clean::{CleanRow, RowStats, Stamp};
+
+const STAGING_DDL: &str = "
+CREATE TEMP TABLE inc_staging (
+    ord bigint NOT NULL, ticket_id text NOT NULL, raw jsonb NOT NULL,
+    normalized_status text, raw_status text, bucket text, is_actionable boolean,
+    cluster text, region text, location_name text, assigned_team text, owner text,
+    sla_status text, mttr integer,
+    created_at_service timestamptz, scheduled_at timestamptz, closed_at timestamptz,
+    first_seen_at timestamptz, last_seen_at timestamptz,
+    source_created_at timestamptz, source_updated_at timestamptz,
+    feed_lat double precision, feed_lon double precision
+) ON COMMIT DROP";
+
+pub const COPY_STAGING: &str = "COPY inc_staging FROM STDIN";
+
+/// The typed columns shared by the staging table and `tickets.inc`.
+const TYPED: &str = "normalized_status, raw_status, bucket, is_actionable, cluster, region,
+    location_name, assigned_team, owner, sla_status, mttr, created_at_service, scheduled_at,
+    closed_at, first_seen_at, last_seen_at, source_created_at, source_updated_at";
+
+/// "The stored row is strictly newer" — a null `source_updated_at` counts as oldest.
+const STORED_IS_NEWER: &str =
+    "COALESCE(t.source_updated_at, '-infinity') > COALESCE(s.source_updated_at, '-infinity')";
+
+pub async fn create_staging(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query(STAGING_DDL).execute(conn).await.map(drop)
+}
+
+/// What the staged snapshot does to the store, worked out before (or instead of) writing.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Changes {
+    /// Distinct ticket ids in the snapshot (the later row wins within one file).
+    pub tickets: i64,
+    pub new: i64,
+    pub updated: i64,
+    /// Same content as stored: left untouched.
+    pub unchanged: i64,
+    /// The stored row has a strictly newer `source_updated_at`: left untouched.
+    pub skipped_older: i64,
+}
+
+pub async fn classify(conn: &mut PgConnection) -> sqlx::Result<Changes> {
+    let sql = format!(
+        "WITH s AS (
+             SELECT DISTINCT ON (ticket_id) ticket_id, raw, source_updated_at
+             FROM inc_staging ORDER BY ticket_id, ord DESC)
+         SELECT count(*),
+                count(*) FILTER (WHERE t.ticket_id IS NULL),
+                count(*) FILTER (WHERE t.ticket_id IS NOT NULL AND {STORED_IS_NEWER}),
+                count(*) FILTER (WHERE t.ticket_id IS NOT NULL AND NOT {STORED_IS_NEWER}
+                                   AND t.raw = s.raw)
+         FROM s LEFT JOIN tickets.inc t USING (ticket_id)"
+    );
+    let (tickets, new, skipped_older, unchanged): (i64, i64, i64, i64) =
+        sqlx::query_as(&sql).fetch_one(conn).await?;
+    Ok(Changes {
+        tickets,
+        new,
+        updated: tickets - new - skipped_older - unchanged,
+        unchanged,
+        skipped_older,
+    })
+}
+
+/// Upserts the staged rows; never deletes. Returns the number of rows written.
+pub async fn upsert(conn: &mut PgConnection) -> sqlx::Result<u64> {
+    // A feed point wins; without one, a point that came from the feed is cleared (the
+    // resolver fills it again) and a geocoded one is kept.
+    let geo = |col: &str| {
+        format!(
+            "{col} = CASE WHEN EXCLUDED.geo_source = 'feed' THEN EXCLUDED.{col}
+                          WHEN t.geo_source = 'feed' THEN NULL ELSE t.{col} END"
+        )
+    };
+    let set_typed: Vec<String> = TYPED
+        .split(',')
+        .map(str::trim)
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO tickets.inc AS t (ticket_id, raw, {TYPED}, latitude, longitude, geo_source)
+         SELECT DISTINCT ON (ticket_id) ticket_id, raw, {TYPED}, feed_lat, feed_lon,
+                CASE WHEN feed_lat IS NOT NULL THEN 'feed' END
+         FROM inc_staging ORDER BY ticket_id, ord DESC
+         ON CONFLICT (ticket_id) DO UPDATE SET
+             raw = EXCLUDED.raw, {set_typed}, {lat}, {lon}, {src}, ingested_at = now()
+         WHERE NOT ({newer}) AND t.raw IS DISTINCT FROM EXCLUDED.raw",
+        set_typed = set_typed.join(", "),
+        lat = geo("latitude"),
+        lon = geo("longitude"),
+        src = geo("geo_source"),
+        newer = STORED_IS_NEWER.replace("s.", "EXCLUDED."),
+    );
+    Ok(sqlx::query(&sql).execute(conn).await?.rows_affected())
+}
+
+/// Where a snapshot came from, for `tickets.import_meta`.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub key: String,
+    pub etag: Option<String>,
+    pub snapshot_at: Option<DateTime<Utc>>,
+}
+
+/// One row of `tickets.import_meta`.
+pub struct ImportRecord<'a> {
+    pub source: &'a Source,
+    pub outcome: &'static str,
+    pub stats: &'a RowStats,
+    pub changes: Changes,
+    pub error: Option<&'a str>,
+    pub started_at: DateTime<Utc>,
+}
+
+pub async fn record(conn: &mut PgConnection, r: &ImportRecord<'_>) -> sqlx::Result<i64> {
+    let duplicates = (r.stats.rows_kept as i64 - r.changes.tickets).max(0);
+    sqlx::query_scalar(
+        "INSERT INTO tickets.import_meta (source_key, etag, snapshot_at, outcome, rows_read,
+             rows_kept, dropped_alarm, dropped_sentinel, dropped_empty_id, duplicate_ids,
+             warnings, inserted, updated, skipped_older, truncated, error, started_at, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now())
+         RETURNING id",
+    )
+    .bind(&r.source.key)
+    .bind(&r.source.etag)
+    .bind(r.source.snapshot_at)
+    .bind(r.outcome)
+    .bind(r.stats.rows_read as i64)
+    .bind(r.stats.rows_kept as i64)
+    .bind(r.stats.dropped_alarm as i64)
+    .bind(r.stats.dropped_sentinel as i64)
+    .bind(r.stats.dropped_empty_id as i64)
+    .bind(duplicates)
+    .bind(r.stats.warnings as i64)
+    .bind(r.changes.new)
+    .bind(r.changes.updated)
+    .bind(r.changes.skipped_older)
+    .bind(r.stats.truncated)
+    .bind(r.error)
+    .bind(r.started_at)
+    .fetch_one(conn)
+    .await
+}
+
+/// Appends one staging row in COPY text format.
+pub fn encode_row(ord: u64, row: &CleanRow, out: &mut Vec<u8>) {
+    let mut field = Field(out);
+    field.text(&ord.to_string());
+    field.text(&row.ticket_id);
+    field.text(&row.raw);
+    for v in [&row.normalized_status, &row.raw_status, &row.bucket] {
+        field.opt(v.as_deref());
+    }
+    field.opt(row.is_actionable.map(|b| if b { "t" } else { "f" }));
+    for v in [
+        &row.cluster,
+        &row.region,
+        &row.location_name,
+        &row.assigned_team,
+        &row.owner,
+        &row.sla_status,
+    ] {
+        field.opt(v.as_deref());
+    }
+    field.opt(row.mttr.map(|m| m.to_string()).as_deref());
+    for stamp in [
+        Stamp::CreatedAtService,
+        Stamp::ScheduledAt,
+        Stamp::ClosedAt,
+        Stamp::FirstSeenAt,
+        Stamp::LastSeenAt,
+        Stamp::SourceCreatedAt,
+        Stamp::SourceUpdatedAt,
+    ] {
+        let text = row
+            .stamp(stamp)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S%.f+00").to_string());
+        field.opt(text.as_deref());
+    }
+    let point = row.feed_point();
+    field.opt(point.map(|p| p.lat.to_string()).as_deref());
+    field.opt(point.map(|p| p.lon.to_string()).as_deref());
+    let line = field.0;
+    *line.last_mut().expect("fields were written") = b'\n';
+}
+
+/// Writes tab-terminated COPY text fields.
+struct Field<'a>(&'a mut Vec<u8>);
+
+impl Field<'_> {
+    fn text(&mut self, value: &str) {
+        for b in value.bytes() {
+            match b {
+                b'\\' => self.0.extend_from_slice(b"\\\\"),
+                b'\t' => self.0.extend_from_slice(b"\\t"),
+                b'\n' => self.0.extend_from_slice(b"\\n"),
+                b'\r' => self.0.extend_from_slice(b"\\r"),
+                _ => self.0.push(b),
+            }
+        }
+        self.0.push(b'\t');
+    }
+
+    fn opt(&mut self, value: Option<&str>) {
+        match value {
+            Some(v) => self.text(v),
+            None => self.0.extend_from_slice(b"\\N\t"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_copy_text_with_escapes_and_nulls() {
+        let row = CleanRow {
+            ticket_id: "INC1".into(),
+            raw: r#"{"location_name":"a\tb\\c"}"#.into(),
+            location_name: Some("line1\nline2\r".into()),
+            is_actionable: Some(true),
+            mttr: Some(345),
+            stamps: [
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                crate::eat::parse_local("2026-06-16 07:15:02"),
+            ],
+            feed_lat: Some(-1.2676),
+            feed_lon: Some(36.8108),
+            ..CleanRow::default()
+        };
+        let mut out = Vec::new();
+        encode_row(7, &row, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let fields: Vec<&str> = text.trim_end_matches('\n').split('\t').collect();
+        assert_eq!(fields.len(), 23);
+        assert_eq!(
+            fields[..3],
+            ["7", "INC1", r#"{"location_name":"a\\tb\\\\c"}"#]
+        );
+        assert_eq!(fields[6], "t");
+        assert_eq!(fields[9], "line1\\nline2\\r");
+        assert_eq!(fields[13], "345");
+        assert_eq!(fields[20], "2026-06-16 04:15:02+00");
+        assert_eq!(fields[21..], ["-1.2676", "36.8108"]);
+        assert_eq!(fields[3], "\\N");
+        assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
+    }
+
+    #[test]
+    fn invalid_feed_points_are_not_staged() {
+        let row = CleanRow {
+            ticket_id: "INC1".into(),
+            raw: "{}".into(),
+            feed_lat: Some(0.0),
+            feed_lon: Some(0.0),
+            ..CleanRow::default()
+        };
+        let mut out = Vec::new();
+        encode_row(1, &row, &mut out);
+        assert!(String::from_utf8(out).unwrap().ends_with("\\N\t\\N\n"));
+    }
+}
+
+impl Source {
+    /// A local file: its path is the key, its content MD5 the ETag (computed while read),
+    /// and the snapshot time comes from its name when it follows the bucket's convention.
+    pub fn local_file(path: &std::path::Path) -> Source {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        Source {
+            key: path.display().to_string(),
+            etag: None,
+            snapshot_at: super::snapshot_time(name),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! fleettickets: INC tickets in PostgreSQL + PostGIS, served to the FleetOps live map,
+//! Grafana and OpenAPI clients.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod eat;
+pub mod geocode;
+pub mod http;
+pub mod ingest;
+pub mod startup;
+pub mod telemetry;

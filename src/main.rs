@@ -1,0 +1,7 @@
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    fleettickets::telemetry::init();
+    fleettickets::cli::run(fleettickets::cli::Cli::parse()).await
+}
