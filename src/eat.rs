@@ -20,7 +20,7 @@ pub fn parse_local(value: &str) -> Option<DateTime<Utc>> {
     FORMATS
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok())
-        .and_then(|naive| from_local(naive))
+        .and_then(from_local)
 }
 
 /// A naive EAT wall-clock time as an instant (EAT has no gaps or folds).

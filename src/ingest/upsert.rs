@@ -109,6 +109,22 @@ pub struct Source {
     pub snapshot_at: Option<DateTime<Utc>>,
 }
 
+impl Source {
+    /// A local file: its path is the key, its content MD5 the ETag (computed while read),
+    /// and the snapshot time comes from its name when it follows the bucket's convention.
+    pub fn local_file(path: &std::path::Path) -> Source {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        Source {
+            key: path.display().to_string(),
+            etag: None,
+            snapshot_at: super::snapshot_time(name),
+        }
+    }
+}
+
 /// One row of `tickets.import_meta`.
 pub struct ImportRecord<'a> {
     pub source: &'a Source,
@@ -271,21 +287,5 @@ mod tests {
         let mut out = Vec::new();
         encode_row(1, &row, &mut out);
         assert!(String::from_utf8(out).unwrap().ends_with("\\N\t\\N\n"));
-    }
-}
-
-impl Source {
-    /// A local file: its path is the key, its content MD5 the ETag (computed while read),
-    /// and the snapshot time comes from its name when it follows the bucket's convention.
-    pub fn local_file(path: &std::path::Path) -> Source {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        Source {
-            key: path.display().to_string(),
-            etag: None,
-            snapshot_at: super::snapshot_time(name),
-        }
     }
 }

@@ -70,7 +70,6 @@ async fn admin() -> PgConnection {
 
 pub struct TestDb {
     pub pool: PgPool,
-    pub config: DatabaseConfig,
 }
 
 /// A new database with every migration applied, for one test.
@@ -92,7 +91,7 @@ pub async fn test_db() -> TestDb {
     let pool = db::connect(&config)
         .await
         .expect("connect to the test database");
-    TestDb { pool, config }
+    TestDb { pool }
 }
 
 /// `../shared/data/<name>`, the spec's sample data.

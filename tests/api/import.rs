@@ -148,3 +148,307 @@ async fn the_sample_imports_to_its_known_counts() {
     );
     assert_eq!(report.etag.len(), 32, "the content MD5 in hex");
 }
+
+const HEAD: &str = "ticket_id,raw_status,normalized_status,is_actionable,is_alarm,cluster,region,mttr,created_at_service,closed_at,source_updated_at,latitude,longitude";
+
+#[tokio::test]
+async fn bom_crlf_any_column_order_and_unknown_columns() {
+    let db = test_db().await;
+    let csv = "\u{feff} Region ,VENDOR_REF,Ticket_ID , department,Raw_Status\r\nCOAST,VR-1,INC1,Field Ops,in progress\r\n\"Nairobi\",\"VR, 2\",INC2,,\"Pending \"\"vendor\"\"\"\r\n";
+    let report = import_text(&db.pool, csv).await;
+    assert_eq!((report.stats.rows_read, report.stats.rows_kept), (2, 2));
+    let one = ticket(&db.pool, "INC1").await;
+    assert_eq!(
+        (one["region"].as_str(), one["raw_status"].as_str()),
+        (Some("coast"), Some("IN PROGRESS"))
+    );
+    assert_eq!(
+        one["raw"],
+        json!({"region": "coast", "vendor_ref": "VR-1", "ticket_id": "INC1", "raw_status": "IN PROGRESS"})
+    );
+    let two = ticket(&db.pool, "INC2").await;
+    assert_eq!(two["raw"]["vendor_ref"], "VR, 2");
+    assert_eq!(two["raw_status"], "PENDING \"VENDOR\"");
+}
+
+#[tokio::test]
+async fn booleans_timestamps_mttr_and_warnings() {
+    let db = test_db().await;
+    let csv = format!(
+        "{HEAD}\n\
+         INC1,New,OPEN,YES,No,Westlands,Nairobi,,2026-06-16 07:15:02,,2026-06-16T07:20,,\n\
+         INC2,Closed,CLOSED,f,0,Karen,nairobi,10.175,2026-06-15 23:59:59.5,2026-06-16 01:00,2026-06-16 01:00:00,,\n\
+         INC3,Closed,CLOSED,maybe,,Karen,nairobi,2h,N/A,TBD,2026-06-16 01:00:00,x,36.8\n"
+    );
+    let report = import_text(&db.pool, &csv).await;
+    assert_eq!(
+        report.stats.warnings, 5,
+        "{:?}",
+        report.stats.warning_samples
+    );
+    type Row = (
+        String,
+        Option<bool>,
+        Option<i32>,
+        Option<String>,
+        Option<String>,
+    );
+    let stamps: Vec<Row> = sqlx::query_as(
+        "SELECT ticket_id, is_actionable, mttr,
+                to_char(created_at_service AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS'),
+                to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+         FROM tickets.inc ORDER BY ticket_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stamps,
+        vec![
+            (
+                "INC1".into(),
+                Some(true),
+                None,
+                Some("2026-06-16 04:15:02.000".into()),
+                None
+            ),
+            (
+                "INC2".into(),
+                Some(false),
+                Some(611),
+                Some("2026-06-15 20:59:59.500".into()),
+                Some("2026-06-15 22:00:00".into())
+            ),
+            ("INC3".into(), None, None, None, None),
+        ]
+    );
+    // The unreadable text stays in raw.
+    assert_eq!(ticket(&db.pool, "INC3").await["raw"]["closed_at"], "TBD");
+}
+
+#[tokio::test]
+async fn alarms_sentinels_and_empty_ids_are_dropped_and_recorded() {
+    let db = test_db().await;
+    let csv = format!(
+        "{HEAD}\n\
+         INC1,New,OPEN,true,TRUE,Westlands,Nairobi,,,,,,\n\
+         ,New,OPEN,true,false,Westlands,Nairobi,,,,,,\n\
+         INC2,New,OPEN,true,f,Westlands,Nairobi,,,,,,\n\
+         EXPORT STOPPED: row limit 50000 reached,,,,,,,,,,,,\n"
+    );
+    import_text(&db.pool, &csv).await;
+    let ids: Vec<String> = sqlx::query_scalar("SELECT ticket_id FROM tickets.inc")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(ids, ["INC2"]);
+    let meta: (i64, i64, i64, i64, i64, bool) = sqlx::query_as(
+        "SELECT rows_read, rows_kept, dropped_alarm, dropped_empty_id, dropped_sentinel, truncated FROM tickets.import_meta",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(meta, (4, 1, 1, 1, 1, true));
+}
+
+#[tokio::test]
+async fn a_repeated_id_keeps_the_later_row() {
+    let db = test_db().await;
+    let csv = format!(
+        "{HEAD}\n\
+         INC1,New,OPEN,true,false,Westlands,Nairobi,,,,2026-06-16 08:00:00,,\n\
+         INC1,Closed,CLOSED,false,false,Westlands,Nairobi,1.5,,2026-06-16 09:00:00,2026-06-16 08:00:00,,\n"
+    );
+    let report = import_text(&db.pool, &csv).await;
+    assert_eq!((report.changes.tickets, report.changes.new), (1, 1));
+    let t = ticket(&db.pool, "INC1").await;
+    assert_eq!(
+        (t["normalized_status"].as_str(), t["mttr"].as_i64()),
+        (Some("CLOSED"), Some(90))
+    );
+}
+
+#[tokio::test]
+async fn an_older_snapshot_never_overwrites_a_newer_row_and_nothing_is_deleted() {
+    let db = test_db().await;
+    let newer = format!(
+        "{HEAD}\n\
+         INC1,Closed,CLOSED,false,false,Karen,Nairobi,2,,2026-06-16 10:00:00,2026-06-16 10:00:00,,\n\
+         INC2,New,OPEN,true,false,Karen,Nairobi,,,,,,\n"
+    );
+    let older = format!(
+        "{HEAD}\n\
+         INC1,New,OPEN,true,false,Karen,Nairobi,,,,2026-06-16 08:00:00,,\n\
+         INC2,Assigned,OPEN,true,false,Karen,Nairobi,,,,,,\n\
+         INC3,New,OPEN,true,false,Karen,Nairobi,,,,,,\n"
+    );
+    import_text(&db.pool, &newer).await;
+    let report = import_text(&db.pool, &older).await;
+    // INC1: stored row strictly newer, kept. INC2: both null (null = oldest, not newer), updated.
+    assert_eq!(
+        (
+            report.changes.new,
+            report.changes.updated,
+            report.changes.skipped_older
+        ),
+        (1, 1, 1)
+    );
+    let t = ticket(&db.pool, "INC1").await;
+    assert_eq!(t["normalized_status"], "CLOSED");
+    assert_eq!(ticket(&db.pool, "INC2").await["raw_status"], "ASSIGNED");
+    // A snapshot without INC1 and INC2 deletes nothing.
+    import_text(
+        &db.pool,
+        &format!("{HEAD}\nINC9,New,OPEN,true,false,Karen,Nairobi,,,,,,\n"),
+    )
+    .await;
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM tickets.inc").await, 4);
+}
+
+#[tokio::test]
+async fn importing_the_same_file_twice_changes_nothing() {
+    let db = test_db().await;
+    let sample = shared_data("inc-sample.csv");
+    import(&db.pool, &sample, Mode::Apply).await.unwrap();
+    let before = tickets_checksum(&db.pool).await;
+    let ingested: String = sqlx::query_scalar("SELECT max(ingested_at)::text FROM tickets.inc")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let again = import(&db.pool, &sample, Mode::Apply).await.unwrap();
+    assert_eq!(
+        (
+            again.changes.new,
+            again.changes.updated,
+            again.changes.unchanged
+        ),
+        (0, 0, 386)
+    );
+    assert!(!again.wrote_rows());
+    assert_eq!(tickets_checksum(&db.pool).await, before);
+    let after: String = sqlx::query_scalar("SELECT max(ingested_at)::text FROM tickets.inc")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(after, ingested, "unchanged rows are not rewritten");
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM tickets.import_meta").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_and_writes_nothing() {
+    let db = test_db().await;
+    import_text(
+        &db.pool,
+        &format!("{HEAD}\nINC1,New,OPEN,true,false,Karen,Nairobi,,,,,,\n"),
+    )
+    .await;
+    let before = tickets_checksum(&db.pool).await;
+    let dir = temp_dir();
+    let path = write_file(
+        dir.path(),
+        "next.csv",
+        &format!("{HEAD}\nINC1,Closed,CLOSED,false,false,Karen,Nairobi,1,,,,,\nINC2,New,OPEN,true,false,Karen,Nairobi,,,,,,\n"),
+    );
+    let report = import(&db.pool, &path, Mode::DryRun).await.unwrap();
+    assert!(!report.applied);
+    assert_eq!((report.changes.new, report.changes.updated), (1, 1));
+    assert_eq!(tickets_checksum(&db.pool).await, before);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM tickets.import_meta").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_file_without_ticket_id_is_refused_whole() {
+    let db = test_db().await;
+    let dir = temp_dir();
+    let path = write_file(dir.path(), "bad.csv", "id,raw_status\nINC1,New\n");
+    let err = import(&db.pool, &path, Mode::Apply).await.unwrap_err();
+    assert!(err.is_bad_file());
+    assert_eq!(
+        err.to_string(),
+        format!("{}: the header has no `ticket_id` column", path.display())
+    );
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM tickets.inc").await, 0);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM tickets.import_meta").await,
+        0
+    );
+}
+
+/// A file that fails after some rows were staged leaves the store exactly as it was.
+#[tokio::test]
+async fn a_failure_half_way_leaves_the_table_as_before() {
+    let db = test_db().await;
+    import(&db.pool, &shared_data("inc-sample.csv"), Mode::Apply)
+        .await
+        .unwrap();
+    let before = tickets_checksum(&db.pool).await;
+    let dir = temp_dir();
+    // A row of the wrong length, after good rows (the reader refuses it).
+    let short = format!("{HEAD}\nINC1,New,OPEN,true,false,Karen,Nairobi,,,,,,\nINC2,New\n");
+    // A NUL byte, which PostgreSQL refuses inside COPY (the database refuses it).
+    let nul = format!("{HEAD}\nINC1,New,OPEN,true,false,Karen,Nairobi,,,,,,\nINC2,New,OPEN,true,false,Ka\0ren,Nairobi,,,,,,\n");
+    for (name, body) in [("short.csv", short), ("nul.csv", nul)] {
+        let path = write_file(dir.path(), name, &body);
+        let err = import(&db.pool, &path, Mode::Apply).await.unwrap_err();
+        assert!(err.is_bad_file(), "{name}: {err}");
+        assert_eq!(tickets_checksum(&db.pool).await, before, "{name}");
+        assert_eq!(
+            count(&db.pool, "SELECT count(*) FROM tickets.import_meta").await,
+            1,
+            "{name}"
+        );
+    }
+}
+
+/// The connection is killed while the snapshot is being written: nothing of it lands.
+#[tokio::test]
+async fn a_dropped_connection_leaves_the_table_as_before() {
+    let db = test_db().await;
+    import(&db.pool, &shared_data("inc-sample.csv"), Mode::Apply)
+        .await
+        .unwrap();
+    let before = tickets_checksum(&db.pool).await;
+    let dir = temp_dir();
+    let path = dir.path().join("big.csv");
+    let spec = fleettickets::ingest::generate::Spec {
+        rows: 150_000,
+        seed: 3,
+        as_of: chrono::Utc::now(),
+        truncated: false,
+    };
+    fleettickets::ingest::generate::write(&spec, std::fs::File::create(&path).unwrap()).unwrap();
+    let pool = db.pool.clone();
+    let running = tokio::spawn(async move { import(&pool, &path, Mode::Apply).await });
+    let mut killed = false;
+    for _ in 0..2000 {
+        killed = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND state = 'active' AND query LIKE 'COPY inc_staging%'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if killed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(killed, "the import's COPY was seen and terminated");
+    let err = running.await.unwrap().unwrap_err();
+    assert!(
+        !err.is_bad_file(),
+        "a lost connection is not the file's fault: {err}"
+    );
+    assert_eq!(tickets_checksum(&db.pool).await, before);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM tickets.import_meta").await,
+        1
+    );
+}
