@@ -6,6 +6,10 @@
 -- Call:   SELECT reporting.fn_inc_dashboard(ARRAY['Westlands'], NULL, 'week', NULL, NULL,
 --                                           '2026-06-16T10:00:00+03:00');
 --
+-- Creates the schema `reporting`, this function and one inlined helper,
+-- reporting.fn_inc_dashboard_ts(timestamptz) (the payload's timestamp format). Needs
+-- PostgreSQL 14+ and the migrations under migrations/ applied.
+--
 -- Conventions (kept consistent everywhere in the payload):
 --   * Timestamps: RFC 3339 in EAT with the literal "+03:00" offset. Fractional seconds
 --     are printed only when non-zero, as 3 digits when the value is whole milliseconds,
@@ -13,11 +17,14 @@
 --     eat::rfc3339 (chrono SecondsFormat::AutoSi) prints, e.g. "2026-06-16T07:15:02+03:00",
 --     "2026-06-16T07:15:02.250+03:00", "2026-06-16T07:15:02.250001+03:00".
 --   * Every rounding is numeric round() (half away from zero) on exact numeric values
---     (epoch differences are numeric since PostgreSQL 14), never on floats.
+--     (epoch differences are numeric since PostgreSQL 14), never on floats. The rounded
+--     values are emitted as numerics, so they keep their scale ("closure_rate": 0.2000,
+--     "hours_open": 25.0): equal as JSON numbers to the service's, not byte-identical.
 --   * Ordering "by ticket_id" and "cluster ascending" use byte order (COLLATE "C"), as a
 --     Rust String sort does; by_status keys are emitted in byte order too.
---   * Bad input raises SQLSTATE 22023 (invalid_parameter_value) whose MESSAGE names the
---     parameter and whose DETAIL says why (the HTTP layer's {"error","detail"}).
+--   * Bad input raises SQLSTATE 22023 (invalid_parameter_value) whose MESSAGE
+--     ("invalid parameter <name>") names the parameter and whose DETAIL says why
+--     (the HTTP layer's {"error","detail"}).
 --   * p_from / p_to are timestamptz: a bare date must be passed as EAT midnight
 --     ('2026-06-15T00:00:00+03:00'); '2026-06-15'::timestamptz would use the session
 --     TimeZone. Nothing else in the function depends on the session TimeZone.
@@ -31,10 +38,10 @@
 CREATE SCHEMA IF NOT EXISTS reporting;
 
 -- Helper: one timestamp as the payload prints it (see the conventions above). NULL -> NULL.
--- A single expression without FROM, so the planner inlines it.
+-- A single expression without FROM (and not STRICT), so the planner inlines it.
 CREATE OR REPLACE FUNCTION reporting.fn_inc_dashboard_ts(t timestamptz)
 RETURNS text
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT to_char(t AT TIME ZONE 'Africa/Nairobi', 'YYYY-MM-DD"T"HH24:MI:SS')
         || CASE
@@ -76,7 +83,7 @@ BEGIN
     ---------------------------------------------------------------- validation
     IF p_sla_target_hours IS NULL OR p_sla_target_hours < 0 THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = 'p_sla_target_hours',
+            MESSAGE = 'invalid parameter p_sla_target_hours',
             DETAIL  = 'the SLA target must be a non-negative number of hours';
     END IF;
     v_t_secs := p_sla_target_hours * 3600;
@@ -85,7 +92,7 @@ BEGIN
     IF v_kind IN ('today', 'week', 'month') THEN
         IF p_from IS NOT NULL OR p_to IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-                MESSAGE = CASE WHEN p_from IS NOT NULL THEN 'from' ELSE 'to' END,
+                MESSAGE = 'invalid parameter ' || CASE WHEN p_from IS NOT NULL THEN 'from' ELSE 'to' END,
                 DETAIL  = format('from/to are only accepted with window=custom (window=%s)', v_kind);
         END IF;
         IF v_kind = 'today' THEN
@@ -101,24 +108,24 @@ BEGIN
     ELSIF v_kind = 'custom' THEN
         IF p_from IS NULL OR p_to IS NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-                MESSAGE = CASE WHEN p_from IS NULL THEN 'from' ELSE 'to' END,
+                MESSAGE = 'invalid parameter ' || CASE WHEN p_from IS NULL THEN 'from' ELSE 'to' END,
                 DETAIL  = 'window=custom requires both from and to';
         END IF;
         IF p_to <= p_from THEN
             RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-                MESSAGE = 'to',
+                MESSAGE = 'invalid parameter to',
                 DETAIL  = 'to must be later than from';
         END IF;
         IF p_to - p_from > interval '366 days' THEN
             RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-                MESSAGE = 'to',
+                MESSAGE = 'invalid parameter to',
                 DETAIL  = 'the custom window spans more than 366 days';
         END IF;
         v_from := p_from;
         v_to   := p_to;
     ELSE
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = 'window',
+            MESSAGE = 'invalid parameter window',
             DETAIL  = format('unknown window %L (expected today, week, month or custom)', p_window);
     END IF;
 
@@ -291,7 +298,7 @@ BEGIN
         ORDER BY m.finished_at DESC, m.id DESC
         LIMIT 1
     ),
-    freshness AS (
+    freshness AS MATERIALIZED (
         SELECT (SELECT max(m.finished_at) FROM tickets.import_meta AS m
                 WHERE m.outcome = 'imported' AND m.inserted + m.updated > 0) AS last_import_at,
                (SELECT finished_at FROM last_check)                          AS last_checked_at,
