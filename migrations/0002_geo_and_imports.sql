@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS tickets.import_meta (
     updated          bigint NOT NULL DEFAULT 0,
     skipped_older    bigint NOT NULL DEFAULT 0,
     truncated        boolean NOT NULL DEFAULT false,
+    -- The greatest source_updated_at in the store after this import (rows only grow
+    -- newer and are never deleted, so it is carried forward from run to run).
+    content_max_updated_at timestamptz,
     error            text,
     started_at       timestamptz NOT NULL,
     finished_at      timestamptz NOT NULL

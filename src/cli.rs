@@ -7,7 +7,9 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{DatabaseConfig, HttpConfig};
+use crate::config::{BucketConfig, DatabaseConfig, Settings};
+use crate::ingest::bucket::Bucket;
+use crate::ingest::run::{Ingester, Outcome, RunReport};
 use crate::ingest::{self, ImportReport, Mode, Source};
 
 #[derive(Parser, Debug)]
@@ -23,13 +25,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Apply the migrations, then serve the HTTP API.
-    Serve {
-        #[command(flatten)]
-        db: DatabaseConfig,
-        #[command(flatten)]
-        http: HttpConfig,
-    },
+    /// Apply the migrations, then serve the HTTP API and ingest on schedule.
+    Serve(Box<Settings>),
     /// Create the database if missing and apply the migrations (idempotent).
     Migrate {
         #[command(flatten)]
@@ -42,10 +39,20 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-pub struct ImportArgs {
-    /// The snapshot file to import.
+#[group(required = true, multiple = false)]
+pub struct ImportFrom {
+    /// Import one snapshot file.
     #[arg(long, value_name = "FILE")]
-    pub inc_csv: PathBuf,
+    pub inc_csv: Option<PathBuf>,
+    /// Import the pending snapshots of the bucket, oldest first, and archive them.
+    #[arg(long)]
+    pub from_bucket: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub from: ImportFrom,
     /// Write to the database; without it nothing is written.
     #[arg(long)]
     pub apply: bool,
@@ -54,6 +61,8 @@ pub struct ImportArgs {
     pub json: bool,
     #[command(flatten)]
     pub db: DatabaseConfig,
+    #[command(flatten)]
+    pub bucket: BucketConfig,
 }
 
 #[derive(Args, Debug)]
@@ -76,7 +85,7 @@ pub struct GenerateArgs {
 
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Serve { db, http } => serve(db, http).await,
+        Command::Serve(settings) => serve(&settings).await,
         Command::Migrate { db } => crate::db::migrate(&db).await.map(|_| {
             println!("migrations applied");
         }),
@@ -107,8 +116,8 @@ fn error_chain(e: &anyhow::Error) -> String {
     out
 }
 
-async fn serve(db: DatabaseConfig, http: HttpConfig) -> anyhow::Result<()> {
-    crate::startup::Application::build(&db, &http)
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    crate::startup::Application::build(settings)
         .await?
         .run_until_stopped()
         .await
@@ -129,14 +138,56 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         crate::db::check_migrated(&pool).await?;
         pool
     };
-    let source = Source::local_file(&args.inc_csv);
-    let report = ingest::import_file(&pool, &args.inc_csv, source, mode).await?;
+    if let Some(path) = &args.from.inc_csv {
+        let report = ingest::import_file(&pool, path, Source::local_file(path), mode).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", render_report(&report));
+        }
+        return Ok(());
+    }
+    let ingester = Ingester {
+        pool,
+        bucket: Bucket::from_config(&args.bucket)?,
+        metrics: Default::default(),
+        database_url: args.db.database_url.clone(),
+    };
+    let run = ingester.run(mode).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
-        print!("{}", render_report(&report));
+        print!("{}", render_run(&run, ingester.bucket.description(), mode));
     }
     Ok(())
+}
+
+/// The operator's summary of a bucket run.
+pub fn render_run(run: &RunReport, bucket: &str, mode: Mode) -> String {
+    let mut out = format!("bucket    {bucket}\n");
+    if run.skipped_locked {
+        out.push_str("skipped   another replica is importing right now\n");
+        return out;
+    }
+    if mode == Mode::DryRun {
+        out.push_str("DRY RUN: nothing was written or moved (add --apply to import); each snapshot is compared with the store as it is now\n");
+    }
+    if run.snapshots.is_empty() {
+        out.push_str("no pending snapshots\n");
+    }
+    for s in &run.snapshots {
+        out.push_str(&format!("\n== {} (etag {})\n", s.key, s.etag));
+        match &s.outcome {
+            Outcome::Imported { report } => out.push_str(&render_report(report)),
+            Outcome::Unchanged => out.push_str(
+                "unchanged: same ETag as the last imported snapshot, so no database write\n",
+            ),
+            Outcome::Failed { error } => {
+                out.push_str(&format!("refused (set aside in failed/): {error}\n"))
+            }
+        }
+    }
+    out
 }
 
 /// The operator's summary of one import (or dry run).

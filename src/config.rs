@@ -37,10 +37,86 @@ pub struct HttpConfig {
     pub listen_addr: String,
 }
 
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            listen_addr: "127.0.0.1:0".into(),
+/// Where the snapshots are: an S3-compatible bucket, or (with no `S3_ENDPOINT`) a local
+/// folder with the same key layout.
+#[derive(Args, Clone, Debug)]
+pub struct BucketConfig {
+    /// S3 endpoint URL (path-style addressing; `http://` allowed). Unset: local folder.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "S3_BUCKET", default_value = "tickets")]
+    pub s3_bucket: String,
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    #[arg(long, env = "S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    #[arg(long, env = "S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+    /// Retries of a failed bucket request (with exponential backoff) before giving up
+    /// until the next run.
+    #[arg(long, env = "S3_MAX_RETRIES", default_value_t = 3)]
+    pub s3_max_retries: usize,
+    /// Timeout of one bucket request, in seconds.
+    #[arg(long, env = "S3_TIMEOUT_SECS", default_value_t = 30)]
+    pub s3_timeout_secs: u64,
+    /// The local-folder bucket used when `S3_ENDPOINT` is unset.
+    #[arg(long, env = "BUCKET_DIR", default_value = "./data/bucket")]
+    pub bucket_dir: std::path::PathBuf,
+}
+
+impl BucketConfig {
+    pub fn local(dir: impl Into<std::path::PathBuf>) -> BucketConfig {
+        BucketConfig {
+            s3_endpoint: None,
+            s3_bucket: "tickets".into(),
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_max_retries: 3,
+            s3_timeout_secs: 30,
+            bucket_dir: dir.into(),
         }
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct IngestConfig {
+    /// When `serve` checks the bucket: a cron expression (5 fields, or 6 with seconds)
+    /// evaluated in Africa/Nairobi, or `off` (a replica that only serves).
+    #[arg(long, env = "INGEST_CRON", default_value = "15 7-19 * * *")]
+    pub ingest_cron: String,
+    /// Also run one ingest as soon as `serve` starts.
+    #[arg(long, env = "INGEST_ON_START")]
+    pub ingest_on_start: bool,
+}
+
+/// Everything `serve` needs.
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+    #[command(flatten)]
+    pub http: HttpConfig,
+    #[command(flatten)]
+    pub bucket: BucketConfig,
+    #[command(flatten)]
+    pub ingest: IngestConfig,
+}
+
+impl Settings {
+    /// The settings `serve` would get from these flags (and the environment).
+    pub fn from_flags<I, T>(flags: I) -> Result<Settings, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let args = std::iter::once(std::ffi::OsString::from("serve"))
+            .chain(flags.into_iter().map(Into::into));
+        <Serve as clap::Parser>::try_parse_from(args).map(|s| s.settings)
     }
 }

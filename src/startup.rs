@@ -1,11 +1,18 @@
-//! Building and running the server: migrations, the listener and the router.
+//! Building and running the server: migrations, metrics, the data-changed listener,
+//! the ingest schedule, the listener and the router.
+
+use std::sync::Arc;
 
 use anyhow::Context;
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-use crate::config::{DatabaseConfig, HttpConfig};
+use crate::config::Settings;
+use crate::events::Events;
 use crate::http::{self, AppState};
+use crate::ingest::bucket::Bucket;
+use crate::ingest::run::Ingester;
+use crate::ingest::schedule::{self, Schedule};
+use crate::metrics::Metrics;
 
 pub struct Application {
     listener: TcpListener,
@@ -13,15 +20,39 @@ pub struct Application {
 }
 
 impl Application {
-    /// Migrates the database and binds the listener (port 0 picks a free one).
-    pub async fn build(db: &DatabaseConfig, http: &HttpConfig) -> anyhow::Result<Application> {
-        let pool = crate::db::migrate(db).await?;
-        let listener = TcpListener::bind(&http.listen_addr)
+    /// Migrates the database, binds the listener (port 0 picks a free one) and starts
+    /// the background tasks.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let schedule = match settings.ingest.ingest_cron.trim() {
+            "off" => None,
+            expr => Some(Schedule::parse(expr).map_err(anyhow::Error::msg)?),
+        };
+        let pool = crate::db::migrate(&settings.db).await?;
+        let bucket = Bucket::from_config(&settings.bucket)?;
+        let metrics = Arc::new(Metrics::default());
+        let events = Events::default();
+        let ingester = Ingester {
+            pool: pool.clone(),
+            bucket,
+            metrics: metrics.clone(),
+            database_url: settings.db.database_url.clone(),
+        };
+        let listener = TcpListener::bind(&settings.http.listen_addr)
             .await
-            .with_context(|| format!("cannot listen on {}", http.listen_addr))?;
+            .with_context(|| format!("cannot listen on {}", settings.http.listen_addr))?;
+        events.spawn_listener(pool.clone(), metrics.clone());
+        if let Some(schedule) = schedule {
+            schedule::spawn(ingester.clone(), schedule, settings.ingest.ingest_on_start);
+        }
+        tracing::info!(bucket = ingester.bucket.description(), "ready");
         Ok(Application {
             listener,
-            state: AppState { pool },
+            state: AppState {
+                pool,
+                metrics,
+                events,
+                ingester,
+            },
         })
     }
 
@@ -29,8 +60,8 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.state.pool
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// Serves until Ctrl-C or SIGTERM.

@@ -295,8 +295,30 @@ fn non_empty(value: &str) -> Option<&str> {
     (!value.trim().is_empty()).then_some(value)
 }
 
+/// Appends `value` as a JSON string literal (RFC 8259 escapes).
 fn push_json_string(out: &mut String, value: &str) {
-    out.push_str(&serde_json::to_string(value).expect("a string serialises"));
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in value.char_indices() {
+        let escaped = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&value[start..i]);
+        if escaped.is_empty() {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push_str(escaped);
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&value[start..]);
+    out.push('"');
 }
 
 /// One kept row, typed. `raw` is its JSON text.
@@ -508,6 +530,23 @@ mod tests {
         let raw: serde_json::Value = serde_json::from_str(&row.raw).unwrap();
         assert_eq!(raw["closed_at"], "TBD");
         assert_eq!(stats.rows_kept, 1);
+    }
+
+    #[test]
+    fn json_strings_are_escaped_as_serde_does() {
+        for s in [
+            "plain",
+            "q\"uote",
+            "back\\slash",
+            "tab\tnl\ncr\r",
+            "ctl\u{1}\u{1f}",
+            "ünï ✓",
+        ] {
+            let mut out = String::new();
+            push_json_string(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s);
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The ingester: a snapshot file is streamed, cleaned and upserted in one transaction.
 
+pub mod bucket;
 pub mod clean;
 pub mod generate;
+pub mod run;
+pub mod schedule;
 pub mod upsert;
 pub mod values;
 
@@ -83,6 +86,7 @@ pub async fn import_file(
     mode: Mode,
 ) -> Result<ImportReport, ImportError> {
     let started_at = Utc::now();
+    let started_at_instant = std::time::Instant::now();
     let (tx_batches, mut batches) = mpsc::channel(2);
     let label = source.key.clone();
     let mut reader = Some({
@@ -106,6 +110,13 @@ pub async fn import_file(
 
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
+    // The dedupe sort of a production-size snapshot fits in memory with this.
+    sqlx::query("SET LOCAL work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL statement_timeout = '15min'")
+        .execute(&mut *tx)
+        .await?;
     upsert::create_staging(&mut tx).await?;
     if mode == Mode::DryRun {
         // From here on only temporary tables can be written: the proof of a dry run.
@@ -131,7 +142,12 @@ pub async fn import_file(
         },
     };
     copy.finish().await?;
-    let changes = upsert::classify(&mut tx).await?;
+    let staged_ms = started_at_instant.elapsed().as_millis();
+    let changes = match mode {
+        Mode::DryRun => upsert::classify(&mut tx).await?,
+        Mode::Apply => upsert::apply(&mut tx).await?,
+    };
+    let written_ms = started_at_instant.elapsed().as_millis();
     source.etag.get_or_insert(md5);
     let mut report = ImportReport {
         source_key: source.key.clone(),
@@ -145,7 +161,6 @@ pub async fn import_file(
         tx.rollback().await?;
         return Ok(report);
     }
-    upsert::upsert(&mut tx).await?;
     let record = upsert::ImportRecord {
         source: &source,
         outcome: "imported",
@@ -163,6 +178,12 @@ pub async fn import_file(
             .await?;
     }
     tx.commit().await?;
+    tracing::debug!(
+        staged_ms,
+        written_ms,
+        total_ms = started_at_instant.elapsed().as_millis(),
+        "import phases"
+    );
     Ok(report)
 }
 
@@ -177,6 +198,7 @@ fn read_file(
         file: label.to_owned(),
         source,
     };
+    let began = std::time::Instant::now();
     let file = std::fs::File::open(&path).map_err(io_err)?;
     let mut hashed = Hashing {
         inner: file,
@@ -229,6 +251,7 @@ fn read_file(
         }
         stats
     };
+    tracing::debug!(reader_ms = began.elapsed().as_millis(), "reader done");
     // Hash whatever the CSV reader did not consume (nothing, normally).
     std::io::copy(&mut hashed, &mut std::io::sink()).map_err(io_err)?;
     Ok((stats, format!("{:x}", hashed.md5.finalize())))

@@ -8,7 +8,7 @@ use super::clean::{CleanRow, RowStats, Stamp};
 
 const STAGING_DDL: &str = "
 CREATE TEMP TABLE inc_staging (
-    ord bigint NOT NULL, ticket_id text NOT NULL, raw jsonb NOT NULL,
+    ord bigint NOT NULL, ticket_id text NOT NULL, raw text NOT NULL, row_hash uuid NOT NULL,
     normalized_status text, raw_status text, bucket text, is_actionable boolean,
     cluster text, region text, location_name text, assigned_team text, owner text,
     sla_status text, mttr integer,
@@ -44,33 +44,45 @@ pub struct Changes {
     pub unchanged: i64,
     /// The stored row has a strictly newer `source_updated_at`: left untouched.
     pub skipped_older: i64,
+    /// The greatest `source_updated_at` among the rows written.
+    #[serde(skip)]
+    pub written_max_updated_at: Option<DateTime<Utc>>,
 }
 
-pub async fn classify(conn: &mut PgConnection) -> sqlx::Result<Changes> {
-    let sql = format!(
+/// The staged snapshot, one row per ticket (the later row wins), each with what it does
+/// to the store: `new`, `updated`, `unchanged`, or `older` (the stored row is newer).
+fn classified() -> String {
+    format!(
         "WITH s AS (
-             SELECT DISTINCT ON (ticket_id) ticket_id, raw, source_updated_at
-             FROM inc_staging ORDER BY ticket_id, ord DESC)
-         SELECT count(*),
-                count(*) FILTER (WHERE t.ticket_id IS NULL),
-                count(*) FILTER (WHERE t.ticket_id IS NOT NULL AND {STORED_IS_NEWER}),
-                count(*) FILTER (WHERE t.ticket_id IS NOT NULL AND NOT {STORED_IS_NEWER}
-                                   AND t.raw = s.raw)
-         FROM s LEFT JOIN tickets.inc t USING (ticket_id)"
-    );
-    let (tickets, new, skipped_older, unchanged): (i64, i64, i64, i64) =
-        sqlx::query_as(&sql).fetch_one(conn).await?;
-    Ok(Changes {
-        tickets,
-        new,
-        updated: tickets - new - skipped_older - unchanged,
-        unchanged,
-        skipped_older,
-    })
+             SELECT * FROM inc_staging s
+             WHERE NOT EXISTS (SELECT 1 FROM inc_staging d
+                               WHERE d.ticket_id = s.ticket_id AND d.ord > s.ord)),
+         c AS MATERIALIZED (
+             SELECT s.*, CASE WHEN t.ticket_id IS NULL THEN 'new'
+                              WHEN {STORED_IS_NEWER} THEN 'older'
+                              WHEN t.row_hash = s.row_hash THEN 'unchanged'
+                              ELSE 'updated' END AS change
+             FROM s LEFT JOIN tickets.inc t USING (ticket_id))"
+    )
 }
 
-/// Upserts the staged rows; never deletes. Returns the number of rows written.
-pub async fn upsert(conn: &mut PgConnection) -> sqlx::Result<u64> {
+const COUNT_CHANGES: &str = "SELECT count(*),
+        count(*) FILTER (WHERE change = 'new'),
+        count(*) FILTER (WHERE change = 'updated'),
+        count(*) FILTER (WHERE change = 'unchanged'),
+        count(*) FILTER (WHERE change = 'older'),
+        max(source_updated_at) FILTER (WHERE change IN ('new', 'updated'))
+    FROM c";
+
+/// What the staged snapshot would do, without writing (the dry run).
+pub async fn classify(conn: &mut PgConnection) -> sqlx::Result<Changes> {
+    let sql = format!("{} {COUNT_CHANGES}", classified());
+    changes(sqlx::query_as(&sql).fetch_one(conn).await?)
+}
+
+/// Writes the new and updated tickets in one statement; never deletes. Unchanged and
+/// older rows are not touched (and their JSON is never parsed).
+pub async fn apply(conn: &mut PgConnection) -> sqlx::Result<Changes> {
     // A feed point wins; without one, a point that came from the feed is cleared (the
     // resolver fills it again) and a geocoded one is kept.
     let geo = |col: &str| {
@@ -84,21 +96,42 @@ pub async fn upsert(conn: &mut PgConnection) -> sqlx::Result<u64> {
         .map(str::trim)
         .map(|c| format!("{c} = EXCLUDED.{c}"))
         .collect();
+    // The ON CONFLICT guard repeats the rule, so a concurrent writer cannot be overrun.
     let sql = format!(
-        "INSERT INTO tickets.inc AS t (ticket_id, raw, {TYPED}, latitude, longitude, geo_source)
-         SELECT DISTINCT ON (ticket_id) ticket_id, raw, {TYPED}, feed_lat, feed_lon,
-                CASE WHEN feed_lat IS NOT NULL THEN 'feed' END
-         FROM inc_staging ORDER BY ticket_id, ord DESC
-         ON CONFLICT (ticket_id) DO UPDATE SET
-             raw = EXCLUDED.raw, {set_typed}, {lat}, {lon}, {src}, ingested_at = now()
-         WHERE NOT ({newer}) AND t.raw IS DISTINCT FROM EXCLUDED.raw",
+        "{classified},
+         w AS (
+             INSERT INTO tickets.inc AS t (ticket_id, raw, row_hash, {TYPED}, latitude, longitude, geo_source)
+             SELECT ticket_id, raw::jsonb, row_hash, {TYPED}, feed_lat, feed_lon,
+                    CASE WHEN feed_lat IS NOT NULL THEN 'feed' END
+             FROM c WHERE change IN ('new', 'updated')
+             ON CONFLICT (ticket_id) DO UPDATE SET
+                 raw = EXCLUDED.raw, row_hash = EXCLUDED.row_hash, {set_typed}, {lat}, {lon}, {src},
+                 ingested_at = now()
+             WHERE NOT ({newer}) AND t.row_hash <> EXCLUDED.row_hash)
+         {COUNT_CHANGES}",
+        classified = classified(),
         set_typed = set_typed.join(", "),
         lat = geo("latitude"),
         lon = geo("longitude"),
         src = geo("geo_source"),
         newer = STORED_IS_NEWER.replace("s.", "EXCLUDED."),
     );
-    Ok(sqlx::query(&sql).execute(conn).await?.rows_affected())
+    changes(sqlx::query_as(&sql).fetch_one(conn).await?)
+}
+
+type ChangeCounts = (i64, i64, i64, i64, i64, Option<DateTime<Utc>>);
+
+fn changes(
+    (tickets, new, updated, unchanged, skipped_older, written_max_updated_at): ChangeCounts,
+) -> sqlx::Result<Changes> {
+    Ok(Changes {
+        tickets,
+        new,
+        updated,
+        unchanged,
+        skipped_older,
+        written_max_updated_at,
+    })
 }
 
 /// Where a snapshot came from, for `tickets.import_meta`.
@@ -140,8 +173,11 @@ pub async fn record(conn: &mut PgConnection, r: &ImportRecord<'_>) -> sqlx::Resu
     sqlx::query_scalar(
         "INSERT INTO tickets.import_meta (source_key, etag, snapshot_at, outcome, rows_read,
              rows_kept, dropped_alarm, dropped_sentinel, dropped_empty_id, duplicate_ids,
-             warnings, inserted, updated, skipped_older, truncated, error, started_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now())
+             warnings, inserted, updated, skipped_older, truncated, error, started_at, finished_at,
+             content_max_updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now(),
+             (SELECT max(m) FROM (SELECT max(content_max_updated_at) AS m FROM tickets.import_meta
+                                  UNION ALL SELECT $18) x))
          RETURNING id",
     )
     .bind(&r.source.key)
@@ -161,6 +197,7 @@ pub async fn record(conn: &mut PgConnection, r: &ImportRecord<'_>) -> sqlx::Resu
     .bind(r.stats.truncated)
     .bind(r.error)
     .bind(r.started_at)
+    .bind(r.changes.written_max_updated_at)
     .fetch_one(conn)
     .await
 }
@@ -171,6 +208,7 @@ pub fn encode_row(ord: u64, row: &CleanRow, out: &mut Vec<u8>) {
     field.text(&ord.to_string());
     field.text(&row.ticket_id);
     field.text(&row.raw);
+    field.text(&row_hash(&row.raw));
     for v in [&row.normalized_status, &row.raw_status, &row.bucket] {
         field.opt(v.as_deref());
     }
@@ -195,10 +233,7 @@ pub fn encode_row(ord: u64, row: &CleanRow, out: &mut Vec<u8>) {
         Stamp::SourceCreatedAt,
         Stamp::SourceUpdatedAt,
     ] {
-        let text = row
-            .stamp(stamp)
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S%.f+00").to_string());
-        field.opt(text.as_deref());
+        field.opt(row.stamp(stamp).map(utc_text).as_deref());
     }
     let point = row.feed_point();
     field.opt(point.map(|p| p.lat.to_string()).as_deref());
@@ -207,20 +242,56 @@ pub fn encode_row(ord: u64, row: &CleanRow, out: &mut Vec<u8>) {
     *line.last_mut().expect("fields were written") = b'\n';
 }
 
+/// A 128-bit hash (XXH3) of the raw JSON text, as a UUID literal: change detection
+/// only, where an accidental collision (about 2^-128) is the one risk.
+fn row_hash(raw: &str) -> String {
+    let h = xxhash_rust::xxh3::xxh3_128(raw.as_bytes());
+    let hex = format!("{h:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff+00`, which PostgreSQL reads whatever its settings.
+fn utc_text(t: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 1000
+    )
+}
+
 /// Writes tab-terminated COPY text fields.
 struct Field<'a>(&'a mut Vec<u8>);
 
 impl Field<'_> {
     fn text(&mut self, value: &str) {
-        for b in value.bytes() {
-            match b {
-                b'\\' => self.0.extend_from_slice(b"\\\\"),
-                b'\t' => self.0.extend_from_slice(b"\\t"),
-                b'\n' => self.0.extend_from_slice(b"\\n"),
-                b'\r' => self.0.extend_from_slice(b"\\r"),
-                _ => self.0.push(b),
-            }
+        let bytes = value.as_bytes();
+        let mut start = 0;
+        for (i, b) in bytes.iter().enumerate() {
+            let escaped: &[u8] = match b {
+                b'\\' => b"\\\\",
+                b'\t' => b"\\t",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                _ => continue,
+            };
+            self.0.extend_from_slice(&bytes[start..i]);
+            self.0.extend_from_slice(escaped);
+            start = i + 1;
         }
+        self.0.extend_from_slice(&bytes[start..]);
         self.0.push(b'\t');
     }
 
@@ -261,17 +332,21 @@ mod tests {
         encode_row(7, &row, &mut out);
         let text = String::from_utf8(out).unwrap();
         let fields: Vec<&str> = text.trim_end_matches('\n').split('\t').collect();
-        assert_eq!(fields.len(), 23);
+        assert_eq!(fields.len(), 24);
         assert_eq!(
             fields[..3],
             ["7", "INC1", r#"{"location_name":"a\\tb\\\\c"}"#]
         );
-        assert_eq!(fields[6], "t");
-        assert_eq!(fields[9], "line1\\nline2\\r");
-        assert_eq!(fields[13], "345");
-        assert_eq!(fields[20], "2026-06-16 04:15:02+00");
-        assert_eq!(fields[21..], ["-1.2676", "36.8108"]);
-        assert_eq!(fields[3], "\\N");
+        // The XXH3-128 of the raw text (before COPY escaping), as a UUID.
+        assert_eq!(fields[3], &row_hash(r#"{"location_name":"a\tb\\c"}"#));
+        assert_eq!(fields[3].len(), 36);
+        assert_ne!(row_hash("{}"), row_hash("{ }"));
+        assert_eq!(fields[4], "\\N");
+        assert_eq!(fields[7], "t");
+        assert_eq!(fields[10], "line1\\nline2\\r");
+        assert_eq!(fields[14], "345");
+        assert_eq!(fields[21], "2026-06-16 04:15:02.000000+00");
+        assert_eq!(fields[22..], ["-1.2676", "36.8108"]);
         assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
     }
 

@@ -70,6 +70,7 @@ async fn admin() -> PgConnection {
 
 pub struct TestDb {
     pub pool: PgPool,
+    pub url: String,
 }
 
 /// A new database with every migration applied, for one test.
@@ -91,7 +92,10 @@ pub async fn test_db() -> TestDb {
     let pool = db::connect(&config)
         .await
         .expect("connect to the test database");
-    TestDb { pool }
+    TestDb {
+        pool,
+        url: config.database_url,
+    }
 }
 
 /// `../shared/data/<name>`, the spec's sample data.

@@ -452,3 +452,26 @@ async fn a_dropped_connection_leaves_the_table_as_before() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_newest_source_update_in_the_store_is_carried_from_import_to_import() {
+    let db = test_db().await;
+    import_text(
+        &db.pool,
+        &format!("{HEAD}\nINC1,New,OPEN,true,false,Karen,Nairobi,,,,2026-06-16 10:00:00,,\n"),
+    )
+    .await;
+    // An older snapshot writes a new ticket, but the store's newest update stays 10:00.
+    import_text(
+        &db.pool,
+        &format!("{HEAD}\nINC2,New,OPEN,true,false,Karen,Nairobi,,,,2026-06-16 08:00:00,,\n"),
+    )
+    .await;
+    let newest: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT to_char(content_max_updated_at AT TIME ZONE 'Africa/Nairobi', 'HH24:MI') FROM tickets.import_meta ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(newest, [Some("10:00".to_owned()), Some("10:00".to_owned())]);
+}

@@ -1,0 +1,210 @@
+//! One ingest run over the bucket: every pending snapshot, oldest first, each imported
+//! in its own transaction (or skipped when its ETag is unchanged), then archived.
+//! Exactly one replica runs at a time (a PostgreSQL advisory lock).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use sqlx::{Connection, PgConnection, PgPool};
+
+use super::bucket::{Bucket, BucketError, Pending};
+use super::clean::RowStats;
+use super::upsert::{self, Changes, ImportRecord, Source};
+use super::{import_file, ImportError, ImportReport, Mode};
+use crate::metrics::Metrics;
+
+/// The advisory lock key that makes one replica the importer ("INC" in ASCII).
+const LOCK_KEY: i64 = 0x494e43;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Bucket(#[from] BucketError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What happened (or, in a dry run, would happen) to one snapshot.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Imported {
+        report: ImportReport,
+    },
+    /// Same ETag as the last imported snapshot: no database write.
+    Unchanged,
+    /// Refused (moved to `failed/` with an error note).
+    Failed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SnapshotOutcome {
+    pub key: String,
+    pub etag: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunReport {
+    /// Another replica held the lock: this run did nothing.
+    pub skipped_locked: bool,
+    pub snapshots: Vec<SnapshotOutcome>,
+}
+
+impl RunReport {
+    pub fn wrote_rows(&self) -> bool {
+        self.snapshots
+            .iter()
+            .any(|s| matches!(&s.outcome, Outcome::Imported { report } if report.wrote_rows()))
+    }
+}
+
+#[derive(Clone)]
+pub struct Ingester {
+    pub pool: PgPool,
+    pub bucket: Bucket,
+    pub metrics: Arc<Metrics>,
+    /// The database URL, for the lock's own connection (not a pooled one).
+    pub database_url: String,
+}
+
+impl Ingester {
+    /// Runs over every pending snapshot. A bucket or database fault stops the run (the
+    /// snapshot stays pending for the next one); a bad snapshot is set aside and the
+    /// run goes on.
+    pub async fn run(&self, mode: Mode) -> Result<RunReport, RunError> {
+        let result = self.run_inner(mode).await;
+        if let Err(e) = &result {
+            let outcome = match e {
+                RunError::Bucket(_) => "bucket_error",
+                RunError::Database(_) => "db_error",
+            };
+            Metrics::outcome(&self.metrics.imports, outcome);
+            tracing::error!(error = %e, "ingest run stopped; pending snapshots wait for the next run");
+        }
+        result
+    }
+
+    async fn run_inner(&self, mode: Mode) -> Result<RunReport, RunError> {
+        // Held on a connection of its own for the whole run; closing it releases the lock.
+        let mut lock = PgConnection::connect(&self.database_url).await?;
+        if mode == Mode::Apply {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(LOCK_KEY)
+                .fetch_one(&mut lock)
+                .await?;
+            if !got {
+                tracing::info!("another replica is importing; skipping this run");
+                return Ok(RunReport {
+                    skipped_locked: true,
+                    ..RunReport::default()
+                });
+            }
+        }
+        let mut report = RunReport::default();
+        let mut last_etag = last_imported_etag(&self.pool).await?;
+        for snapshot in self.bucket.pending().await? {
+            let outcome = self.one(&snapshot, last_etag.as_deref(), mode).await?;
+            if !matches!(outcome, Outcome::Failed { .. }) {
+                last_etag = Some(snapshot.etag.clone());
+            }
+            report.snapshots.push(SnapshotOutcome {
+                key: snapshot.key,
+                etag: snapshot.etag,
+                outcome,
+            });
+        }
+        lock.close().await.ok();
+        Ok(report)
+    }
+
+    async fn one(
+        &self,
+        snapshot: &Pending,
+        last_etag: Option<&str>,
+        mode: Mode,
+    ) -> Result<Outcome, RunError> {
+        let source = Source {
+            key: snapshot.key.clone(),
+            etag: Some(snapshot.etag.clone()),
+            snapshot_at: Some(snapshot.snapshot_at),
+        };
+        if last_etag == Some(snapshot.etag.as_str()) {
+            if mode == Mode::Apply {
+                let mut conn = self.pool.acquire().await?;
+                record_without_rows(&mut conn, &source, "unchanged", None).await?;
+                self.bucket.archive(snapshot).await?;
+                Metrics::outcome(&self.metrics.imports, "unchanged");
+                tracing::info!(key = %snapshot.key, "unchanged (same ETag): checked and archived");
+            }
+            return Ok(Outcome::Unchanged);
+        }
+        let started = Instant::now();
+        let file = tempfile::NamedTempFile::new().map_err(BucketError::from)?;
+        self.bucket.download(&snapshot.key, file.path()).await?;
+        match import_file(&self.pool, file.path(), source.clone(), mode).await {
+            Ok(report) => {
+                if mode == Mode::Apply {
+                    self.bucket.archive(snapshot).await?;
+                    Metrics::outcome(&self.metrics.imports, "imported");
+                    self.metrics
+                        .import_rows
+                        .inc_by((report.changes.new + report.changes.updated) as u64);
+                    self.metrics
+                        .import_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    tracing::info!(key = %snapshot.key, new = report.changes.new,
+                        updated = report.changes.updated, "imported and archived");
+                }
+                Ok(Outcome::Imported { report })
+            }
+            Err(e) if e.is_bad_file() => {
+                let error = e.to_string();
+                if mode == Mode::Apply {
+                    let mut conn = self.pool.acquire().await?;
+                    record_without_rows(&mut conn, &source, "failed", Some(&error)).await?;
+                    self.bucket.set_aside(snapshot, &error).await?;
+                    Metrics::outcome(&self.metrics.imports, "failed");
+                    tracing::warn!(key = %snapshot.key, %error, "refused; moved to failed/");
+                }
+                Ok(Outcome::Failed { error })
+            }
+            Err(ImportError::Database(e)) => Err(RunError::Database(e)),
+            Err(e) => Err(RunError::Bucket(BucketError::from(std::io::Error::other(
+                e.to_string(),
+            )))),
+        }
+    }
+}
+
+/// The ETag of the snapshot the store's content last came from.
+async fn last_imported_etag(pool: &PgPool) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT etag FROM tickets.import_meta WHERE outcome IN ('imported', 'unchanged')
+         ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await
+    .map(Option::flatten)
+}
+
+async fn record_without_rows(
+    conn: &mut PgConnection,
+    source: &Source,
+    outcome: &'static str,
+    error: Option<&str>,
+) -> sqlx::Result<i64> {
+    let record = ImportRecord {
+        source,
+        outcome,
+        stats: &RowStats::default(),
+        changes: Changes::default(),
+        error,
+        started_at: Utc::now(),
+    };
+    upsert::record(conn, &record).await
+}

@@ -1,0 +1,102 @@
+//! When `serve` ingests: a cron expression evaluated in Africa/Nairobi.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+
+use super::run::Ingester;
+use super::Mode;
+use crate::eat;
+
+#[derive(Debug, Clone)]
+pub struct Schedule(Cron);
+
+impl Schedule {
+    pub fn parse(expr: &str) -> Result<Schedule, String> {
+        Cron::from_str(expr)
+            .map(Schedule)
+            .map_err(|e| format!("INGEST_CRON {expr:?} is not a cron expression: {e}"))
+    }
+
+    /// The first run time strictly after `t`, in EAT wall-clock terms.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.0
+            .find_next_occurrence(&t.with_timezone(&eat::TZ), false)
+            .ok()
+            .map(|n| n.with_timezone(&Utc))
+    }
+}
+
+/// Runs the ingester on the schedule until the process ends. Failures are logged and
+/// counted by the ingester; the next tick tries again.
+pub fn spawn(
+    ingester: Ingester,
+    schedule: Schedule,
+    on_start: bool,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if on_start {
+            ingester.run(Mode::Apply).await.ok();
+        }
+        loop {
+            let now = Utc::now();
+            let Some(next) = schedule.next_after(now) else {
+                tracing::warn!("the ingest schedule has no next run; scheduled ingest stops");
+                return;
+            };
+            let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
+            tracing::debug!(next = %eat::rfc3339(next), "next ingest run");
+            tokio::time::sleep(wait).await;
+            ingester.run(Mode::Apply).await.ok();
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_default_schedule_runs_hourly_in_eat_working_hours() {
+        let s = Schedule::parse("15 7-19 * * *").unwrap();
+        // 06:00 EAT → 07:15 EAT.
+        assert_eq!(
+            s.next_after(at("2026-06-16T06:00:00+03:00")),
+            Some(at("2026-06-16T07:15:00+03:00"))
+        );
+        // 07:15 EAT exactly → 08:15 (strictly after).
+        assert_eq!(
+            s.next_after(at("2026-06-16T07:15:00+03:00")),
+            Some(at("2026-06-16T08:15:00+03:00"))
+        );
+        // 19:20 EAT → 07:15 the next day; 23:30 UTC is already the next EAT day.
+        assert_eq!(
+            s.next_after(at("2026-06-16T19:20:00+03:00")),
+            Some(at("2026-06-17T07:15:00+03:00"))
+        );
+        assert_eq!(
+            s.next_after(at("2026-06-16T23:30:00Z")),
+            Some(at("2026-06-17T07:15:00+03:00"))
+        );
+    }
+
+    #[test]
+    fn seconds_are_optional_and_nonsense_is_refused() {
+        let s = Schedule::parse("*/5 * * * * *").unwrap();
+        assert_eq!(
+            s.next_after(at("2026-06-16T06:00:01Z")),
+            Some(at("2026-06-16T06:00:05Z"))
+        );
+        let err = Schedule::parse("every hour").unwrap_err();
+        assert!(
+            err.starts_with("INGEST_CRON \"every hour\" is not a cron expression"),
+            "{err}"
+        );
+    }
+}
