@@ -31,7 +31,7 @@
 --   * Filters: NULL elements and blank elements are dropped, the rest are trimmed; a NULL
 --     or (then) empty array means "all". Matching is lower(column) = ANY(lower(values)).
 --     filters.cluster / filters.status echo the trimmed values in the order given.
---   * by_status: a ticket with a NULL normalized_status is counted under the key "".
+--   * by_status: a ticket with a NULL normalized_status is counted under the key "UNKNOWN".
 --   * freshness uses every import_meta row and the whole store (not filtered, not cut
 --     at as_of); stale = last_checked_at IS NULL OR last_checked_at < as_of - 3 hours.
 
@@ -250,10 +250,10 @@ BEGIN
                coalesce(json_object_agg(s, n ORDER BY s COLLATE "C") FILTER (WHERE which = 'closed'),
                         '{}'::json) AS closed_j
         FROM (
-            SELECT 'open' AS which, coalesce(normalized_status, '') AS s, count(*) AS n
+            SELECT 'open' AS which, coalesce(normalized_status, 'UNKNOWN') AS s, count(*) AS n
             FROM t WHERE in_open GROUP BY 2
             UNION ALL
-            SELECT 'closed', coalesce(normalized_status, ''), count(*)
+            SELECT 'closed', coalesce(normalized_status, 'UNKNOWN'), count(*)
             FROM t WHERE in_closed GROUP BY 2
         ) AS g
     ),

@@ -36,6 +36,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Write a realistic generated INC snapshot (for tests, demos and benchmarks).
     Generate(GenerateArgs),
+    /// Print the OpenAPI document (as committed in openapi/openapi.json).
+    Openapi,
 }
 
 #[derive(Args, Debug)]
@@ -91,6 +93,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         }),
         Command::Import(args) => import(args).await,
         Command::Generate(args) => generate(args),
+        Command::Openapi => {
+            print!("{}", crate::http::openapi::document());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

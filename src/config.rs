@@ -18,6 +18,9 @@ pub struct DatabaseConfig {
     /// `statement_timeout` of the read path, in seconds (imports set their own).
     #[arg(long, env = "DB_STATEMENT_TIMEOUT_SECS", default_value_t = 10)]
     pub db_statement_timeout_secs: u64,
+    /// How long a request waits for a database connection before answering 503.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_acquire_timeout_secs: u64,
 }
 
 impl DatabaseConfig {
@@ -26,6 +29,7 @@ impl DatabaseConfig {
             database_url: database_url.into(),
             db_max_connections: 10,
             db_statement_timeout_secs: 10,
+            db_acquire_timeout_secs: 5,
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct Settings {
     pub bucket: BucketConfig,
     #[command(flatten)]
     pub ingest: IngestConfig,
+    #[command(flatten)]
+    pub api: ApiConfig,
 }
 
 impl Settings {
@@ -119,4 +125,28 @@ impl Settings {
             .chain(flags.into_iter().map(Into::into));
         <Serve as clap::Parser>::try_parse_from(args).map(|s| s.settings)
     }
+}
+
+/// The read API.
+#[derive(Args, Clone, Debug)]
+pub struct ApiConfig {
+    /// Bearer tokens, `name:role:token,...` with role `reader` or `admin`. None: the read
+    /// API is open and admin routes are refused.
+    #[arg(long, env = "API_TOKENS", hide_env_values = true, default_value = "")]
+    pub api_tokens: String,
+    /// Origins allowed by CORS (the FleetOps web app), comma-separated.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+    /// How long a dashboard response stays cached, in seconds.
+    #[arg(long, env = "CACHE_TTL_SECS", default_value_t = 60)]
+    pub cache_ttl_secs: u64,
+    /// A request taking longer is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// The SLA target of open tickets, in hours (at risk from 75 %).
+    #[arg(long, env = "SLA_TARGET_HOURS", default_value_t = 24.0)]
+    pub sla_target_hours: f64,
+    /// The data is stale when no snapshot was checked for this long.
+    #[arg(long, env = "STALE_AFTER_HOURS", default_value_t = 3.0)]
+    pub stale_after_hours: f64,
 }

@@ -60,6 +60,32 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
         .to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
+/// An instant that serialises as RFC 3339 with the `+03:00` offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EatTime(pub DateTime<Utc>);
+
+impl serde::Serialize for EatTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339(self.0))
+    }
+}
+
+/// `#[serde(serialize_with = "eat::serialize")]` for `DateTime<Utc>` fields.
+pub fn serialize<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*t))
+}
+
+/// `#[serde(serialize_with = "eat::serialize_opt")]` for `Option<DateTime<Utc>>` fields.
+pub fn serialize_opt<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => serialize(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,12 +2,18 @@
 //! the ingest schedule, the listener and the router.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::dashboard::Rules;
 use crate::events::Events;
+use crate::http::auth::Tokens;
+use crate::http::cache::ResponseCache;
 use crate::http::{self, AppState};
 use crate::ingest::bucket::Bucket;
 use crate::ingest::run::Ingester;
@@ -17,12 +23,33 @@ use crate::metrics::Metrics;
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    cors_origins: Vec<HeaderValue>,
+    timeout: Duration,
 }
 
 impl Application {
     /// Migrates the database, binds the listener (port 0 picks a free one) and starts
     /// the background tasks.
     pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let api = &settings.api;
+        let tokens = Tokens::parse(&api.api_tokens).map_err(anyhow::Error::msg)?;
+        let cors_origins = api
+            .cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| HeaderValue::from_str(o).with_context(|| format!("CORS_ORIGINS: {o:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(
+            api.sla_target_hours > 0.0 && api.stale_after_hours > 0.0,
+            "SLA_TARGET_HOURS and STALE_AFTER_HOURS must be positive"
+        );
+        let rules = Rules {
+            sla_target_hours: api.sla_target_hours,
+            stale_after: chrono::Duration::milliseconds(
+                (api.stale_after_hours * 3_600_000.0) as i64,
+            ),
+        };
         let schedule = match settings.ingest.ingest_cron.trim() {
             "off" => None,
             expr => Some(Schedule::parse(expr).map_err(anyhow::Error::msg)?),
@@ -41,6 +68,11 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen_addr))?;
         events.spawn_listener(pool.clone(), metrics.clone());
+        let cache = ResponseCache::new(Duration::from_secs(api.cache_ttl_secs), metrics.clone());
+        cache.clear_on_data_change(&events);
+        if tokens.is_open() {
+            tracing::warn!("no API_TOKENS: the read API is open and admin routes are refused");
+        }
         if let Some(schedule) = schedule {
             schedule::spawn(ingester.clone(), schedule, settings.ingest.ingest_on_start);
         }
@@ -52,7 +84,12 @@ impl Application {
                 metrics,
                 events,
                 ingester,
+                tokens,
+                cache,
+                rules,
             },
+            cors_origins,
+            timeout: Duration::from_secs(api.request_timeout_secs),
         })
     }
 
@@ -67,7 +104,8 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
-        axum::serve(self.listener, http::router(self.state))
+        let router = http::router(self.state, &self.cors_origins, self.timeout);
+        axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         Ok(())

@@ -1,4 +1,6 @@
-//! The PostgreSQL pool and the migrations.
+//! The PostgreSQL pool, the migrations and the read queries.
+
+pub mod tickets;
 
 use std::time::Duration;
 
@@ -32,7 +34,7 @@ pub async fn connect(config: &DatabaseConfig) -> sqlx::Result<PgPool> {
         .options([("statement_timeout", timeout_ms.as_str())]);
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(config.db_acquire_timeout_secs))
         .connect_with(options)
         .await
 }

@@ -136,7 +136,18 @@ impl Ingester {
         if last_etag == Some(snapshot.etag.as_str()) {
             if mode == Mode::Apply {
                 let mut conn = self.pool.acquire().await?;
-                record_without_rows(&mut conn, &source, "unchanged", None).await?;
+                // Byte-identical to the last import, so it is truncated when that was.
+                let truncated: Option<bool> = sqlx::query_scalar(
+                    "SELECT truncated FROM tickets.import_meta WHERE outcome = 'imported'
+                     ORDER BY id DESC LIMIT 1",
+                )
+                .fetch_optional(&mut *conn)
+                .await?;
+                let stats = RowStats {
+                    truncated: truncated.unwrap_or(false),
+                    ..RowStats::default()
+                };
+                record_without_rows(&mut conn, &source, "unchanged", &stats, None).await?;
                 self.bucket.archive(snapshot).await?;
                 Metrics::outcome(&self.metrics.imports, "unchanged");
                 tracing::info!(key = %snapshot.key, "unchanged (same ETag): checked and archived");
@@ -166,7 +177,14 @@ impl Ingester {
                 let error = e.to_string();
                 if mode == Mode::Apply {
                     let mut conn = self.pool.acquire().await?;
-                    record_without_rows(&mut conn, &source, "failed", Some(&error)).await?;
+                    record_without_rows(
+                        &mut conn,
+                        &source,
+                        "failed",
+                        &RowStats::default(),
+                        Some(&error),
+                    )
+                    .await?;
                     self.bucket.set_aside(snapshot, &error).await?;
                     Metrics::outcome(&self.metrics.imports, "failed");
                     tracing::warn!(key = %snapshot.key, %error, "refused; moved to failed/");
@@ -196,12 +214,13 @@ async fn record_without_rows(
     conn: &mut PgConnection,
     source: &Source,
     outcome: &'static str,
+    stats: &RowStats,
     error: Option<&str>,
 ) -> sqlx::Result<i64> {
     let record = ImportRecord {
         source,
         outcome,
-        stats: &RowStats::default(),
+        stats,
         changes: Changes::default(),
         error,
         started_at: Utc::now(),

@@ -1,6 +1,8 @@
 //! One integration-test binary: real PostgreSQL + PostGIS, a fresh database per test.
 
+mod app;
 mod bucket;
+mod dashboard;
 mod helpers;
 mod import;
 mod replicas;

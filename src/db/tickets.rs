@@ -1,0 +1,145 @@
+//! The read path's queries. Each returns typed rows; the payloads are built in Rust.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use crate::dashboard::freshness::ImportState;
+use crate::dashboard::params::DashboardRequest;
+use crate::dashboard::Ticket;
+use crate::eat;
+
+/// The tickets a dashboard request may need: the live ones, those closed in the window
+/// and those created in it (for the daily series), after the filters. Each branch is
+/// served by its own index (actionable, closed_at, created_at_service).
+pub async fn dashboard_rows(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {
+    sqlx::query_as(
+        "SELECT ticket_id, normalized_status, raw_status, cluster, region, location_name,
+                assigned_team, owner, created_at_service, first_seen_at, closed_at, mttr,
+                sla_status, COALESCE(is_actionable, false) AS is_actionable,
+                latitude, longitude, geo_source
+         FROM tickets.inc
+         WHERE (is_actionable
+                OR (closed_at >= $1 AND closed_at < $2)
+                OR (created_at_service >= $1 AND created_at_service < $2))
+           AND (cardinality($3::text[]) = 0 OR lower(cluster) = ANY($3))
+           AND (cardinality($4::text[]) = 0 OR upper(normalized_status) = ANY($4))",
+    )
+    .bind(req.window.from)
+    .bind(req.window.to)
+    .bind(req.filters.clusters_lower())
+    .bind(&req.filters.status)
+    .fetch_all(pool)
+    .await
+}
+
+/// What `import_meta` says about the data's freshness.
+pub async fn import_state(pool: &PgPool) -> sqlx::Result<ImportState> {
+    sqlx::query_as(
+        "SELECT (SELECT max(finished_at) FROM tickets.import_meta
+                 WHERE outcome = 'imported' AND inserted + updated > 0) AS last_import_at,
+                l.finished_at AS last_checked_at, l.source_key, l.etag AS source_etag,
+                l.snapshot_at, l.truncated,
+                (SELECT max(content_max_updated_at) FROM tickets.import_meta) AS content_max_updated_at
+         FROM (SELECT 1) one
+         LEFT JOIN LATERAL (SELECT * FROM tickets.import_meta
+                            WHERE outcome IN ('imported', 'unchanged')
+                            ORDER BY finished_at DESC, id DESC LIMIT 1) l ON true",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// One ticket with its source row.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct TicketDetail {
+    pub ticket_id: String,
+    pub normalized_status: Option<String>,
+    pub raw_status: Option<String>,
+    pub bucket: Option<String>,
+    pub is_actionable: Option<bool>,
+    pub cluster: Option<String>,
+    pub region: Option<String>,
+    pub location_name: Option<String>,
+    pub assigned_team: Option<String>,
+    pub owner: Option<String>,
+    pub sla_status: Option<String>,
+    /// Minutes.
+    pub mttr: Option<i32>,
+    #[serde(serialize_with = "eat::serialize_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub created_at_service: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "eat::serialize_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "eat::serialize_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub closed_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "eat::serialize_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_seen_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "eat::serialize_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_seen_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "eat::serialize_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub source_created_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "eat::serialize_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub source_updated_at: Option<DateTime<Utc>>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub geo_source: Option<String>,
+    /// When this ticket's content last changed in the store.
+    #[serde(serialize_with = "eat::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub ingested_at: DateTime<Utc>,
+    /// Every column of the source row (the source of truth), as text.
+    #[schema(value_type = Object)]
+    pub raw: serde_json::Value,
+}
+
+pub async fn ticket(pool: &PgPool, ticket_id: &str) -> sqlx::Result<Option<TicketDetail>> {
+    sqlx::query_as(
+        "SELECT ticket_id, normalized_status, raw_status, bucket, is_actionable, cluster,
+                region, location_name, assigned_team, owner, sla_status, mttr,
+                created_at_service, scheduled_at, closed_at, first_seen_at, last_seen_at,
+                source_created_at, source_updated_at, latitude, longitude, geo_source,
+                ingested_at, raw
+         FROM tickets.inc WHERE ticket_id = $1",
+    )
+    .bind(ticket_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A filter choice with how many tickets carry it.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Choice {
+    pub name: String,
+    /// Open (actionable) tickets.
+    pub open: i64,
+    pub total: i64,
+}
+
+/// The clusters (as stored) or statuses that occur, in byte order.
+pub async fn choices(pool: &PgPool, column: ChoiceColumn) -> sqlx::Result<Vec<Choice>> {
+    let col = match column {
+        ChoiceColumn::Cluster => "cluster",
+        ChoiceColumn::Status => "normalized_status",
+    };
+    sqlx::query_as(&format!(
+        "SELECT {col} AS name, count(*) FILTER (WHERE is_actionable) AS open, count(*) AS total
+         FROM tickets.inc WHERE {col} IS NOT NULL
+         GROUP BY {col} ORDER BY {col} COLLATE \"C\""
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChoiceColumn {
+    Cluster,
+    Status,
+}

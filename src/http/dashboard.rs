@@ -1,0 +1,78 @@
+//! `GET /api/v1/inc/dashboard`: the FleetOps map's payload, cached.
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::Utc;
+
+use super::auth::Reader;
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, CacheKey};
+use crate::dashboard::freshness::Freshness;
+use crate::dashboard::params::{self, DashboardRequest};
+use crate::dashboard::{self, Dashboard};
+use crate::db;
+
+/// The open tickets, the tickets closed in the window, the metrics panel and freshness.
+///
+/// Cached per normalised filters and resolved window for `CACHE_TTL_SECS`, and dropped
+/// when an import writes rows. Send `If-None-Match` with the last `ETag` to get a 304.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inc/dashboard",
+    tag = "dashboard",
+    params(
+        ("window" = Option<String>, Query, description = "The window for closed tickets and the daily series (EAT).", example = "week"),
+        ("from" = Option<String>, Query, description = "With window=custom: start, `YYYY-MM-DD` (00:00 EAT) or RFC 3339. Inclusive."),
+        ("to" = Option<String>, Query, description = "With window=custom: end, `YYYY-MM-DD` or RFC 3339. Exclusive; after `from`, at most 366 days later."),
+        ("cluster" = Option<Vec<String>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
+        ("status" = Option<Vec<String>>, Query, explode = true, description = "Statuses to keep: OPEN, IN_PROGRESS, PENDING, RESOLVED, CLOSED, CANCELLED; repeat or comma-separate."),
+        ("as_of" = Option<String>, Query, description = "RFC 3339 instant used as \"now\" (default: the server clock)."),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
+    ),
+    responses(
+        (status = 200, description = "The payload", body = Dashboard),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 503, description = "The database is unreachable (see Retry-After)", body = ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn dashboard(
+    State(app): State<AppState>,
+    _: Reader,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let request = params::parse(query.as_deref().unwrap_or(""), Utc::now())?;
+    let key = CacheKey::Dashboard {
+        kind: request.window.kind,
+        from: request.window.from,
+        to: request.window.to,
+        as_of: request.as_of_given.then_some(request.window.as_of),
+        filters: request.filters.clone(),
+    };
+    let body = app
+        .cache
+        .get_or_build(key, build(app.clone(), request))
+        .await?;
+    Ok(body.respond(&headers, app.cache.ttl).await)
+}
+
+/// Queries the rows and import state, then builds and serialises the payload off the
+/// async threads.
+pub async fn build(app: AppState, request: DashboardRequest) -> Result<Vec<u8>, ApiError> {
+    let (rows, state) = tokio::try_join!(
+        db::tickets::dashboard_rows(&app.pool, &request),
+        db::tickets::import_state(&app.pool),
+    )?;
+    let rules = app.rules;
+    tokio::task::spawn_blocking(move || {
+        let freshness = Freshness::at(&state, request.window.as_of, rules.stale_after);
+        let payload = dashboard::build(&rows, &request, freshness, &rules);
+        serde_json::to_vec(&payload).map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+}

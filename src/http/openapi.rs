@@ -1,0 +1,59 @@
+//! The OpenAPI 3.1 document, generated from the handlers and types. The same document
+//! is committed as `openapi/openapi.json` (`fleettickets openapi > openapi/openapi.json`
+//! rewrites it; a test fails when they differ).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, dashboard, health, tickets};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "fleettickets",
+        description = "INC tickets of the field-ops fleet for the FleetOps live map, Grafana and API clients. \
+            Every timestamp is RFC 3339 in East Africa Time (+03:00). Errors are JSON `{error, detail}`. \
+            With API_TOKENS configured, send `Authorization: Bearer <token>`."
+    ),
+    paths(
+        dashboard::dashboard,
+        tickets::ticket,
+        tickets::freshness,
+        tickets::clusters,
+        tickets::statuses,
+        admin::import,
+        health::healthz,
+        health::readyz,
+        health::metrics,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "dashboard", description = "The FleetOps live map's payload"),
+        (name = "tickets", description = "Single tickets"),
+        (name = "filters", description = "Choices for the cluster and status pickers"),
+        (name = "admin", description = "Operator actions (admin token)"),
+        (name = "operations", description = "Health, readiness, Prometheus metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as served and committed (pretty JSON, trailing newline).
+pub fn document() -> String {
+    let mut json = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the document serialises");
+    json.push('\n');
+    json
+}

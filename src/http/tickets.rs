@@ -1,0 +1,106 @@
+//! One ticket, the freshness object and the filter choices.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::Json;
+use chrono::Utc;
+
+use super::auth::Reader;
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, CacheKey};
+use crate::dashboard::freshness::Freshness;
+use crate::db::tickets::{self, Choice, ChoiceColumn, TicketDetail};
+
+/// One ticket with its source row (`raw`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/inc/tickets/{ticket_id}",
+    tag = "tickets",
+    params(("ticket_id" = String, Path, description = "e.g. INC000012495858")),
+    responses(
+        (status = 200, body = TicketDetail),
+        (status = 404, description = "No such ticket", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn ticket(
+    State(app): State<AppState>,
+    _: Reader,
+    Path(ticket_id): Path<String>,
+) -> Result<Json<TicketDetail>, ApiError> {
+    tickets::ticket(&app.pool, &ticket_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no ticket {ticket_id:?}")))
+}
+
+/// The `freshness` object of the dashboard, alone (never cached).
+#[utoipa::path(
+    get,
+    path = "/api/v1/freshness",
+    tag = "dashboard",
+    responses((status = 200, body = Freshness), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security((), ("bearer" = []))
+)]
+pub async fn freshness(
+    State(app): State<AppState>,
+    _: Reader,
+) -> Result<Json<Freshness>, ApiError> {
+    let state = tickets::import_state(&app.pool).await?;
+    Ok(Json(Freshness::at(
+        &state,
+        Utc::now(),
+        app.rules.stale_after,
+    )))
+}
+
+/// The clusters that occur (as stored), with open and total ticket counts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters",
+    tag = "filters",
+    responses((status = 200, body = Vec<Choice>), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security((), ("bearer" = []))
+)]
+pub async fn clusters(
+    State(app): State<AppState>,
+    _: Reader,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    choices(app, ChoiceColumn::Cluster, headers).await
+}
+
+/// The statuses that occur, with open and total ticket counts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/statuses",
+    tag = "filters",
+    responses((status = 200, body = Vec<Choice>), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security((), ("bearer" = []))
+)]
+pub async fn statuses(
+    State(app): State<AppState>,
+    _: Reader,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    choices(app, ChoiceColumn::Status, headers).await
+}
+
+async fn choices(
+    app: AppState,
+    column: ChoiceColumn,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let pool = app.pool.clone();
+    let body = app
+        .cache
+        .get_or_build(CacheKey::Choices(column), async move {
+            let rows = tickets::choices(&pool, column).await?;
+            serde_json::to_vec(&rows).map_err(|e| ApiError::Internal(e.to_string()))
+        })
+        .await?;
+    Ok(body.respond(&headers, app.cache.ttl).await)
+}

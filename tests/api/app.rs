@@ -1,0 +1,149 @@
+//! `spawn_app`: the real application on a random port, over a fresh database, a local
+//! bucket folder and (optionally) a proxy in front of PostgreSQL that a test can cut.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use fleettickets::config::Settings;
+use fleettickets::startup::Application;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::helpers::{test_db, TestDb};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub bucket_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the app answers")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.get(path).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("a JSON body"))
+    }
+
+    /// Prometheus counter value for a line prefix, e.g. `fleettickets_dashboard_cache_total{outcome="hit"}`.
+    pub async fn metric(&self, prefix: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0.0, |v| v.parse().unwrap())
+    }
+}
+
+/// The app with these extra settings (flags as `serve` takes them).
+pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
+    let db = test_db().await;
+    let url = db.url.clone();
+    spawn_on(db, url, flags).await
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+async fn spawn_on(db: TestDb, database_url: String, flags: &[&str]) -> TestApp {
+    let bucket_dir = tempfile::tempdir().unwrap();
+    let defaults = [
+        ("--database-url", database_url),
+        ("--listen-addr", "127.0.0.1:0".into()),
+        ("--ingest-cron", "off".into()),
+        ("--bucket-dir", bucket_dir.path().display().to_string()),
+        ("--api-tokens", String::new()),
+    ];
+    // The test's own flags win over these defaults (the environment's never apply).
+    let mut all: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    for (flag, value) in defaults {
+        if !flags.contains(&flag) {
+            all.extend([flag.to_owned(), value]);
+        }
+    }
+    let settings = Settings::from_flags(all).expect("valid test settings");
+    let app = Application::build(&settings).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    // No automatic decompression: the tests see the bytes and headers as sent.
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    TestApp {
+        address,
+        client,
+        db,
+        bucket_dir,
+    }
+}
+
+/// A TCP proxy in front of PostgreSQL: `cut()` drops every connection and refuses new
+/// ones (the database is "down"); `restore()` brings it back.
+#[derive(Clone)]
+pub struct DbProxy {
+    down: Arc<AtomicBool>,
+    pub port: u16,
+    cut: Arc<tokio::sync::Notify>,
+}
+
+impl DbProxy {
+    pub async fn start() -> DbProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = DbProxy {
+            down: Arc::new(AtomicBool::new(false)),
+            port: listener.local_addr().unwrap().port(),
+            cut: Arc::new(tokio::sync::Notify::new()),
+        };
+        let p = proxy.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if p.down.load(Ordering::SeqCst) {
+                    continue; // dropped: connection refused-ish (closed at once)
+                }
+                let cut = p.cut.clone();
+                tokio::spawn(async move {
+                    let Ok(mut upstream) = TcpStream::connect("127.0.0.1:5432").await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        proxy
+    }
+
+    pub fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+
+    pub fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The app reaching its database through a `DbProxy`.
+pub async fn spawn_app_behind_proxy() -> (TestApp, DbProxy) {
+    let db = test_db().await;
+    let proxy = DbProxy::start().await;
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let via = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
+    let app = spawn_on(db, via, &["--db-acquire-timeout-secs", "1"]).await;
+    (app, proxy)
+}
