@@ -7,3 +7,4 @@ scripts/deps.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+scripts/browser-test.sh

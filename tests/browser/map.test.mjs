@@ -1,0 +1,387 @@
+// The live INC map in real headless Chromium (Debian's /usr/bin/chromium driven by
+// playwright-core), against real servers on a fresh database loaded with the sample CSV.
+//
+//   node --test tests/browser/        (scripts/browser-test.sh installs what it needs)
+//
+// FLEETTICKETS_BIN overrides the binary (default target/debug/fleettickets);
+// BROWSER_TEST_PG the PostgreSQL server (default postgres://postgres@127.0.0.1:5432).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = process.env.FLEETTICKETS_BIN || path.join(ROOT, 'target/debug/fleettickets');
+const SAMPLE = path.resolve(ROOT, '../shared/data/inc-sample.csv');
+const PG = process.env.BROWSER_TEST_PG || 'postgres://postgres@127.0.0.1:5432';
+const DB = `ft_browser_${process.pid}`;
+const DATABASE_URL = `${PG}/${DB}`;
+const AS_OF = '2026-06-16T10:00:00+03:00';
+const TOKEN = 'browser-test-reader-token-0123456789';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+// ---------------------------------------------------------------- servers
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function serverEnv(extra) {
+  return {
+    ...process.env,
+    DATABASE_URL,
+    INGEST_CRON: 'off',
+    MAP_TILE_URL: 'none',
+    API_TOKENS: '',
+    STALE_AFTER_HOURS: '3',
+    STATIC_DIR: path.join(ROOT, 'static'),
+    NODE_MODULES_DIR: path.join(ROOT, 'node_modules'),
+    RUST_LOG: 'warn',
+    ...extra,
+  };
+}
+
+const servers = [];
+
+async function startServer(extra = {}) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(BIN, ['serve'], {
+    cwd: ROOT,
+    env: serverEnv({ LISTEN_ADDR: `127.0.0.1:${port}`, ...extra }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (chunk) => { log += chunk; });
+  child.on('exit', (code, signal) => {
+    if (signal !== 'SIGTERM') console.error(`server ${base} exited (${code ?? signal}):\n${log}`);
+  });
+  servers.push(child);
+  for (let i = 0; i < 300; i += 1) {
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${log}`);
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return base;
+    } catch { /* not listening yet */ }
+    await sleep(100);
+  }
+  throw new Error(`server did not start on ${base}:\n${log}`);
+}
+
+async function stopServers() {
+  await Promise.all(servers.filter((c) => c.exitCode === null).map((child) => {
+    child.kill('SIGTERM');
+    return once(child, 'exit');
+  }));
+}
+
+function cli(...args) {
+  return execFileSync(BIN, args, { cwd: ROOT, env: serverEnv({}), encoding: 'utf8' });
+}
+
+function dropDatabase() {
+  execFileSync('psql', [`${PG}/postgres`, '-qc', `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`]);
+}
+
+async function getJson(url, token) {
+  const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  assert.equal(response.status, 200, `${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+const dashboard = (base, query, token) => getJson(`${base}/api/v1/inc/dashboard?${query}`, token);
+
+// ---------------------------------------------------------------- the page
+
+let browser;
+
+async function openPage(url, { viewport = { width: 1280, height: 800 }, storage, watch } = {}) {
+  const context = await browser.newContext({ viewport });
+  if (storage) await context.addInitScript((s) => Object.assign(localStorage, s), storage);
+  const page = await context.newPage();
+  const errors = [];
+  const pageErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  watch?.(page);
+  await page.goto(url);
+  return { page, errors, pageErrors, close: () => context.close() };
+}
+
+/** Waits until the page shows the dashboard for exactly these API parameters. */
+function shown(page, query) {
+  return page.waitForFunction(
+    (q) => document.body.dataset.state === 'ready'
+      && window.__fleet.url === `/api/v1/inc/dashboard?${q}`,
+    query.toString(),
+  );
+}
+
+/** What the page shows, read from the DOM and the map's layers. */
+function readView(page) {
+  return page.evaluate(() => {
+    const all = (selector) => [...document.querySelectorAll(selector)];
+    const counts = (selector) => Object.fromEntries(all(selector).map((k) => [k.dataset.sla, Number(k.dataset.count)]));
+    const bars = (series) => all(`#daily rect.bar-${series}`).map((r) => [r.dataset.date, Number(r.dataset.count)]);
+    return {
+      fleet: { ...window.__fleet },
+      metrics: Object.fromEntries(all('[data-metric]').map((d) => [d.dataset.metric, { value: d.dataset.value, text: d.textContent }])),
+      slaOpen: counts('#sla-open .key'),
+      slaClosed: counts('#sla-closed .key'),
+      created: bars('created'),
+      closed: bars('closed'),
+      unplacedHeading: Number(document.getElementById('unplaced-count').textContent),
+      unplacedItems: all('#unplaced-open > li').length,
+      window: document.getElementById('window').value,
+      clusters: [...document.getElementById('cluster').selectedOptions].map((o) => o.value),
+      statuses: [...document.getElementById('status').selectedOptions].map((o) => o.value),
+      staleVisible: !document.getElementById('stale').hidden,
+      search: location.search,
+    };
+  });
+}
+
+const placed = (collection) => collection.features.filter((f) => f.geometry).length;
+
+/** Every number the page shows equals the API's. */
+function assertMatches(view, api) {
+  const m = api.metrics;
+  assert.equal(view.fleet.openMarkers + view.fleet.unplaced, m.open_count, 'open markers + listed = open_count');
+  assert.equal(view.fleet.openMarkers, placed(api.open), 'open markers');
+  assert.equal(view.fleet.unplaced, api.open.features.length - placed(api.open), 'listed without a point');
+  assert.equal(view.unplacedItems, view.fleet.unplaced, 'list items');
+  assert.equal(view.unplacedHeading, view.fleet.unplaced, 'list heading');
+  assert.equal(view.fleet.closedMarkers, placed(api.closed), 'closed markers');
+  assert.equal(view.metrics.open_count.text, String(m.open_count));
+  assert.equal(view.metrics.closed_count.text, String(m.closed_count));
+  assert.equal(view.metrics.closure_rate.value, String(m.closure_rate ?? ''));
+  assert.equal(view.metrics.closure_rate.text, m.closure_rate == null ? '–' : `${(m.closure_rate * 100).toFixed(1)} %`);
+  assert.equal(view.metrics.avg_mttr_minutes.value, String(m.avg_mttr_minutes ?? ''));
+  assert.deepEqual(view.slaOpen, m.sla.open);
+  assert.deepEqual(view.slaClosed, m.sla.closed);
+  assert.deepEqual(view.created, m.daily.map((d) => [d.date, d.created]));
+  assert.deepEqual(view.closed, m.daily.map((d) => [d.date, d.closed]));
+}
+
+// ---------------------------------------------------------------- the tests
+
+describe('live INC map', () => {
+  let base;
+  let staleBase;
+  let authBase;
+  let noTilesBase;
+
+  before(async () => {
+    cli('migrate');
+    cli('import', '--inc-csv', SAMPLE, '--apply');
+    base = await startServer();
+    staleBase = await startServer({ STALE_AFTER_HOURS: '0.0002', CACHE_TTL_SECS: '1' });
+    authBase = await startServer({ API_TOKENS: `browser:reader:${TOKEN}` });
+    const nobody = await freePort(); // nothing listens there: every tile fails, as offline
+    noTilesBase = await startServer({ MAP_TILE_URL: `http://127.0.0.1:${nobody}/{z}/{x}/{y}.png` });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stopServers();
+    dropDatabase();
+  });
+
+  test('loads without console errors; markers + listed tickets = open_count', async () => {
+    const api = await dashboard(base, 'window=today');
+    assert.ok(api.metrics.open_count > 0 && placed(api.open) > 0, 'the sample has open tickets on the map');
+    const { page, errors, pageErrors, close } = await openPage(`${base}/`);
+    await shown(page, new URLSearchParams({ window: 'today' }));
+    const view = await readView(page);
+    assertMatches(view, api);
+    assert.equal(view.staleVisible, false, 'fresh data shows no stale warning');
+
+    const marker = page.locator('path.marker.sla-breached, path.marker.sla-within, path.marker.sla-at_risk, path.marker.sla-unknown').first();
+    await marker.click();
+    const popup = await page.locator('.leaflet-popup-content').innerText();
+    const id = popup.match(/INC\d+/)?.[0];
+    assert.ok(api.open.features.some((f) => f.id === id && f.geometry), `popup shows an open ticket (${popup})`);
+    assert.match(popup, /Status[\s\S]*Cluster[\s\S]*Location[\s\S]*Team[\s\S]*Owner[\s\S]*Open for[\s\S]*SLA/);
+
+    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
+  test('cluster and window filters refetch and match the API; reload restores the view', async () => {
+    const month = new URLSearchParams({ window: 'month', as_of: AS_OF });
+    const all = await dashboard(base, month);
+    const firstPlaced = (set) => set.features.filter((f) => f.geometry).map((f) => f.properties.cluster).sort()[0];
+    const chosen = [...new Set([firstPlaced(all.open), firstPlaced(all.closed)])].sort();
+    const expected = new URLSearchParams([['window', 'month'], ...chosen.map((c) => ['cluster', c]), ['as_of', AS_OF]]);
+    const api = await dashboard(base, expected);
+    assert.ok(api.metrics.open_count < all.metrics.open_count, 'the filter narrows the set');
+    assert.ok(placed(api.open) > 0 && placed(api.closed) > 0, 'open and closed markers to compare');
+
+    const { page, errors, pageErrors, close } = await openPage(`${base}/?as_of=${encodeURIComponent(AS_OF)}`);
+    await shown(page, new URLSearchParams({ window: 'today', as_of: AS_OF }));
+    await page.selectOption('#cluster', chosen);
+    await page.selectOption('#window', 'month');
+    await shown(page, expected);
+    const view = await readView(page);
+    assertMatches(view, api);
+    assert.deepEqual(view.clusters, chosen);
+    assert.equal(view.window, 'month');
+    const url = new URLSearchParams(view.search);
+    assert.deepEqual(url.getAll('cluster'), chosen);
+    assert.equal(url.get('window'), 'month');
+    assert.equal(url.get('as_of'), AS_OF);
+
+    await page.reload();
+    await shown(page, expected);
+    const restored = await readView(page);
+    assertMatches(restored, api);
+    assert.deepEqual(restored.clusters, chosen);
+    assert.equal(restored.window, 'month');
+    assert.equal(restored.search, view.search, 'same URL, map position included');
+
+    const closedOnMap = () => page.locator('path.marker.closed, .cluster-closed').count();
+    assert.ok(await closedOnMap() > 0, 'closed layer shown');
+    await page.uncheck('#closed');
+    assert.match(await page.evaluate(() => location.search), /closed=0/);
+    assert.equal(await closedOnMap(), 0, 'closed layer hidden');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
+  test('a stale snapshot shows the warning', async () => {
+    for (let i = 0; i < 50 && !(await dashboard(staleBase, 'window=today')).freshness.stale; i += 1) await sleep(200);
+    const { page, errors, close } = await openPage(`${staleBase}/`);
+    await shown(page, new URLSearchParams({ window: 'today' }));
+    const banner = page.locator('#stale');
+    assert.equal(await banner.isVisible(), true);
+    assert.match(await banner.innerText(), /Stale data/);
+    assert.equal(await page.locator('#freshness.is-stale').count(), 1);
+    assert.deepEqual(errors, []);
+    await close();
+  });
+
+  test('refresh sends If-None-Match and an unchanged payload costs a 304', async () => {
+    const answers = [];
+    const watch = (page) => page.on('response', async (r) => {
+      if (!r.url().includes('/api/v1/inc/dashboard')) return;
+      const sent = await r.request().allHeaders();
+      answers.push({ status: r.status(), ifNoneMatch: sent['if-none-match'], etag: r.headers().etag });
+    });
+    const url = `${base}/?window=week&as_of=${encodeURIComponent(AS_OF)}&refresh=1`;
+    const { page, errors, close } = await openPage(url, { watch });
+    await page.waitForFunction(() => window.__fleet.lastStatus === 304, null, { timeout: 10000 });
+    const fleet = await page.evaluate(() => ({ ...window.__fleet }));
+    assert.equal(fleet.renders, 1, 'a 304 changes nothing');
+    assert.ok(fleet.responses >= 2);
+    const [first] = answers;
+    const notModified = answers.find((a) => a.status === 304);
+    assert.equal(first.status, 200);
+    assert.equal(first.ifNoneMatch, undefined);
+    assert.ok(first.etag, 'the first answer carries an ETag');
+    assert.equal(notModified.ifNoneMatch, first.etag);
+    assert.deepEqual(errors, []);
+    await close();
+  });
+
+  test('a phone-sized screen has no horizontal overflow; the panel sits below the map', async () => {
+    const { page, errors, close } = await openPage(`${base}/?window=week&as_of=${encodeURIComponent(AS_OF)}`, {
+      viewport: { width: 390, height: 844 },
+    });
+    await shown(page, new URLSearchParams({ window: 'week', as_of: AS_OF }));
+    const layout = await page.evaluate(() => {
+      const box = (s) => document.querySelector(s).getBoundingClientRect();
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        width: window.innerWidth,
+        map: box('#map').toJSON(),
+        panel: box('.panel').toJSON(),
+      };
+    });
+    assert.equal(layout.width, 390);
+    assert.ok(layout.scrollWidth <= layout.width, `scrollWidth ${layout.scrollWidth} > 390`);
+    assert.ok(layout.map.width <= 390 && layout.map.height >= 300, JSON.stringify(layout.map));
+    assert.ok(layout.panel.top >= layout.map.bottom, 'panel below the map');
+    assert.deepEqual(errors, []);
+    await close();
+  });
+
+  test('with tokens configured the page asks for one and sends it as a bearer header', async () => {
+    const { page, errors, pageErrors, close } = await openPage(`${authBase}/`);
+    await page.waitForFunction(() => document.body.dataset.state === 'token');
+    assert.equal(await page.locator('#token-form').isVisible(), true);
+    assert.deepEqual(errors, [], 'no request was sent without a token');
+
+    const sent = page.waitForRequest((r) => r.url().includes('/api/v1/inc/dashboard'));
+    await page.fill('#token-input', TOKEN);
+    await page.click('#token-form button');
+    assert.equal((await sent).headers().authorization, `Bearer ${TOKEN}`);
+    await shown(page, new URLSearchParams({ window: 'today' }));
+    assertMatches(await readView(page), await dashboard(authBase, 'window=today', TOKEN));
+    assert.equal(await page.locator('#token-form').isVisible(), false);
+    assert.equal(await page.evaluate(() => localStorage.getItem('fleettickets.token')), TOKEN);
+    assert.deepEqual(pageErrors, []);
+    await close();
+
+    const refused = await openPage(`${authBase}/`, { storage: { 'fleettickets.token': 'not-the-right-token-at-all' } });
+    await refused.page.waitForFunction(() => document.body.dataset.state === 'token');
+    assert.match(await refused.page.locator('#token-message').innerText(), /refused/);
+    assert.deepEqual(refused.pageErrors, []);
+    await refused.close();
+  });
+
+  test('tiles that fail to load leave a plain background with every ticket drawn', async () => {
+    const api = await dashboard(noTilesBase, 'window=today');
+    const { page, pageErrors, close } = await openPage(`${noTilesBase}/`);
+    await shown(page, new URLSearchParams({ window: 'today' }));
+    await page.waitForFunction(() => document.querySelector('.leaflet-control-attribution').textContent.includes('basemap unavailable'));
+    assertMatches(await readView(page), api);
+    assert.equal(await page.locator('.leaflet-tile-pane .leaflet-layer').count(), 0, 'the tile layer is gone');
+    assert.equal(await page.locator('path.graticule').count(), 1, 'the plain background has its grid');
+    assert.deepEqual(pageErrors, [], 'nothing thrown (only the browser\'s own failed-tile messages)');
+    await close();
+  });
+
+  test('an API error is shown as a readable message', async () => {
+    const { page, pageErrors, close } = await openPage(`${base}/?window=custom&from=2026-06-10&to=2026-06-01`);
+    await page.waitForFunction(() => document.body.dataset.state === 'error');
+    const message = await page.locator('#error').innerText();
+    assert.match(message, /HTTP 400/);
+    assert.match(message, /invalid parameter `to`.*is not after from/);
+    assert.equal(await page.locator('#map').isVisible(), true, 'the page stays usable');
+    assert.equal(await page.locator('#window').inputValue(), 'custom');
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
+  test('screenshot of the week of 2026-06-16 for the README', async () => {
+    const query = new URLSearchParams({ window: 'week', as_of: AS_OF });
+    const { page, errors, close } = await openPage(`${base}/?${query}`, { viewport: { width: 1440, height: 960 } });
+    await shown(page, query);
+    const fitted = await page.evaluate(() => location.search);
+    await page.click('.leaflet-control-zoom-out'); // room around the markers for a popup
+    await page.waitForFunction((before) => location.search !== before, fitted);
+    await page.locator('path.marker.sla-breached').first().click();
+    await page.waitForFunction(() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1');
+    await page.screenshot({ path: path.join(ROOT, 'docs/map.png') });
+    assert.deepEqual(errors, []);
+    await close();
+  });
+});
