@@ -58,6 +58,7 @@ function serverEnv(extra) {
 }
 
 const servers = [];
+let stopping = false;
 
 async function startServer(extra = {}) {
   const port = await freePort();
@@ -70,7 +71,7 @@ async function startServer(extra = {}) {
   let log = '';
   child.stderr.on('data', (chunk) => { log += chunk; });
   child.on('exit', (code, signal) => {
-    if (signal !== 'SIGTERM') console.error(`server ${base} exited (${code ?? signal}):\n${log}`);
+    if (!stopping) console.error(`server ${base} exited early (${code ?? signal}):\n${log}`);
   });
   servers.push(child);
   for (let i = 0; i < 300; i += 1) {
@@ -84,6 +85,7 @@ async function startServer(extra = {}) {
 }
 
 async function stopServers() {
+  stopping = true;
   await Promise.all(servers.filter((c) => c.exitCode === null).map((child) => {
     child.kill('SIGTERM');
     return once(child, 'exit');
@@ -149,7 +151,6 @@ function readView(page) {
       unplacedItems: all('#unplaced-open > li').length,
       window: document.getElementById('window').value,
       clusters: [...document.getElementById('cluster').selectedOptions].map((o) => o.value),
-      statuses: [...document.getElementById('status').selectedOptions].map((o) => o.value),
       staleVisible: !document.getElementById('stale').hidden,
       search: location.search,
     };
