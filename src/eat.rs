@@ -1,10 +1,14 @@
 //! East Africa Time: every timestamp in the feed and in the payload is EAT
 //! (Africa/Nairobi, UTC+3, no DST).
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
-pub const TZ: Tz = chrono_tz::Africa::Nairobi;
+/// EAT as the spec defines it: UTC+3 at every date. (The tz database's Africa/Nairobi
+/// has other offsets before 1942, which would contradict "+03:00 everywhere".)
+pub const TZ: FixedOffset = match FixedOffset::east_opt(3 * 3600) {
+    Some(tz) => tz,
+    None => panic!("+03:00 is a valid offset"),
+};
 pub const TZ_NAME: &str = "Africa/Nairobi";
 
 /// Parses a naive EAT timestamp as the feed writes it: `YYYY-MM-DD HH:MM:SS`, a `T`
@@ -54,10 +58,44 @@ pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&TZ).date_naive()
 }
 
-/// RFC 3339 with the `+03:00` offset, as every timestamp in the payload.
+/// RFC 3339 with the `+03:00` offset, as every timestamp in the payload; fractional
+/// seconds only when not zero (3 digits for whole milliseconds, else 6 or 9).
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.with_timezone(&TZ)
         .to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// `rfc3339` into a stack buffer, without chrono's formatting machinery: it runs twice
+/// per feature on every dashboard miss. `None` outside years 0–9999.
+fn write_rfc3339(t: DateTime<Utc>, buf: &mut [u8; 40]) -> Option<&str> {
+    use chrono::{Datelike, Timelike};
+    use std::io::Write;
+    let local = t.with_timezone(&TZ).naive_local();
+    if !(0..=9999).contains(&local.year()) || local.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
+    let mut out = std::io::Cursor::new(&mut buf[..]);
+    write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    )
+    .ok()?;
+    match local.nanosecond() {
+        0 => Ok(()),
+        n if n % 1_000_000 == 0 => write!(out, ".{:03}", n / 1_000_000),
+        n if n % 1000 == 0 => write!(out, ".{:06}", n / 1000),
+        n => write!(out, ".{n:09}"),
+    }
+    .ok()?;
+    out.write_all(b"+03:00").ok()?;
+    let len = out.position() as usize;
+    std::str::from_utf8(&buf[..len]).ok()
 }
 
 /// An instant that serialises as RFC 3339 with the `+03:00` offset.
@@ -66,7 +104,10 @@ pub struct EatTime(pub DateTime<Utc>);
 
 impl serde::Serialize for EatTime {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&rfc3339(self.0))
+        match write_rfc3339(self.0, &mut [0; 40]) {
+            Some(text) => s.serialize_str(text),
+            None => s.serialize_str(&rfc3339(self.0)),
+        }
     }
 }
 
@@ -121,6 +162,26 @@ mod tests {
             "2026-06-16",
         ] {
             assert_eq!(parse_local(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_fast_formatter_agrees_with_chrono() {
+        for s in [
+            "2026-06-15T21:00:00Z",
+            "2026-06-16T07:15:02.250Z",
+            "2026-06-16T07:15:02.250001Z",
+            "2026-06-16T07:15:02.123456789Z",
+            "2026-12-31T22:59:59Z",
+            "2028-02-28T21:30:00Z",
+            "0001-01-01T00:00:00Z",
+        ] {
+            let t = utc(s);
+            assert_eq!(
+                serde_json::to_string(&EatTime(t)).unwrap(),
+                format!("\"{}\"", rfc3339(t)),
+                "{s}"
+            );
         }
     }
 

@@ -10,6 +10,7 @@ pub mod events;
 pub mod geocode;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod metrics;
 pub mod startup;
 pub mod telemetry;

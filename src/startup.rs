@@ -14,17 +14,18 @@ use crate::dashboard::Rules;
 use crate::events::Events;
 use crate::http::auth::Tokens;
 use crate::http::cache::ResponseCache;
-use crate::http::{self, AppState};
+use crate::http::map::MapConfig;
+use crate::http::{self, AppState, Surface};
 use crate::ingest::bucket::Bucket;
 use crate::ingest::run::Ingester;
 use crate::ingest::schedule::{self, Schedule};
+use crate::live::Live;
 use crate::metrics::Metrics;
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    cors_origins: Vec<HeaderValue>,
-    timeout: Duration,
+    surface: Surface,
 }
 
 impl Application {
@@ -69,7 +70,12 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.http.listen_addr))?;
         events.spawn_listener(pool.clone(), metrics.clone());
         let cache = ResponseCache::new(Duration::from_secs(api.cache_ttl_secs), metrics.clone());
-        cache.clear_on_data_change(&events);
+        let live = Live::default();
+        live.reload(&pool).await?;
+        live.follow(pool.clone(), &events, {
+            let cache = cache.clone();
+            move || cache.clear()
+        });
         if tokens.is_open() {
             tracing::warn!("no API_TOKENS: the read API is open and admin routes are refused");
         }
@@ -84,12 +90,23 @@ impl Application {
                 metrics,
                 events,
                 ingester,
+                map: MapConfig {
+                    tile_url: api.map_tile_url.clone(),
+                    tile_attribution: api.map_tile_attribution.clone(),
+                    auth_required: !tokens.is_open(),
+                    refresh_secs: 60,
+                },
                 tokens,
                 cache,
                 rules,
+                live,
             },
-            cors_origins,
-            timeout: Duration::from_secs(api.request_timeout_secs),
+            surface: Surface {
+                cors_origins,
+                timeout: Duration::from_secs(api.request_timeout_secs),
+                static_dir: api.static_dir.clone(),
+                node_modules_dir: api.node_modules_dir.clone(),
+            },
         })
     }
 
@@ -104,7 +121,7 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
-        let router = http::router(self.state, &self.cors_origins, self.timeout);
+        let router = http::router(self.state, &self.surface);
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown_signal())
             .await?;

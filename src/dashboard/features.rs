@@ -1,32 +1,41 @@
-//! The GeoJSON (RFC 7946) features of the open and closed sets.
+//! The GeoJSON (RFC 7946) features of the open and closed sets. Properties borrow from
+//! the rows and points serialise directly: the open set is thousands of features built
+//! on every cache miss.
 
 use geo_types::Point;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::sla::{ClosedSla, OpenSla};
-use super::Ticket;
+use super::{Open, Ticket};
 use crate::eat::EatTime;
 
-/// The geometry of a feature: a point `[lon, lat]` (for the schema; the value is built
-/// by the `geojson` crate).
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// A GeoJSON point geometry.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 pub struct PointGeometry {
-    /// Always `Point`.
-    r#type: String,
+    #[schema(value_type = String, example = "Point")]
+    pub r#type: GeoJsonType,
     /// `[longitude, latitude]`, WGS84.
-    coordinates: [f64; 2],
+    #[schema(value_type = [f64; 2])]
+    #[serde(serialize_with = "lon_lat")]
+    pub coordinates: Point<f64>,
 }
 
-fn geometry(t: &Ticket) -> Option<geojson::Geometry> {
-    let point = Point::new(t.longitude?, t.latitude?);
-    Some(geojson::Geometry::new(geojson::Value::from(&point)))
+fn lon_lat<S: serde::Serializer>(p: &Point<f64>, s: S) -> Result<S::Ok, S::Error> {
+    [p.x(), p.y()].serialize(s)
 }
 
-/// Always `Feature` / `FeatureCollection`, as GeoJSON requires.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+fn geometry(t: &Ticket) -> Option<PointGeometry> {
+    Some(PointGeometry {
+        r#type: GeoJsonType::Point,
+        coordinates: Point::new(t.longitude?, t.latitude?),
+    })
+}
+
+/// The GeoJSON object types used here.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 pub enum GeoJsonType {
+    Point,
     Feature,
     FeatureCollection,
 }
@@ -34,27 +43,26 @@ pub enum GeoJsonType {
 macro_rules! feature_types {
     ($feature:ident, $collection:ident, $properties:ident) => {
         #[derive(Debug, Serialize, ToSchema)]
-        pub struct $feature {
+        pub struct $feature<'a> {
             #[schema(value_type = String, example = "Feature")]
             pub r#type: GeoJsonType,
             /// The ticket id.
-            pub id: String,
+            pub id: &'a str,
             /// Null for a ticket without coordinates (still listed and counted).
-            #[schema(value_type = Option<PointGeometry>)]
-            pub geometry: Option<geojson::Geometry>,
-            pub properties: $properties,
+            pub geometry: Option<PointGeometry>,
+            pub properties: $properties<'a>,
         }
 
         #[derive(Debug, Serialize, ToSchema)]
-        pub struct $collection {
+        pub struct $collection<'a> {
             #[schema(value_type = String, example = "FeatureCollection")]
             pub r#type: GeoJsonType,
             /// Ordered by ticket id.
-            pub features: Vec<$feature>,
+            pub features: Vec<$feature<'a>>,
         }
 
-        impl FromIterator<$feature> for $collection {
-            fn from_iter<I: IntoIterator<Item = $feature>>(iter: I) -> Self {
+        impl<'a> FromIterator<$feature<'a>> for $collection<'a> {
+            fn from_iter<I: IntoIterator<Item = $feature<'a>>>(iter: I) -> Self {
                 $collection {
                     r#type: GeoJsonType::FeatureCollection,
                     features: iter.into_iter().collect(),
@@ -68,36 +76,37 @@ feature_types!(OpenFeature, OpenCollection, OpenProperties);
 feature_types!(ClosedFeature, ClosedCollection, ClosedProperties);
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OpenProperties {
-    pub ticket_id: String,
-    pub normalized_status: Option<String>,
-    pub raw_status: Option<String>,
-    pub cluster: Option<String>,
-    pub region: Option<String>,
-    pub location_name: Option<String>,
-    pub assigned_team: Option<String>,
-    pub owner: Option<String>,
+pub struct OpenProperties<'a> {
+    pub ticket_id: &'a str,
+    pub normalized_status: Option<&'a str>,
+    pub raw_status: Option<&'a str>,
+    pub cluster: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub location_name: Option<&'a str>,
+    pub assigned_team: Option<&'a str>,
+    pub owner: Option<&'a str>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub created_at_service: Option<EatTime>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub first_seen_at: Option<EatTime>,
+    /// `feed`, `location` or `cluster`; null without a point.
+    pub geo_source: Option<&'a str>,
+    // The two properties that depend on `as_of` come last (see `render`).
     /// Hours since `created_at_service` (else `first_seen_at`), 1 decimal; null without a start.
     pub hours_open: Option<f64>,
     pub sla_state: OpenSla,
-    /// `feed`, `location` or `cluster`; null without a point.
-    pub geo_source: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClosedProperties {
-    pub ticket_id: String,
-    pub normalized_status: Option<String>,
-    pub raw_status: Option<String>,
-    pub cluster: Option<String>,
-    pub region: Option<String>,
-    pub location_name: Option<String>,
-    pub assigned_team: Option<String>,
-    pub owner: Option<String>,
+pub struct ClosedProperties<'a> {
+    pub ticket_id: &'a str,
+    pub normalized_status: Option<&'a str>,
+    pub raw_status: Option<&'a str>,
+    pub cluster: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub location_name: Option<&'a str>,
+    pub assigned_team: Option<&'a str>,
+    pub owner: Option<&'a str>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub created_at_service: Option<EatTime>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -105,51 +114,52 @@ pub struct ClosedProperties {
     pub mttr_minutes: Option<i32>,
     /// The source `sla_status`, mapped.
     pub sla_status: ClosedSla,
-    pub geo_source: Option<String>,
+    pub geo_source: Option<&'a str>,
 }
 
-pub fn open(t: &Ticket, hours_open: Option<f64>, sla_state: OpenSla) -> OpenFeature {
+pub fn open<'a>(o: &Open<'a>) -> OpenFeature<'a> {
+    let t = o.ticket;
     OpenFeature {
         r#type: GeoJsonType::Feature,
-        id: t.ticket_id.clone(),
+        id: &t.ticket_id,
         geometry: geometry(t),
         properties: OpenProperties {
-            ticket_id: t.ticket_id.clone(),
-            normalized_status: t.normalized_status.clone(),
-            raw_status: t.raw_status.clone(),
-            cluster: t.cluster.clone(),
-            region: t.region.clone(),
-            location_name: t.location_name.clone(),
-            assigned_team: t.assigned_team.clone(),
-            owner: t.owner.clone(),
+            ticket_id: &t.ticket_id,
+            normalized_status: t.normalized_status.as_deref(),
+            raw_status: t.raw_status.as_deref(),
+            cluster: t.cluster.as_deref(),
+            region: t.region.as_deref(),
+            location_name: t.location_name.as_deref(),
+            assigned_team: t.assigned_team.as_deref(),
+            owner: t.owner.as_deref(),
             created_at_service: t.created_at_service.map(EatTime),
             first_seen_at: t.first_seen_at.map(EatTime),
-            hours_open,
-            sla_state,
-            geo_source: t.geo_source.clone(),
+            hours_open: o.hours_open,
+            sla_state: o.state,
+            geo_source: t.geo_source.as_deref(),
         },
     }
 }
 
-pub fn closed(t: &Ticket, sla_status: ClosedSla) -> ClosedFeature {
+pub fn closed(t: &Ticket, sla_status: ClosedSla) -> ClosedFeature<'_> {
     ClosedFeature {
         r#type: GeoJsonType::Feature,
-        id: t.ticket_id.clone(),
+        id: &t.ticket_id,
         geometry: geometry(t),
         properties: ClosedProperties {
-            ticket_id: t.ticket_id.clone(),
-            normalized_status: t.normalized_status.clone(),
-            raw_status: t.raw_status.clone(),
-            cluster: t.cluster.clone(),
-            region: t.region.clone(),
-            location_name: t.location_name.clone(),
-            assigned_team: t.assigned_team.clone(),
-            owner: t.owner.clone(),
+            ticket_id: &t.ticket_id,
+            normalized_status: t.normalized_status.as_deref(),
+            raw_status: t.raw_status.as_deref(),
+            cluster: t.cluster.as_deref(),
+            region: t.region.as_deref(),
+            location_name: t.location_name.as_deref(),
+            assigned_team: t.assigned_team.as_deref(),
+            owner: t.owner.as_deref(),
             created_at_service: t.created_at_service.map(EatTime),
             closed_at: t.closed_at.map(EatTime),
             mttr_minutes: t.mttr,
             sla_status,
-            geo_source: t.geo_source.clone(),
+            geo_source: t.geo_source.as_deref(),
         },
     }
 }

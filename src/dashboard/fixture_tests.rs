@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::freshness::{Freshness, ImportState};
 use super::params::parse;
-use super::{build, Rules, Ticket};
+use super::{compute, render, Rules, Ticket};
 
 fn eat(s: &str) -> Option<DateTime<Utc>> {
     Some(
@@ -44,6 +44,15 @@ fn t(
 }
 
 fn fixture() -> Vec<Ticket> {
+    let mut all = tickets();
+    // T01 has a point, from the feed.
+    all[0].latitude = Some(-1.2676);
+    all[0].longitude = Some(36.8108);
+    all[0].geo_source = Some("feed".into());
+    all
+}
+
+fn tickets() -> Vec<Ticket> {
     let w = Some("Westlands");
     let k = Some("Kilimani");
     vec![
@@ -223,7 +232,17 @@ fn payload(query: &str) -> serde_json::Value {
         req.window.as_of,
         Duration::hours(3),
     );
-    serde_json::to_value(build(&fixture(), &req, fresh, &rules())).unwrap()
+    let all = fixture();
+    let computed = compute(&all, &all, &req, fresh, &rules());
+    // The fast writer and serde agree to the byte.
+    let heads: Vec<String> = all.iter().map(render::open_head).collect();
+    let fast = render::write_json(&computed, &heads).unwrap();
+    let typed = serde_json::to_vec(&computed.into_dashboard()).unwrap();
+    assert_eq!(
+        String::from_utf8(fast).unwrap(),
+        String::from_utf8(typed.clone()).unwrap()
+    );
+    serde_json::from_slice(&typed).unwrap()
 }
 
 #[test]
@@ -300,7 +319,12 @@ fn features_carry_the_derived_sla_and_are_ordered_by_id() {
         ]
     );
     // T01's stale source "Breached" is ignored for open tickets.
-    assert_eq!(open[0]["geometry"], json!(null));
+    assert_eq!(
+        open[0]["geometry"],
+        json!({"type": "Point", "coordinates": [36.8108, -1.2676]})
+    );
+    assert_eq!(open[0]["properties"]["geo_source"], "feed");
+    assert_eq!(open[1]["geometry"], json!(null));
     assert_eq!(open[0]["type"], "Feature");
     assert_eq!(p["open"]["type"], "FeatureCollection");
     let closed: Vec<(&str, &str, serde_json::Value)> = p["closed"]["features"]

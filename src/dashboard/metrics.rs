@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::round;
 use super::sla::{ClosedSla, OpenSla};
 use super::window::Window;
-use super::Ticket;
+use super::{Open, Ticket};
 use crate::eat;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, ToSchema)]
@@ -79,19 +79,64 @@ pub struct Metrics {
     pub inconsistent: u64,
 }
 
-/// One ticket's part in the metrics.
-pub struct Counted<'a> {
-    pub ticket: &'a Ticket,
-    /// The open SLA state, for tickets of the open set.
-    pub open: Option<OpenSla>,
-    /// The mapped closed SLA, for tickets of the closed set.
-    pub closed: Option<ClosedSla>,
-}
-
-pub fn compute<'a>(tickets: impl IntoIterator<Item = Counted<'a>>, window: &Window) -> Metrics {
+/// Computes the panel from the open set (with derived SLA), the closed set (with mapped
+/// SLA), both filtered and ordered by ticket id, and every filtered ticket created or
+/// closed in the window (for the daily series).
+pub fn compute(
+    open: &[Open],
+    closed: &[(&Ticket, ClosedSla)],
+    in_window: &[&Ticket],
+    window: &Window,
+) -> Metrics {
     let mut sla = SlaCounts::default();
-    let mut by_status = ByStatus::default();
     let mut clusters: BTreeMap<Option<&str>, ClusterRow> = BTreeMap::new();
+    let (mut open_status, mut closed_status) =
+        (BTreeMap::<&str, u64>::new(), BTreeMap::<&str, u64>::new());
+    for &Open {
+        ticket: t, state, ..
+    } in open
+    {
+        let r = cluster_row(&mut clusters, t);
+        r.open += 1;
+        r.open_breached += u64::from(state == OpenSla::Breached);
+        *open_status.entry(status(t)).or_default() += 1;
+        *match state {
+            OpenSla::Within => &mut sla.open.within,
+            OpenSla::AtRisk => &mut sla.open.at_risk,
+            OpenSla::Breached => &mut sla.open.breached,
+            OpenSla::Unknown => &mut sla.open.unknown,
+        } += 1;
+    }
+    let (mut mttr_sum, mut mttr_n) = (0i128, 0i128);
+    for &(t, state) in closed {
+        cluster_row(&mut clusters, t).closed += 1;
+        *closed_status.entry(status(t)).or_default() += 1;
+        *match state {
+            ClosedSla::Met => &mut sla.closed.met,
+            ClosedSla::Breached => &mut sla.closed.breached,
+            ClosedSla::Unknown => &mut sla.closed.unknown,
+        } += 1;
+        if let Some(m) = t.mttr {
+            mttr_sum += i128::from(m);
+            mttr_n += 1;
+        }
+    }
+    // Both sets are ordered by ticket id: a merge finds the tickets in both.
+    let inconsistent = {
+        let (mut i, mut j, mut both) = (0, 0, 0u64);
+        while i < open.len() && j < closed.len() {
+            match open[i].ticket.ticket_id.cmp(&closed[j].0.ticket_id) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    both += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        both
+    };
     let days = window.days();
     let mut daily: Vec<Day> = days
         .iter()
@@ -101,76 +146,19 @@ pub fn compute<'a>(tickets: impl IntoIterator<Item = Counted<'a>>, window: &Wind
             closed: 0,
         })
         .collect();
-    let day_index = |t| days.binary_search(&eat::local_date(t)).ok();
-    let (mut open_count, mut closed_count, mut inconsistent) = (0, 0, 0);
-    let (mut mttr_sum, mut mttr_n) = (0i128, 0i128);
-    for Counted {
-        ticket: t,
-        open,
-        closed,
-    } in tickets
-    {
-        let status = t
-            .normalized_status
-            .clone()
-            .unwrap_or_else(|| "UNKNOWN".into());
-        let row = clusters
-            .entry(t.cluster.as_deref())
-            .or_insert_with(|| ClusterRow {
-                cluster: t.cluster.clone(),
-                open: 0,
-                closed: 0,
-                open_breached: 0,
-            });
-        if let Some(state) = open {
-            open_count += 1;
-            row.open += 1;
-            *by_status.open.entry(status.clone()).or_default() += 1;
-            let slot = match state {
-                OpenSla::Within => &mut sla.open.within,
-                OpenSla::AtRisk => &mut sla.open.at_risk,
-                OpenSla::Breached => &mut sla.open.breached,
-                OpenSla::Unknown => &mut sla.open.unknown,
-            };
-            *slot += 1;
-            row.open_breached += u64::from(state == OpenSla::Breached);
-        }
-        if let Some(state) = closed {
-            closed_count += 1;
-            row.closed += 1;
-            *by_status.closed.entry(status).or_default() += 1;
-            let slot = match state {
-                ClosedSla::Met => &mut sla.closed.met,
-                ClosedSla::Breached => &mut sla.closed.breached,
-                ClosedSla::Unknown => &mut sla.closed.unknown,
-            };
-            *slot += 1;
-            if let Some(m) = t.mttr {
-                mttr_sum += i128::from(m);
-                mttr_n += 1;
-            }
-        }
-        inconsistent += u64::from(open.is_some() && closed.is_some());
-        if let Some(i) = t
-            .created_at_service
-            .filter(|c| window.contains(*c))
-            .and_then(day_index)
-        {
+    let day = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.filter(|t| window.contains(*t))
+            .and_then(|t| days.binary_search(&eat::local_date(t)).ok())
+    };
+    for t in in_window {
+        if let Some(i) = day(t.created_at_service) {
             daily[i].created += 1;
         }
-        if let Some(i) = t
-            .closed_at
-            .filter(|c| window.contains(*c))
-            .and_then(day_index)
-        {
+        if let Some(i) = day(t.closed_at) {
             daily[i].closed += 1;
         }
     }
-    // Clusters that occur only through the daily series are not in either set.
-    let mut by_cluster: Vec<ClusterRow> = clusters
-        .into_values()
-        .filter(|r| r.open + r.closed > 0)
-        .collect();
+    let mut by_cluster: Vec<ClusterRow> = clusters.into_values().collect();
     by_cluster.sort_by(|a, b| {
         b.open
             .cmp(&a.open)
@@ -181,6 +169,12 @@ pub fn compute<'a>(tickets: impl IntoIterator<Item = Counted<'a>>, window: &Wind
                 (None, None) => std::cmp::Ordering::Equal,
             })
     });
+    let owned = |m: BTreeMap<&str, u64>| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let by_status = ByStatus {
+        open: owned(open_status),
+        closed: owned(closed_status),
+    };
+    let (open_count, closed_count) = (open.len() as u64, closed.len() as u64);
     let total = i128::from(open_count + closed_count);
     Metrics {
         open_count,
@@ -193,4 +187,22 @@ pub fn compute<'a>(tickets: impl IntoIterator<Item = Counted<'a>>, window: &Wind
         avg_mttr_minutes: (mttr_n > 0).then(|| round::ratio(mttr_sum, mttr_n, 1)),
         inconsistent,
     }
+}
+
+fn cluster_row<'m, 't>(
+    clusters: &'m mut BTreeMap<Option<&'t str>, ClusterRow>,
+    t: &'t Ticket,
+) -> &'m mut ClusterRow {
+    clusters
+        .entry(t.cluster.as_deref())
+        .or_insert_with(|| ClusterRow {
+            cluster: t.cluster.clone(),
+            open: 0,
+            closed: 0,
+            open_breached: 0,
+        })
+}
+
+fn status(t: &Ticket) -> &str {
+    t.normalized_status.as_deref().unwrap_or("UNKNOWN")
 }

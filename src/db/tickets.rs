@@ -10,22 +10,29 @@ use crate::dashboard::params::DashboardRequest;
 use crate::dashboard::Ticket;
 use crate::eat;
 
-/// The tickets a dashboard request may need: the live ones, those closed in the window
-/// and those created in it (for the daily series), after the filters. Each branch is
-/// served by its own index (actionable, closed_at, created_at_service).
-pub async fn dashboard_rows(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {
-    sqlx::query_as(
-        "SELECT ticket_id, normalized_status, raw_status, cluster, region, location_name,
-                assigned_team, owner, created_at_service, first_seen_at, closed_at, mttr,
-                sla_status, COALESCE(is_actionable, false) AS is_actionable,
-                latitude, longitude, geo_source
-         FROM tickets.inc
-         WHERE (is_actionable
-                OR (closed_at >= $1 AND closed_at < $2)
+const TICKET_COLUMNS: &str = "ticket_id, normalized_status, raw_status, cluster, region,
+    location_name, assigned_team, owner, created_at_service, first_seen_at, closed_at, mttr,
+    sla_status, COALESCE(is_actionable, false) AS is_actionable, latitude, longitude, geo_source";
+
+/// Every live (actionable) ticket.
+pub async fn open_tickets(pool: &PgPool) -> sqlx::Result<Vec<Ticket>> {
+    sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets.inc WHERE is_actionable"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+/// The tickets closed or created in the request's window (the daily series counts the
+/// latter), after the filters; each branch is served by its own index.
+pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {
+    sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets.inc
+         WHERE ((closed_at >= $1 AND closed_at < $2)
                 OR (created_at_service >= $1 AND created_at_service < $2))
            AND (cardinality($3::text[]) = 0 OR lower(cluster) = ANY($3))
-           AND (cardinality($4::text[]) = 0 OR upper(normalized_status) = ANY($4))",
-    )
+           AND (cardinality($4::text[]) = 0 OR upper(normalized_status) = ANY($4))"
+    ))
     .bind(req.window.from)
     .bind(req.window.to)
     .bind(req.filters.clusters_lower())

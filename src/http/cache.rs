@@ -1,6 +1,6 @@
 //! Cached response bodies: serialised once, compressed at most once per encoding, with
 //! a strong ETag; dropped after the TTL and whenever the data changes (on every replica,
-//! through the "data changed" event).
+//! through the "data changed" event, see `live`).
 
 use std::hash::Hash;
 use std::sync::Arc;
@@ -13,7 +13,6 @@ use bytes::Bytes;
 use tokio::sync::OnceCell;
 
 use super::error::ApiError;
-use crate::events::Events;
 use crate::metrics::Metrics;
 
 /// A response body and its encodings.
@@ -92,7 +91,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut e = flate2::write::GzEncoder::new(
         Vec::with_capacity(data.len() / 8),
-        flate2::Compression::new(6),
+        flate2::Compression::new(4),
     );
     e.write_all(data).expect("writing to memory");
     e.finish().expect("writing to memory")
@@ -173,11 +172,11 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> ResponseCache<K> {
     pub fn new(ttl: Duration, metrics: Arc<Metrics>) -> Self {
         let cache = moka::future::Cache::builder()
             .time_to_live(ttl.max(Duration::from_millis(1)))
-            // At most ~512 MiB of bodies.
+            // At most ~256 MiB of bodies (a body weighs its KiB).
             .weigher(|_, body: &Arc<CachedBody>| {
                 u32::try_from(body.json.len() / 1024 + 1).unwrap_or(u32::MAX)
             })
-            .max_capacity(512 * 1024)
+            .max_capacity(256 * 1024)
             .build();
         ResponseCache {
             cache,
@@ -213,22 +212,6 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> ResponseCache<K> {
 
     pub fn clear(&self) {
         self.cache.invalidate_all();
-    }
-
-    /// Drops every entry whenever the data changes.
-    pub fn clear_on_data_change(&self, events: &Events) {
-        let mut rx = events.subscribe();
-        let cache = self.clone();
-        tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        cache.clear()
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
     }
 }
 

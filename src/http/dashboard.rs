@@ -10,8 +10,10 @@ use super::error::{ApiError, ErrorBody};
 use super::{AppState, CacheKey};
 use crate::dashboard::freshness::Freshness;
 use crate::dashboard::params::{self, DashboardRequest};
-use crate::dashboard::{self, Dashboard};
+use crate::dashboard::{self, render, Dashboard};
 use crate::db;
+use crate::live::OpenSet;
+use std::sync::Arc;
 
 /// The open tickets, the tickets closed in the window, the metrics panel and freshness.
 ///
@@ -46,7 +48,9 @@ pub async fn dashboard(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = params::parse(query.as_deref().unwrap_or(""), Utc::now())?;
+    let open = app.live.current();
     let key = CacheKey::Dashboard {
+        generation: open.generation,
         kind: request.window.kind,
         from: request.window.from,
         to: request.window.to,
@@ -55,23 +59,32 @@ pub async fn dashboard(
     };
     let body = app
         .cache
-        .get_or_build(key, build(app.clone(), request))
+        .get_or_build(key, build(app.clone(), open, request))
         .await?;
     Ok(body.respond(&headers, app.cache.ttl).await)
 }
 
-/// Queries the rows and import state, then builds and serialises the payload off the
-/// async threads.
-pub async fn build(app: AppState, request: DashboardRequest) -> Result<Vec<u8>, ApiError> {
+/// Queries the window's tickets and the import state, then builds and serialises the
+/// payload (with the in-memory open set) off the async threads.
+pub async fn build(
+    app: AppState,
+    open: Arc<OpenSet>,
+    request: DashboardRequest,
+) -> Result<Vec<u8>, ApiError> {
+    let started = std::time::Instant::now();
     let (rows, state) = tokio::try_join!(
-        db::tickets::dashboard_rows(&app.pool, &request),
+        db::tickets::window_tickets(&app.pool, &request),
         db::tickets::import_state(&app.pool),
     )?;
+    let queried = started.elapsed();
     let rules = app.rules;
     tokio::task::spawn_blocking(move || {
         let freshness = Freshness::at(&state, request.window.as_of, rules.stale_after);
-        let payload = dashboard::build(&rows, &request, freshness, &rules);
-        serde_json::to_vec(&payload).map_err(|e| ApiError::Internal(e.to_string()))
+        let computed = dashboard::compute(&open.tickets, &rows, &request, freshness, &rules);
+        let built = started.elapsed();
+        let json = render::write_json(&computed, &open.heads).map_err(|e| ApiError::Internal(e.to_string()));
+        tracing::debug!(rows = rows.len(), ?queried, ?built, serialised = ?started.elapsed(), "dashboard built");
+        json
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?

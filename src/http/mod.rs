@@ -7,6 +7,7 @@ pub mod cache;
 pub mod dashboard;
 pub mod error;
 pub mod health;
+pub mod map;
 pub mod openapi;
 pub mod tickets;
 
@@ -33,6 +34,7 @@ use crate::dashboard::Rules;
 use crate::db::tickets::ChoiceColumn;
 use crate::events::Events;
 use crate::ingest::run::Ingester;
+use crate::live::Live;
 use crate::metrics::{Metrics, RouteLabels};
 use auth::Tokens;
 use cache::ResponseCache;
@@ -42,6 +44,8 @@ use error::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CacheKey {
     Dashboard {
+        /// The open set's generation (see `live`).
+        generation: u64,
         kind: WindowKind,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -61,10 +65,20 @@ pub struct AppState {
     pub tokens: Tokens,
     pub cache: ResponseCache<CacheKey>,
     pub rules: Rules,
+    pub map: map::MapConfig,
+    pub live: Live,
+}
+
+/// Router settings that are not request state.
+pub struct Surface {
+    pub cors_origins: Vec<HeaderValue>,
+    pub timeout: Duration,
+    pub static_dir: std::path::PathBuf,
+    pub node_modules_dir: std::path::PathBuf,
 }
 
 /// The router with every route and layer.
-pub fn router(state: AppState, cors_origins: &[HeaderValue], timeout: Duration) -> Router {
+pub fn router(state: AppState, surface: &Surface) -> Router {
     let api = Router::new()
         .route("/api/v1/inc/dashboard", get(dashboard::dashboard))
         .route("/api/v1/inc/tickets/{ticket_id}", get(tickets::ticket))
@@ -84,7 +98,7 @@ pub fn router(state: AppState, cors_origins: &[HeaderValue], timeout: Duration) 
         .merge(health::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), track));
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(cors_origins.iter().cloned()))
+        .allow_origin(AllowOrigin::list(surface.cors_origins.iter().cloned()))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
             header::AUTHORIZATION,
@@ -94,7 +108,7 @@ pub fn router(state: AppState, cors_origins: &[HeaderValue], timeout: Duration) 
         .expose_headers([header::ETAG])
         .max_age(Duration::from_secs(3600));
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs"))
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .merge(map::routes(&surface.static_dir, &surface.node_modules_dir))
         .with_state(state)
         .layer(
             ServiceBuilder::new()
@@ -102,7 +116,7 @@ pub fn router(state: AppState, cors_origins: &[HeaderValue], timeout: Duration) 
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
                     ApiError::Unavailable("the request timed out".into())
                 }))
-                .timeout(timeout)
+                .timeout(surface.timeout)
                 .layer(cors)
                 // Bodies that are already encoded (the cached ones) pass through as they are.
                 .layer(CompressionLayer::new()),

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, dashboard, health, tickets};
+use super::{admin, dashboard, health, map, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use super::{admin, dashboard, health, tickets};
         health::healthz,
         health::readyz,
         health::metrics,
+        map::map_config,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -33,6 +34,7 @@ use super::{admin, dashboard, health, tickets};
         (name = "filters", description = "Choices for the cluster and status pickers"),
         (name = "admin", description = "Operator actions (admin token)"),
         (name = "operations", description = "Health, readiness, Prometheus metrics"),
+        (name = "map", description = "The built-in live INC map page"),
     )
 )]
 pub struct ApiDoc;

@@ -153,7 +153,10 @@ fn row(rng: &mut Rng, clusters: &[GazetteerCluster], spec: &Spec, i: u64) -> [St
         Some(code) if rng.chance(0.3) => code.to_owned(),
         _ => c.cluster.to_owned(),
     };
-    let actionable = rng.chance(0.12);
+    // The live backlog is bounded by crew capacity (~2,600 open), not a share of history;
+    // history grows at ~180 tickets a day (at least four months of it).
+    let actionable = rng.chance((2600.0 / spec.rows.max(1) as f64).min(0.12));
+    let history_days = (spec.rows / 180).max(120);
     let (status, raw_status) = if actionable {
         *rng.pick(&[
             ("OPEN", "Assigned"),
@@ -176,7 +179,7 @@ fn row(rng: &mut Rng, clusters: &[GazetteerCluster], spec: &Spec, i: u64) -> [St
     let age_minutes = if actionable {
         rng.below(10 * 24 * 60)
     } else {
-        rng.below(120 * 24 * 60)
+        rng.below(history_days * 24 * 60)
     };
     let created = spec.as_of - Duration::minutes(age_minutes as i64 + 30);
     let first_seen = created + Duration::seconds(rng.below(3600) as i64);

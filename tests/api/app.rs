@@ -36,6 +36,28 @@ impl TestApp {
         (status, r.json().await.expect("a JSON body"))
     }
 
+    /// Imports a file as the CLI would, then waits until the app serves it (the app hears
+    /// of the import through NOTIFY and reloads its open set).
+    pub async fn import(&self, path: &std::path::Path) -> fleettickets::ingest::ImportReport {
+        use fleettickets::ingest::{import_file, Mode, Source};
+        let report = import_file(&self.db.pool, path, Source::local_file(path), Mode::Apply)
+            .await
+            .unwrap();
+        let expected = crate::helpers::count(
+            &self.db.pool,
+            "SELECT count(*) FROM tickets.inc WHERE is_actionable",
+        )
+        .await;
+        for _ in 0..100 {
+            let (_, body) = self.get_json("/api/v1/inc/dashboard").await;
+            if body["metrics"]["open_count"].as_i64() == Some(expected) {
+                return report;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the app did not pick up the import");
+    }
+
     /// Prometheus counter value for a line prefix, e.g. `fleettickets_dashboard_cache_total{outcome="hit"}`.
     pub async fn metric(&self, prefix: &str) -> f64 {
         let text = self.get("/metrics").await.text().await.unwrap();

@@ -1,0 +1,326 @@
+//! Dashboard benchmark: `cargo bench --bench dashboard -- --rows 21312` (any row count).
+//!
+//! On generated data, in one run: checks that the SQL function the API replaces
+//! (`bench/fn_inc_dashboard.sql`, loaded only here) returns the same numbers and ids as
+//! the API; times uncached API requests against the function; measures cached
+//! requests/s with gzip from `wrk` on loopback (Debian package `wrk`; skipped if
+//! missing); and reads the server's resident memory. The server is the real binary
+//! (`fleettickets serve`), over the database `ft_bench_dash`, dropped after.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleettickets::config::DatabaseConfig;
+use fleettickets::ingest::{self, generate, Mode, Source};
+use serde_json::Value;
+use sqlx::{Connection, PgConnection, PgPool};
+
+const AS_OF: &str = "2026-06-16T10:00:00+03:00";
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+/// `VmRSS` and `VmHWM` of a process, in MB.
+fn memory_mb(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The same request for the API (query string) and the SQL function (arguments).
+struct Case {
+    query: String,
+    window: &'static str,
+    cluster: Option<Vec<String>>,
+}
+
+fn cases(clusters: &[String]) -> Vec<Case> {
+    let c = |window, cluster: Option<Vec<String>>| {
+        let mut query = format!("window={window}");
+        for name in cluster.iter().flatten() {
+            query.push_str(&format!("&cluster={}", name.replace(' ', "%20")));
+        }
+        Case {
+            query,
+            window,
+            cluster,
+        }
+    };
+    vec![
+        c("today", None),
+        c("week", None),
+        c("month", None),
+        c("week", Some(clusters.iter().take(2).cloned().collect())),
+    ]
+}
+
+async fn sql_payload(pool: &PgPool, case: &Case, as_of: &str) -> anyhow::Result<String> {
+    Ok(sqlx::query_scalar(
+        "SELECT reporting.fn_inc_dashboard($1, NULL, $2, NULL, NULL, $3::timestamptz)::text",
+    )
+    .bind(&case.cluster)
+    .bind(case.window)
+    .bind(as_of)
+    .fetch_one(pool)
+    .await?)
+}
+
+fn ids(v: &Value, set: &str) -> Vec<String> {
+    v[set]["features"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|f| f["id"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Numbers compared as numbers (the SQL keeps numeric scale: 0.2000 = 0.2).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let rows = arg("--rows", 21_312);
+    let samples = arg("--samples", 30) as usize;
+    let wrk_secs = arg("--wrk-seconds", 10);
+    let server_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let db_url = format!("{server_url}/ft_bench_dash");
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("2026-06-16T071502.csv");
+    let as_of = chrono::DateTime::parse_from_rfc3339(AS_OF)?.with_timezone(&chrono::Utc);
+    let spec = generate::Spec {
+        rows,
+        seed: 1,
+        as_of,
+        truncated: false,
+    };
+    generate::write(
+        &spec,
+        std::io::BufWriter::new(std::fs::File::create(&path)?),
+    )?;
+    let mut admin = PgConnection::connect(&format!("{server_url}/postgres")).await?;
+    sqlx::query("DROP DATABASE IF EXISTS ft_bench_dash WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    let pool = fleettickets::db::migrate(&DatabaseConfig::new(db_url.clone())).await?;
+    let t = Instant::now();
+    ingest::import_file(&pool, &path, Source::local_file(&path), Mode::Apply).await?;
+    println!(
+        "{rows} generated tickets imported in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    sqlx::raw_sql(include_str!("../bench/fn_inc_dashboard.sql"))
+        .execute(&pool)
+        .await?;
+    sqlx::query("ANALYZE tickets.inc").execute(&pool).await?;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_fleettickets"))
+            .arg("serve")
+            .env("DATABASE_URL", &db_url)
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("INGEST_CRON", "off")
+            .env("BUCKET_DIR", dir.path().join("bucket"))
+            .env("API_TOKENS", "")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    // No automatic decompression: requests say themselves what they accept.
+    let client = reqwest::Client::builder().no_gzip().build()?;
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let clusters: Vec<String> = client
+        .get(format!("{base}/api/v1/clusters"))
+        .send()
+        .await?
+        .json::<Vec<Value>>()
+        .await?
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect();
+    let cases = cases(&clusters);
+    let as_of_q = AS_OF.replace('+', "%2B");
+
+    // Same numbers and ids.
+    for case in &cases {
+        let api: Value = client
+            .get(format!(
+                "{base}/api/v1/inc/dashboard?{}&as_of={as_of_q}",
+                case.query
+            ))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let sql: Value = serde_json::from_str(&sql_payload(&pool, case, AS_OF).await?)?;
+        let metrics_equal = same(&api["metrics"], &sql["metrics"]);
+        let ids_equal =
+            ids(&api, "open") == ids(&sql, "open") && ids(&api, "closed") == ids(&sql, "closed");
+        let freshness_equal = same(&api["freshness"], &sql["freshness"]);
+        println!(
+            "check {:<40} open {:>5} closed {:>5}: metrics {}, ids {}, freshness {}",
+            case.query,
+            api["metrics"]["open_count"],
+            api["metrics"]["closed_count"],
+            if metrics_equal { "equal" } else { "DIFFER" },
+            if ids_equal { "equal" } else { "DIFFER" },
+            if freshness_equal { "equal" } else { "DIFFER" },
+        );
+        anyhow::ensure!(
+            metrics_equal && ids_equal && freshness_equal,
+            "the API and the SQL function disagree"
+        );
+    }
+
+    // Uncached latency: each request has its own as_of, so each is a cache miss. The
+    // like-for-like figure is without compression (the function returns plain JSON); with
+    // gzip the miss also compresses once.
+    println!("\nuncached latency, median / p95 over {samples} requests ({rows} tickets):");
+    for case in &cases[..3] {
+        let (mut api_ms, mut gzip_ms, mut sql_ms) = (Vec::new(), Vec::new(), Vec::new());
+        let mut bytes = (0, 0);
+        for i in 0..samples {
+            for (gzip, times) in [(false, &mut api_ms), (true, &mut gzip_ms)] {
+                let as_of_i = (as_of
+                    + chrono::Duration::milliseconds(2 * i as i64 + 1 + i64::from(gzip)))
+                .to_rfc3339();
+                let url = format!(
+                    "{base}/api/v1/inc/dashboard?{}&as_of={}",
+                    case.query,
+                    as_of_i.replace('+', "%2B")
+                );
+                let request = client
+                    .get(&url)
+                    .header("accept-encoding", if gzip { "gzip" } else { "identity" });
+                let t = Instant::now();
+                let body = request.send().await?.bytes().await?;
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                anyhow::ensure!(body.len() > 100, "a payload");
+                if gzip {
+                    bytes.1 = body.len()
+                } else {
+                    bytes.0 = body.len()
+                }
+            }
+            let t = Instant::now();
+            sql_payload(&pool, case, AS_OF).await?;
+            sql_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        for v in [&mut api_ms, &mut gzip_ms, &mut sql_ms] {
+            v.sort_by(f64::total_cmp);
+        }
+        let (a, s) = (percentile(&api_ms, 0.5), percentile(&sql_ms, 0.5));
+        println!(
+            "  {:<13} API {:>7.1} / {:>7.1} ms ({} KB)  API+gzip {:>7.1} / {:>7.1} ms ({} KB)  SQL function {:>7.1} / {:>7.1} ms  => API {:.1}x faster",
+            case.query, a, percentile(&api_ms, 0.95), bytes.0 / 1024,
+            percentile(&gzip_ms, 0.5), percentile(&gzip_ms, 0.95), bytes.1 / 1024,
+            s, percentile(&sql_ms, 0.95), s / a
+        );
+    }
+
+    // Cached throughput with gzip.
+    let url = format!("{base}/api/v1/inc/dashboard?window=week");
+    let gz = client
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await?;
+    let size = gz.bytes().await?.len(); // compressed: this client does not decode
+    match Command::new("wrk")
+        .args([
+            "-t2",
+            "-c64",
+            &format!("-d{wrk_secs}s"),
+            "-H",
+            "Accept-Encoding: gzip",
+            &url,
+        ])
+        .output()
+    {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let rps = text
+                .lines()
+                .find(|l| l.starts_with("Requests/sec"))
+                .unwrap_or("Requests/sec: ?");
+            let errors: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+                .collect();
+            println!(
+                "\ncached, gzip ({} KB body), wrk -t2 -c64 -d{wrk_secs}s: {}; errors: {}",
+                size / 1024,
+                rps.trim(),
+                if errors.is_empty() {
+                    "none".to_owned()
+                } else {
+                    errors.join("; ")
+                }
+            );
+        }
+        Err(_) => {
+            println!("\nwrk is not installed (apt-get install wrk): cached throughput skipped")
+        }
+    }
+    let (rss, hwm) = memory_mb(server.0.id());
+    println!("server memory: {rss:.1} MB resident now, {hwm:.1} MB peak");
+    drop(server);
+    pool.close().await;
+    sqlx::query("DROP DATABASE IF EXISTS ft_bench_dash WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    Ok(())
+}
