@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS tickets.inc (
     last_seen_at       timestamptz,
     source_created_at  timestamptz,
     source_updated_at  timestamptz,
+    -- What geocoding asks for this ticket's precise location (actionable tickets
+    -- without a valid feed point): "<location without network codes>, <cluster>, Kenya".
+    location_query     text,
     -- The resolved point: feed coordinates, else a geocode (see geo_source).
     latitude           double precision,
     longitude          double precision,

@@ -1,15 +1,11 @@
--- Geocode caches (gazetteers). Misses and wrong-city rejections are cached too, so a
--- query is never sent twice; `status` says which.
-CREATE TABLE IF NOT EXISTS tickets.geo_clusters (
-    cluster      text PRIMARY KEY,          -- as stored in tickets.inc.cluster
-    query        text,
-    status       text NOT NULL CHECK (status IN ('found', 'not_found', 'rejected', 'gazetteer')),
-    latitude     double precision,
-    longitude    double precision,
-    display_name text,
-    provider     text NOT NULL,
-    asked_at     timestamptz NOT NULL DEFAULT now(),
-    CHECK ((status IN ('found', 'gazetteer')) = (latitude IS NOT NULL AND longitude IS NOT NULL))
+-- The offline gazetteer: cluster centroids shipped with the project
+-- (gazetteer/clusters.csv, added at every migrate; rows are never overwritten, so an
+-- operator's edits stay).
+CREATE TABLE IF NOT EXISTS tickets.gazetteer (
+    cluster   text PRIMARY KEY,
+    region    text,
+    latitude  double precision NOT NULL,
+    longitude double precision NOT NULL
 );
 
 -- Legacy cluster codes mapped to the cluster name used for geocoding (editable).
@@ -20,6 +16,22 @@ CREATE TABLE IF NOT EXISTS tickets.cluster_aliases (
 INSERT INTO tickets.cluster_aliases (code, cluster)
 VALUES ('QOA', 'Quarry Road'), ('PTMP', 'Pipeline')
 ON CONFLICT (code) DO NOTHING;
+
+-- Geocoder answers, cached so a query is never sent twice: found points, misses
+-- (not_found) and wrong-city answers (rejected: more than 25 km from the cluster's
+-- centroid). Misses and rejections may be asked again after GEOCODER_RETRY_MISSES_DAYS.
+CREATE TABLE IF NOT EXISTS tickets.geo_clusters (
+    cluster      text PRIMARY KEY,          -- as stored in tickets.inc.cluster
+    query        text NOT NULL,
+    status       text NOT NULL CHECK (status IN ('found', 'not_found', 'rejected')),
+    latitude     double precision,
+    longitude    double precision,
+    display_name text,
+    distance_km  double precision,          -- from the gazetteer centroid, when known
+    provider     text NOT NULL,
+    asked_at     timestamptz NOT NULL DEFAULT now(),
+    CHECK ((status = 'found') = (latitude IS NOT NULL AND longitude IS NOT NULL))
+);
 
 CREATE TABLE IF NOT EXISTS tickets.geo_locations (
     query        text PRIMARY KEY,          -- "<cleaned location>, <cluster>, Kenya"

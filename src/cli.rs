@@ -7,7 +7,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{BucketConfig, DatabaseConfig, Settings};
+use crate::config::{BucketConfig, DatabaseConfig, GeocoderConfig, Settings};
+use crate::geocode::run::{Geocoder, Steps};
 use crate::ingest::bucket::Bucket;
 use crate::ingest::run::{Ingester, Outcome, RunReport};
 use crate::ingest::{self, ImportReport, Mode, Source};
@@ -33,7 +34,7 @@ pub enum Command {
         db: DatabaseConfig,
     },
     /// Import one INC snapshot. A dry run unless --apply.
-    Import(ImportArgs),
+    Import(Box<ImportArgs>),
     /// Write a realistic generated INC snapshot (for tests, demos and benchmarks).
     Generate(GenerateArgs),
     /// Print the OpenAPI document (as committed in openapi/openapi.json).
@@ -61,10 +62,18 @@ pub struct ImportArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// After the import, geocode the clusters that have no cached answer.
+    #[arg(long, requires = "apply")]
+    pub geocode_clusters: bool,
+    /// After the import, geocode the open tickets' locations that have no cached answer.
+    #[arg(long, requires = "apply")]
+    pub geocode_locations: bool,
     #[command(flatten)]
     pub db: DatabaseConfig,
     #[command(flatten)]
     pub bucket: BucketConfig,
+    #[command(flatten)]
+    pub geocoder: GeocoderConfig,
 }
 
 #[derive(Args, Debug)]
@@ -91,7 +100,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate { db } => crate::db::migrate(&db).await.map(|_| {
             println!("migrations applied");
         }),
-        Command::Import(args) => import(args).await,
+        Command::Import(args) => import(*args).await,
         Command::Generate(args) => generate(args),
         Command::Openapi => {
             print!("{}", crate::http::openapi::document());
@@ -151,19 +160,44 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         } else {
             print!("{}", render_report(&report));
         }
-        return Ok(());
-    }
-    let ingester = Ingester {
-        pool,
-        bucket: Bucket::from_config(&args.bucket)?,
-        metrics: Default::default(),
-        database_url: args.db.database_url.clone(),
-    };
-    let run = ingester.run(mode).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
-        print!("{}", render_run(&run, ingester.bucket.description(), mode));
+        let ingester = Ingester {
+            pool: pool.clone(),
+            bucket: Bucket::from_config(&args.bucket)?,
+            metrics: Default::default(),
+            database_url: args.db.database_url.clone(),
+            geocoder: None,
+        };
+        let run = ingester.run(mode).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&run)?);
+        } else {
+            print!("{}", render_run(&run, ingester.bucket.description(), mode));
+        }
+    }
+    let steps = match (args.geocode_clusters, args.geocode_locations) {
+        (true, true) => Some(Steps::Both),
+        (true, false) => Some(Steps::Clusters),
+        (false, true) => Some(Steps::Locations),
+        (false, false) => None,
+    };
+    if let Some(steps) = steps {
+        let geocoder = Geocoder {
+            pool,
+            config: args.geocoder.clone(),
+            metrics: Default::default(),
+            database_url: args.db.database_url.clone(),
+        };
+        let report = geocoder.run(steps).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!(
+                "geocoding {} calls: {} found, {} not found, {} rejected (over 25 km from the cluster), {} failed; {} points changed{}",
+                report.calls, report.found, report.not_found, report.rejected, report.failed, report.points_changed,
+                report.stopped.map(|why| format!("; stopped: {why}")).unwrap_or_default()
+            );
+        }
     }
     Ok(())
 }

@@ -107,6 +107,8 @@ pub struct Settings {
     pub ingest: IngestConfig,
     #[command(flatten)]
     pub api: ApiConfig,
+    #[command(flatten)]
+    pub geocoder: GeocoderConfig,
 }
 
 impl Settings {
@@ -169,4 +171,32 @@ pub struct ApiConfig {
         default_value = "&copy; OpenStreetMap contributors"
     )]
     pub map_tile_attribution: String,
+}
+
+/// Geocoding (LocationIQ). Without a key, cluster centroids come from the shipped
+/// gazetteer and locations are not geocoded.
+#[derive(Args, Clone, Debug)]
+pub struct GeocoderConfig {
+    /// LocationIQ's base URL (`/v1/search` is appended).
+    #[arg(
+        long,
+        env = "GEOCODER_URL",
+        default_value = "https://us1.locationiq.com"
+    )]
+    pub geocoder_url: String,
+    /// LocationIQ API key.
+    #[arg(long, env = "GEOCODER_KEY", hide_env_values = true)]
+    pub geocoder_key: Option<String>,
+    /// Requests per second at most.
+    #[arg(long, env = "GEOCODER_RPS", default_value_t = 2.0)]
+    pub geocoder_rps: f64,
+    /// Timeout of one request, in seconds.
+    #[arg(long, env = "GEOCODER_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub geocoder_timeout_secs: f64,
+    /// Failures in a row that stop geocoding until the next run.
+    #[arg(long, env = "GEOCODER_MAX_FAILURES", default_value_t = 3)]
+    pub geocoder_max_failures: u32,
+    /// Misses and wrong-city answers are asked again after this many days.
+    #[arg(long, env = "GEOCODER_RETRY_MISSES_DAYS", default_value_t = 30)]
+    pub geocoder_retry_misses_days: u32,
 }

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::dashboard::Rules;
 use crate::events::Events;
+use crate::geocode::run::Geocoder;
 use crate::http::auth::Tokens;
 use crate::http::cache::ResponseCache;
 use crate::http::map::MapConfig;
@@ -64,6 +65,12 @@ impl Application {
             bucket,
             metrics: metrics.clone(),
             database_url: settings.db.database_url.clone(),
+            geocoder: Some(Geocoder {
+                pool: pool.clone(),
+                config: settings.geocoder.clone(),
+                metrics: metrics.clone(),
+                database_url: settings.db.database_url.clone(),
+            }),
         };
         let listener = TcpListener::bind(&settings.http.listen_addr)
             .await

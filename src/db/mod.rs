@@ -39,12 +39,13 @@ pub async fn connect(config: &DatabaseConfig) -> sqlx::Result<PgPool> {
         .await
 }
 
-/// Creates the database if needed, connects and applies the migrations (a no-op when
-/// they are applied already).
+/// Creates the database if needed, connects, applies the migrations (a no-op when they
+/// are applied already) and adds the shipped gazetteer's missing clusters.
 pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     ensure_database(config).await?;
     let pool = connect(config).await?;
     MIGRATOR.run(&pool).await?;
+    crate::geocode::gazetteer::seed(&mut *pool.acquire().await?).await?;
     Ok(pool)
 }
 

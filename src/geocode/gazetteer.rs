@@ -31,6 +31,40 @@ pub fn clusters() -> Vec<GazetteerCluster> {
         .collect()
 }
 
+/// Adds the shipped clusters (and their legacy codes) that the database does not have
+/// yet; rows already there, edited or not, are left alone.
+pub async fn seed(conn: &mut sqlx::PgConnection) -> sqlx::Result<()> {
+    let all = clusters();
+    let names: Vec<&str> = all.iter().map(|c| c.cluster).collect();
+    let regions: Vec<&str> = all.iter().map(|c| c.region).collect();
+    let lats: Vec<f64> = all.iter().map(|c| c.lat).collect();
+    let lons: Vec<f64> = all.iter().map(|c| c.lon).collect();
+    sqlx::query(
+        "INSERT INTO tickets.gazetteer (cluster, region, latitude, longitude)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[])
+         ON CONFLICT (cluster) DO NOTHING",
+    )
+    .bind(&names)
+    .bind(&regions)
+    .bind(&lats)
+    .bind(&lons)
+    .execute(&mut *conn)
+    .await?;
+    let (codes, targets): (Vec<&str>, Vec<&str>) = all
+        .iter()
+        .filter_map(|c| Some((c.code?, c.cluster)))
+        .unzip();
+    sqlx::query(
+        "INSERT INTO tickets.cluster_aliases (code, cluster)
+         SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(&codes)
+    .bind(&targets)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,4 +2,8 @@
 //! or its cluster's centroid.
 
 pub mod gazetteer;
+pub mod locationiq;
+pub mod names;
 pub mod point;
+pub mod resolve;
+pub mod run;

@@ -21,9 +21,33 @@ impl FeedPoint {
     }
 }
 
+/// An answer farther than this from its cluster's centroid is a wrong-city match.
+pub const WRONG_CITY_KM: f64 = 25.0;
+
+/// Great-circle distance in km (haversine, mean Earth radius).
+pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
+    let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * h.sqrt().asin()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_25_km_guard() {
+        // Due north of the Westlands centroid: 1° of latitude is 111.195 km.
+        let centroid = (-1.2676, 36.8108);
+        let north = |km: f64| (centroid.0 + km / 111.195_08, centroid.1);
+        assert!((distance_km(centroid, north(24.9)) - 24.9).abs() < 0.01);
+        assert!(distance_km(centroid, north(24.9)) <= WRONG_CITY_KM);
+        assert!(distance_km(centroid, north(25.1)) > WRONG_CITY_KM);
+        // Nairobi to Mombasa is about 440 km.
+        assert!((distance_km((-1.2921, 36.8219), (-4.0435, 39.6682)) - 440.0).abs() < 10.0);
+    }
 
     #[test]
     fn accepts_points_in_kenya() {

@@ -341,6 +341,9 @@ pub struct CleanRow {
     pub stamps: [Option<DateTime<Utc>>; 7],
     pub feed_lat: Option<f64>,
     pub feed_lon: Option<f64>,
+    /// What geocoding asks for its location (set by the importer, which knows the
+    /// cluster aliases): actionable rows without a valid feed point only.
+    pub location_query: Option<String>,
 }
 
 impl CleanRow {

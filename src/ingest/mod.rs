@@ -16,6 +16,7 @@ use md5::{Digest, Md5};
 use sqlx::{Connection, PgPool};
 use tokio::sync::mpsc;
 
+use crate::geocode::names::{ticket_location_query, Aliases};
 use clean::{FileError, Header, RowStats};
 pub use upsert::{Changes, Source};
 
@@ -89,9 +90,10 @@ pub async fn import_file(
     let started_at_instant = std::time::Instant::now();
     let (tx_batches, mut batches) = mpsc::channel(2);
     let label = source.key.clone();
+    let aliases = Aliases::load(&mut *pool.acquire().await?).await?;
     let mut reader = Some({
         let (path, label) = (path.to_path_buf(), label.clone());
-        tokio::task::spawn_blocking(move || read_file(path, &label, &tx_batches))
+        tokio::task::spawn_blocking(move || read_file(path, &label, &aliases, &tx_batches))
     });
     let join = |handle: tokio::task::JoinHandle<_>| async {
         handle.await.unwrap_or_else(|e| {
@@ -192,6 +194,7 @@ pub async fn import_file(
 fn read_file(
     path: PathBuf,
     label: &str,
+    aliases: &Aliases,
     out: &mpsc::Sender<Vec<u8>>,
 ) -> Result<(RowStats, String), ImportError> {
     let io_err = |source| ImportError::Io {
@@ -234,7 +237,14 @@ fn read_file(
         let mut ord = 0u64;
         while csv.read_record(&mut record).map_err(malformed)? {
             let line = record.position().map_or(0, |p| p.line());
-            if let Some(row) = header.clean(&record, line, &mut stats)? {
+            if let Some(mut row) = header.clean(&record, line, &mut stats)? {
+                row.location_query = ticket_location_query(
+                    row.is_actionable == Some(true),
+                    row.feed_point().is_some(),
+                    row.location_name.as_deref(),
+                    row.cluster.as_deref(),
+                    aliases,
+                );
                 ord += 1;
                 upsert::encode_row(ord, &row, &mut buf);
             }

@@ -12,6 +12,7 @@ use super::bucket::{Bucket, BucketError, Pending};
 use super::clean::RowStats;
 use super::upsert::{self, Changes, ImportRecord, Source};
 use super::{import_file, ImportError, ImportReport, Mode};
+use crate::geocode::run::{Geocoder, Steps};
 use crate::metrics::Metrics;
 
 /// The advisory lock key that makes one replica the importer ("INC" in ASCII).
@@ -70,6 +71,8 @@ pub struct Ingester {
     pub metrics: Arc<Metrics>,
     /// The database URL, for the lock's own connection (not a pooled one).
     pub database_url: String,
+    /// Run (in the background) after an ingest run that wrote rows.
+    pub geocoder: Option<Geocoder>,
 }
 
 impl Ingester {
@@ -78,6 +81,16 @@ impl Ingester {
     /// run goes on.
     pub async fn run(&self, mode: Mode) -> Result<RunReport, RunError> {
         let result = self.run_inner(mode).await;
+        if let (Ok(report), Some(geocoder)) = (&result, &self.geocoder) {
+            if report.wrote_rows() {
+                let geocoder = geocoder.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = geocoder.run(Steps::Both).await {
+                        tracing::warn!(error = %e, "geocoding after the import failed; the next run retries");
+                    }
+                });
+            }
+        }
         if let Err(e) = &result {
             let outcome = match e {
                 RunError::Bucket(_) => "bucket_error",

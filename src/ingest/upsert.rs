@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::clean::{CleanRow, RowStats, Stamp};
+use crate::geocode::resolve::{POINT_COLUMNS, POINT_JOINS};
 
 const STAGING_DDL: &str = "
 CREATE TEMP TABLE inc_staging (
@@ -15,7 +16,7 @@ CREATE TEMP TABLE inc_staging (
     created_at_service timestamptz, scheduled_at timestamptz, closed_at timestamptz,
     first_seen_at timestamptz, last_seen_at timestamptz,
     source_created_at timestamptz, source_updated_at timestamptz,
-    feed_lat double precision, feed_lon double precision
+    feed_lat double precision, feed_lon double precision, location_query text
 ) ON COMMIT DROP";
 
 pub const COPY_STAGING: &str = "COPY inc_staging FROM STDIN";
@@ -23,7 +24,7 @@ pub const COPY_STAGING: &str = "COPY inc_staging FROM STDIN";
 /// The typed columns shared by the staging table and `tickets.inc`.
 const TYPED: &str = "normalized_status, raw_status, bucket, is_actionable, cluster, region,
     location_name, assigned_team, owner, sla_status, mttr, created_at_service, scheduled_at,
-    closed_at, first_seen_at, last_seen_at, source_created_at, source_updated_at";
+    closed_at, first_seen_at, last_seen_at, source_created_at, source_updated_at, location_query";
 
 /// "The stored row is strictly newer" — a null `source_updated_at` counts as oldest.
 const STORED_IS_NEWER: &str =
@@ -83,37 +84,29 @@ pub async fn classify(conn: &mut PgConnection) -> sqlx::Result<Changes> {
 /// Writes the new and updated tickets in one statement; never deletes. Unchanged and
 /// older rows are not touched (and their JSON is never parsed).
 pub async fn apply(conn: &mut PgConnection) -> sqlx::Result<Changes> {
-    // A feed point wins; without one, a point that came from the feed is cleared (the
-    // resolver fills it again) and a geocoded one is kept.
-    let geo = |col: &str| {
-        format!(
-            "{col} = CASE WHEN EXCLUDED.geo_source = 'feed' THEN EXCLUDED.{col}
-                          WHEN t.geo_source = 'feed' THEN NULL ELSE t.{col} END"
-        )
-    };
     let set_typed: Vec<String> = TYPED
         .split(',')
         .map(str::trim)
         .map(|c| format!("{c} = EXCLUDED.{c}"))
         .collect();
+    // Each written row gets its point resolved from the geocode caches as it is written.
     // The ON CONFLICT guard repeats the rule, so a concurrent writer cannot be overrun.
     let sql = format!(
         "{classified},
          w AS (
              INSERT INTO tickets.inc AS t (ticket_id, raw, row_hash, {TYPED}, latitude, longitude, geo_source)
-             SELECT ticket_id, raw::jsonb, row_hash, {TYPED}, feed_lat, feed_lon,
-                    CASE WHEN feed_lat IS NOT NULL THEN 'feed' END
-             FROM c WHERE change IN ('new', 'updated')
+             SELECT x.ticket_id, x.raw::jsonb, x.row_hash, {typed_x}, {POINT_COLUMNS}
+             FROM c x {POINT_JOINS}
+             WHERE x.change IN ('new', 'updated')
              ON CONFLICT (ticket_id) DO UPDATE SET
-                 raw = EXCLUDED.raw, row_hash = EXCLUDED.row_hash, {set_typed}, {lat}, {lon}, {src},
-                 ingested_at = now()
+                 raw = EXCLUDED.raw, row_hash = EXCLUDED.row_hash, {set_typed},
+                 latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude,
+                 geo_source = EXCLUDED.geo_source, ingested_at = now()
              WHERE NOT ({newer}) AND t.row_hash <> EXCLUDED.row_hash)
          {COUNT_CHANGES}",
         classified = classified(),
+        typed_x = TYPED.split(',').map(|c| format!("x.{}", c.trim())).collect::<Vec<_>>().join(", "),
         set_typed = set_typed.join(", "),
-        lat = geo("latitude"),
-        lon = geo("longitude"),
-        src = geo("geo_source"),
         newer = STORED_IS_NEWER.replace("s.", "EXCLUDED."),
     );
     changes(sqlx::query_as(&sql).fetch_one(conn).await?)
@@ -238,6 +231,7 @@ pub fn encode_row(ord: u64, row: &CleanRow, out: &mut Vec<u8>) {
     let point = row.feed_point();
     field.opt(point.map(|p| p.lat.to_string()).as_deref());
     field.opt(point.map(|p| p.lon.to_string()).as_deref());
+    field.opt(row.location_query.as_deref());
     let line = field.0;
     *line.last_mut().expect("fields were written") = b'\n';
 }
@@ -332,7 +326,7 @@ mod tests {
         encode_row(7, &row, &mut out);
         let text = String::from_utf8(out).unwrap();
         let fields: Vec<&str> = text.trim_end_matches('\n').split('\t').collect();
-        assert_eq!(fields.len(), 24);
+        assert_eq!(fields.len(), 25);
         assert_eq!(
             fields[..3],
             ["7", "INC1", r#"{"location_name":"a\\tb\\\\c"}"#]
@@ -346,7 +340,7 @@ mod tests {
         assert_eq!(fields[10], "line1\\nline2\\r");
         assert_eq!(fields[14], "345");
         assert_eq!(fields[21], "2026-06-16 04:15:02.000000+00");
-        assert_eq!(fields[22..], ["-1.2676", "36.8108"]);
+        assert_eq!(fields[22..], ["-1.2676", "36.8108", "\\N"]);
         assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
     }
 
@@ -361,6 +355,6 @@ mod tests {
         };
         let mut out = Vec::new();
         encode_row(1, &row, &mut out);
-        assert!(String::from_utf8(out).unwrap().ends_with("\\N\t\\N\n"));
+        assert!(String::from_utf8(out).unwrap().ends_with("\\N\t\\N\t\\N\n"));
     }
 }

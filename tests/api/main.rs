@@ -3,6 +3,7 @@
 mod app;
 mod bucket;
 mod dashboard;
+mod geocode;
 mod helpers;
 mod import;
 mod replicas;
