@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod dashboard;
 pub mod error;
+pub mod grafana;
 pub mod health;
 pub mod map;
 pub mod openapi;
@@ -96,6 +97,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
             }),
         )
         .merge(health::routes())
+        .merge(grafana::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), track));
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(surface.cors_origins.iter().cloned()))

@@ -4,6 +4,7 @@ mod app;
 mod bucket;
 mod dashboard;
 mod geocode;
+mod grafana;
 mod helpers;
 mod import;
 mod replicas;
