@@ -225,6 +225,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    let (rss, _) = memory_mb(server.0.id());
+    println!("server memory after the checks (4 payloads cached): {rss:.1} MB resident");
+
     // Uncached latency: each request has its own as_of, so each is a cache miss. The
     // like-for-like figure is without compression (the function returns plain JSON); with
     // gzip the miss also compresses once.
@@ -316,7 +319,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let (rss, hwm) = memory_mb(server.0.id());
-    println!("server memory: {rss:.1} MB resident now, {hwm:.1} MB peak");
+    println!("server memory at the end (every sample's payload cached, up to the 256 MiB cap): {rss:.1} MB resident, {hwm:.1} MB peak");
     drop(server);
     pool.close().await;
     sqlx::query("DROP DATABASE IF EXISTS ft_bench_dash WITH (FORCE)")

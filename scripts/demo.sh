@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command one: on a fresh Debian machine, install what is missing, create the database,
-# build, migrate, import a generated sample snapshot and start the server.
+# build, migrate, drop a generated sample snapshot into the local bucket folder and start
+# the server, which imports it at once (and then on INGEST_CRON) and serves the map.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -9,9 +10,11 @@ command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq node
 npm ci --omit=dev --no-audit --no-fund --loglevel=error # the map's Leaflet, served under /vendor/
 bin=target/release/fleettickets
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/fleettickets}"
+export BUCKET_DIR="${BUCKET_DIR:-./data/bucket}"
 $bin migrate
-mkdir -p data
-$bin generate --rows "${DEMO_ROWS:-21312}" --seed 1 --out data/demo-snapshot.csv
-$bin import --inc-csv data/demo-snapshot.csv --apply
+# A snapshot named as the export names them: its EAT export time.
+inbox="$BUCKET_DIR/automations/inc"
+mkdir -p "$inbox"
+$bin generate --rows "${DEMO_ROWS:-21312}" --seed 1 --out "$inbox/$(TZ=Africa/Nairobi date +%Y-%m-%dT%H%M%S).csv"
 echo "serving on http://${LISTEN_ADDR:-127.0.0.1:8080}/ (Ctrl-C stops)"
-exec $bin serve
+exec $bin serve --ingest-on-start

@@ -75,8 +75,9 @@ macro_rules! feature_types {
 feature_types!(OpenFeature, OpenCollection, OpenProperties);
 feature_types!(ClosedFeature, ClosedCollection, ClosedProperties);
 
+/// The properties every feature has, open or closed.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OpenProperties<'a> {
+pub struct TicketProperties<'a> {
     pub ticket_id: &'a str,
     pub normalized_status: Option<&'a str>,
     pub raw_status: Option<&'a str>,
@@ -87,43 +88,13 @@ pub struct OpenProperties<'a> {
     pub owner: Option<&'a str>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub created_at_service: Option<EatTime>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub first_seen_at: Option<EatTime>,
     /// `feed`, `location` or `cluster`; null without a point.
     pub geo_source: Option<&'a str>,
-    // The two properties that depend on `as_of` come last (see `render`).
-    /// Hours since `created_at_service` (else `first_seen_at`), 1 decimal; null without a start.
-    pub hours_open: Option<f64>,
-    pub sla_state: OpenSla,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClosedProperties<'a> {
-    pub ticket_id: &'a str,
-    pub normalized_status: Option<&'a str>,
-    pub raw_status: Option<&'a str>,
-    pub cluster: Option<&'a str>,
-    pub region: Option<&'a str>,
-    pub location_name: Option<&'a str>,
-    pub assigned_team: Option<&'a str>,
-    pub owner: Option<&'a str>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub created_at_service: Option<EatTime>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub closed_at: Option<EatTime>,
-    pub mttr_minutes: Option<i32>,
-    /// The source `sla_status`, mapped.
-    pub sla_status: ClosedSla,
-    pub geo_source: Option<&'a str>,
-}
-
-pub fn open<'a>(o: &Open<'a>) -> OpenFeature<'a> {
-    let t = o.ticket;
-    OpenFeature {
-        r#type: GeoJsonType::Feature,
-        id: &t.ticket_id,
-        geometry: geometry(t),
-        properties: OpenProperties {
+impl<'a> TicketProperties<'a> {
+    fn of(t: &'a Ticket) -> Self {
+        TicketProperties {
             ticket_id: &t.ticket_id,
             normalized_status: t.normalized_status.as_deref(),
             raw_status: t.raw_status.as_deref(),
@@ -133,10 +104,45 @@ pub fn open<'a>(o: &Open<'a>) -> OpenFeature<'a> {
             assigned_team: t.assigned_team.as_deref(),
             owner: t.owner.as_deref(),
             created_at_service: t.created_at_service.map(EatTime),
+            geo_source: t.geo_source.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenProperties<'a> {
+    #[serde(flatten)]
+    pub ticket: TicketProperties<'a>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_seen_at: Option<EatTime>,
+    // The two properties that depend on `as_of` come last (see `render`).
+    /// Hours since `created_at_service` (else `first_seen_at`), 1 decimal; null without a start.
+    pub hours_open: Option<f64>,
+    pub sla_state: OpenSla,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosedProperties<'a> {
+    #[serde(flatten)]
+    pub ticket: TicketProperties<'a>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub closed_at: Option<EatTime>,
+    pub mttr_minutes: Option<i32>,
+    /// The source `sla_status`, mapped.
+    pub sla_status: ClosedSla,
+}
+
+pub fn open<'a>(o: &Open<'a>) -> OpenFeature<'a> {
+    let t = o.ticket;
+    OpenFeature {
+        r#type: GeoJsonType::Feature,
+        id: &t.ticket_id,
+        geometry: geometry(t),
+        properties: OpenProperties {
+            ticket: TicketProperties::of(t),
             first_seen_at: t.first_seen_at.map(EatTime),
             hours_open: o.hours_open,
             sla_state: o.state,
-            geo_source: t.geo_source.as_deref(),
         },
     }
 }
@@ -147,19 +153,10 @@ pub fn closed(t: &Ticket, sla_status: ClosedSla) -> ClosedFeature<'_> {
         id: &t.ticket_id,
         geometry: geometry(t),
         properties: ClosedProperties {
-            ticket_id: &t.ticket_id,
-            normalized_status: t.normalized_status.as_deref(),
-            raw_status: t.raw_status.as_deref(),
-            cluster: t.cluster.as_deref(),
-            region: t.region.as_deref(),
-            location_name: t.location_name.as_deref(),
-            assigned_team: t.assigned_team.as_deref(),
-            owner: t.owner.as_deref(),
-            created_at_service: t.created_at_service.map(EatTime),
+            ticket: TicketProperties::of(t),
             closed_at: t.closed_at.map(EatTime),
             mttr_minutes: t.mttr,
             sla_status,
-            geo_source: t.geo_source.as_deref(),
         },
     }
 }

@@ -33,6 +33,13 @@ async fn the_sample_through_the_api() {
     assert_eq!(status, 200);
     assert_eq!(counts(&week), (39, 8));
     assert_eq!(week["open"]["features"].as_array().unwrap().len(), 39);
+    // Valid GeoJSON (RFC 7946), as the geojson crate reads it. Every ticket has a point
+    // (feed or cluster centroid) but the one without a cluster.
+    for (set, placed) in [("open", 39), ("closed", 7)] {
+        let fc: geojson::FeatureCollection = week[set].to_string().parse().unwrap();
+        let with_point = fc.features.iter().filter(|f| f.geometry.is_some()).count();
+        assert_eq!(with_point, placed, "{set}");
+    }
     assert_eq!(week["closed"]["features"].as_array().unwrap().len(), 8);
     let (_, today) = app
         .get_json(&format!("/api/v1/inc/dashboard?{AS_OF}"))
