@@ -25,6 +25,8 @@ COPY --from=build /src/target/release/fleettickets /usr/local/bin/fleettickets
 COPY --from=web /web/node_modules/leaflet /app/node_modules/leaflet
 COPY --from=web /web/node_modules/leaflet.markercluster /app/node_modules/leaflet.markercluster
 COPY static /app/static
+# The local-folder bucket (used when S3_ENDPOINT is unset) lives under ./data.
+RUN mkdir -p /app/data && chown fleettickets /app/data
 USER fleettickets
 EXPOSE 8080
 ENTRYPOINT ["fleettickets", "serve"]
