@@ -4,10 +4,12 @@
 //! database, by index). A change reloads the set, then bumps the generation that keys
 //! the response cache, so no request can be answered from data older than its entry.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
+use crate::dashboard::freshness::ImportState;
 use crate::dashboard::{render, Ticket};
 use crate::db;
 use crate::events::Events;
@@ -22,9 +24,28 @@ pub struct OpenSet {
 }
 
 #[derive(Clone, Default)]
-pub struct Live(Arc<RwLock<Arc<OpenSet>>>);
+pub struct Live(
+    Arc<RwLock<Arc<OpenSet>>>,
+    Arc<Mutex<Option<(Instant, ImportState)>>>,
+);
+
+/// How long the import state read for one payload serves the next ones. It only moves
+/// when a snapshot is checked (hourly), and a payload is cached far longer anyway.
+const IMPORT_STATE_FOR: Duration = Duration::from_secs(1);
 
 impl Live {
+    /// What `import_meta` says, read at most once a second (and after every reload).
+    pub async fn import_state(&self, pool: &PgPool) -> sqlx::Result<ImportState> {
+        if let Some((at, state)) = self.1.lock().expect("not poisoned").as_ref() {
+            if at.elapsed() < IMPORT_STATE_FOR {
+                return Ok(state.clone());
+            }
+        }
+        let state = db::tickets::import_state(pool).await?;
+        *self.1.lock().expect("not poisoned") = Some((Instant::now(), state.clone()));
+        Ok(state)
+    }
+
     pub fn current(&self) -> Arc<OpenSet> {
         self.0.read().expect("not poisoned").clone()
     }

@@ -17,7 +17,7 @@ const TICKET_COLUMNS: &str = "ticket_id, normalized_status, raw_status, cluster,
 /// Every live (actionable) ticket.
 pub async fn open_tickets(pool: &PgPool) -> sqlx::Result<Vec<Ticket>> {
     sqlx::query_as(&format!(
-        "SELECT {TICKET_COLUMNS} FROM tickets.inc WHERE is_actionable"
+        "SELECT {TICKET_COLUMNS} FROM tickets.inc WHERE is_actionable ORDER BY ticket_id COLLATE \"C\""
     ))
     .fetch_all(pool)
     .await

@@ -172,7 +172,8 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> ResponseCache<K> {
     pub fn new(ttl: Duration, metrics: Arc<Metrics>) -> Self {
         let cache = moka::future::Cache::builder()
             .time_to_live(ttl.max(Duration::from_millis(1)))
-            // At most ~256 MiB of bodies (a body weighs its KiB).
+            // At most ~256 MiB of JSON bodies (an entry weighs its JSON in KiB; its
+            // compressed copies add about a tenth).
             .weigher(|_, body: &Arc<CachedBody>| {
                 u32::try_from(body.json.len() / 1024 + 1).unwrap_or(u32::MAX)
             })

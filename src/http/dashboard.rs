@@ -74,7 +74,7 @@ pub async fn build(
     let started = std::time::Instant::now();
     let (rows, state) = tokio::try_join!(
         db::tickets::window_tickets(&app.pool, &request),
-        db::tickets::import_state(&app.pool),
+        app.live.import_state(&app.pool),
     )?;
     let queried = started.elapsed();
     let rules = app.rules;
