@@ -139,18 +139,6 @@ impl Header {
         })
     }
 
-    pub fn len(&self) -> usize {
-        self.columns.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.columns.is_empty()
-    }
-
-    pub fn file(&self) -> &str {
-        &self.file
-    }
-
     /// Cleans one data row; `line` is its line number in the file, for errors.
     pub fn clean(
         &self,

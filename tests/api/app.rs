@@ -30,6 +30,16 @@ impl TestApp {
             .expect("the app answers")
     }
 
+    /// GET with `Authorization: Bearer <token>`.
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the app answers")
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let r = self.get(path).await;
         let status = r.status().as_u16();
@@ -39,10 +49,10 @@ impl TestApp {
     /// Imports a file as the CLI would, then waits until the app serves it (the app hears
     /// of the import through NOTIFY and reloads its open set).
     pub async fn import(&self, path: &std::path::Path) -> fleettickets::ingest::ImportReport {
-        use fleettickets::ingest::{import_file, Mode, Source};
-        let report = import_file(&self.db.pool, path, Source::local_file(path), Mode::Apply)
-            .await
-            .unwrap();
+        let report =
+            crate::helpers::import_path(&self.db.pool, path, fleettickets::ingest::Mode::Apply)
+                .await
+                .unwrap();
         let expected = crate::helpers::count(
             &self.db.pool,
             "SELECT count(*) FROM tickets.inc WHERE is_actionable",

@@ -186,13 +186,7 @@ async fn tokens_guard_every_read_and_admin_route() {
         let r = app.get(path).await;
         assert_eq!(r.status(), 401, "{path} without a token");
         assert_eq!(r.headers()["www-authenticate"], "Bearer");
-        let r = app
-            .client
-            .get(app.url(path))
-            .bearer_auth("wrong-token-wrong-token")
-            .send()
-            .await
-            .unwrap();
+        let r = app.get_as(path, "wrong-token-wrong-token").await;
         assert_eq!(r.status(), 401, "{path} with a wrong token");
         let body: Value = r.json().await.unwrap();
         assert_eq!(
@@ -201,13 +195,7 @@ async fn tokens_guard_every_read_and_admin_route() {
             "no data"
         );
     }
-    let r = app
-        .client
-        .get(app.url("/api/v1/freshness"))
-        .bearer_auth(reader)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/api/v1/freshness", reader).await;
     assert_eq!(r.status(), 200);
     let post = |token: &str| {
         app.client
@@ -232,13 +220,7 @@ async fn tokens_guard_every_read_and_admin_route() {
     assert_eq!(report["snapshots"][0]["outcome"], "imported");
     assert_eq!(report["snapshots"][0]["report"]["changes"]["new"], 386);
     assert!(inbox.join("processed/2026-06-16T071502.csv").exists());
-    let r = app
-        .client
-        .get(app.url("/api/v1/freshness"))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/api/v1/freshness", admin).await;
     let freshness: Value = r.json().await.unwrap();
     assert_eq!(freshness["snapshot_at"], "2026-06-16T07:15:02+03:00");
     // Without tokens the read API is open and admin routes are refused.

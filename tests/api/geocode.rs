@@ -12,7 +12,7 @@ use fleettickets::config::{DatabaseConfig, GeocoderConfig};
 use fleettickets::geocode::run::{GeocodeReport, Geocoder, Steps};
 use serde_json::json;
 
-use crate::helpers::{count, shared_data, temp_dir, test_db, write_file, TestDb};
+use crate::helpers::{count, import_path, import_text, shared_data, test_db, TestDb};
 
 const KEY: &str = "pk.secret-test-key-123";
 /// Nairobi CBD: within 25 km of every Nairobi cluster.
@@ -120,16 +120,7 @@ fn geocoder(db: &TestDb, url: &str, key: Option<&str>, rps: f64) -> Geocoder {
 }
 
 async fn import(db: &TestDb, csv: &str) {
-    let dir = temp_dir();
-    let path = write_file(dir.path(), "s.csv", csv);
-    fleettickets::ingest::import_file(
-        &db.pool,
-        &path,
-        fleettickets::ingest::Source::local_file(&path),
-        fleettickets::ingest::Mode::Apply,
-    )
-    .await
-    .unwrap();
+    import_text(&db.pool, csv).await;
 }
 
 async fn points(db: &TestDb) -> Vec<(String, Option<String>)> {
@@ -482,14 +473,9 @@ async fn points_resolve_feed_then_location_then_cluster_then_none() {
 async fn offline_every_ticket_of_a_known_cluster_has_a_point() {
     let db = test_db().await;
     let path = shared_data("inc-sample.csv");
-    fleettickets::ingest::import_file(
-        &db.pool,
-        &path,
-        fleettickets::ingest::Source::local_file(&path),
-        fleettickets::ingest::Mode::Apply,
-    )
-    .await
-    .unwrap();
+    import_path(&db.pool, &path, fleettickets::ingest::Mode::Apply)
+        .await
+        .unwrap();
     let report = geocoder(&db, "http://127.0.0.1:9", None, 2.0)
         .run(Steps::Both)
         .await

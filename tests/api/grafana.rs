@@ -887,13 +887,7 @@ async fn a_token_guards_every_grafana_route() {
         "what Save & test prints: {body}"
     );
     assert!(body["message"].as_str().unwrap().contains("Bearer"));
-    let r = app
-        .client
-        .get(app.url("/grafana"))
-        .bearer_auth(reader)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/grafana", reader).await;
     assert_eq!(r.status(), 200);
     for path in [
         "/grafana/metrics",

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use fleettickets::config::DatabaseConfig;
 use fleettickets::db;
+use fleettickets::ingest::{import_file, ImportError, ImportReport, Mode, Source};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 
@@ -140,4 +141,22 @@ pub async fn tickets_checksum(pool: &PgPool) -> String {
 
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// Imports a local file as `fleettickets import --inc-csv FILE [--apply]` does.
+pub async fn import_path(
+    pool: &PgPool,
+    path: &Path,
+    mode: Mode,
+) -> Result<ImportReport, ImportError> {
+    import_file(pool, path, Source::local_file(path), mode).await
+}
+
+/// Applies a handmade CSV (named as a bucket snapshot of 2026-06-16 07:15:02 EAT).
+pub async fn import_text(pool: &PgPool, csv: &str) -> ImportReport {
+    let dir = temp_dir();
+    let path = write_file(dir.path(), "2026-06-16T071502.csv", csv);
+    import_path(pool, &path, Mode::Apply)
+        .await
+        .expect("import succeeds")
 }

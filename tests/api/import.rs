@@ -1,27 +1,14 @@
 //! Importing snapshot files: the sample's exact counts, every cleaning rule on a small
 //! handmade CSV, atomicity, idempotence and the newer-row guard.
 
-use fleettickets::ingest::{import_file, ImportError, ImportReport, Mode, Source};
+use fleettickets::ingest::Mode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{count, shared_data, temp_dir, test_db, tickets_checksum, write_file};
-
-async fn import(
-    pool: &PgPool,
-    path: &std::path::Path,
-    mode: Mode,
-) -> Result<ImportReport, ImportError> {
-    import_file(pool, path, Source::local_file(path), mode).await
-}
-
-async fn import_text(pool: &PgPool, csv: &str) -> ImportReport {
-    let dir = temp_dir();
-    let path = write_file(dir.path(), "2026-06-16T071502.csv", csv);
-    import(pool, &path, Mode::Apply)
-        .await
-        .expect("import succeeds")
-}
+use crate::helpers::{
+    count, import_path as import, import_text, shared_data, temp_dir, test_db, tickets_checksum,
+    write_file,
+};
 
 async fn ticket(pool: &PgPool, id: &str) -> serde_json::Value {
     sqlx::query_scalar(

@@ -9,7 +9,7 @@ use fleettickets::events::{DataChanged, Events};
 use fleettickets::ingest::bucket::Bucket;
 
 use crate::bucket::series;
-use crate::helpers::{temp_dir, test_db, write_file};
+use crate::helpers::{import_path, temp_dir, test_db, write_file};
 use crate::s3;
 
 /// A `fleettickets serve` process, killed when dropped.
@@ -128,14 +128,9 @@ async fn an_import_in_one_process_reaches_the_others_event() {
             "INC1,OPEN,true,Karen,Nairobi,,\n"
         ),
     );
-    let report = fleettickets::ingest::import_file(
-        &db.pool,
-        &path,
-        fleettickets::ingest::Source::local_file(&path),
-        fleettickets::ingest::Mode::Apply,
-    )
-    .await
-    .unwrap();
+    let report = import_path(&db.pool, &path, fleettickets::ingest::Mode::Apply)
+        .await
+        .unwrap();
     let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .unwrap()
@@ -143,14 +138,9 @@ async fn an_import_in_one_process_reaches_the_others_event() {
     assert_eq!(event, DataChanged::Import(report.import_id.unwrap()));
 
     // An import that writes nothing sends nothing.
-    fleettickets::ingest::import_file(
-        &db.pool,
-        &path,
-        fleettickets::ingest::Source::local_file(&path),
-        fleettickets::ingest::Mode::Apply,
-    )
-    .await
-    .unwrap();
+    import_path(&db.pool, &path, fleettickets::ingest::Mode::Apply)
+        .await
+        .unwrap();
     assert!(tokio::time::timeout(Duration::from_millis(700), rx.recv())
         .await
         .is_err());
