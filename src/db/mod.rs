@@ -49,6 +49,19 @@ pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     Ok(pool)
 }
 
+/// A session advisory lock held on a connection of its own (not a pooled one) for as
+/// long as the value lives: dropping or closing it releases the lock, and so does a
+/// crash. `None` when another session holds it.
+pub async fn try_lock(database_url: &str, key: i64) -> sqlx::Result<Option<sqlx::PgConnection>> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(database_url).await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(key)
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(got.then_some(conn))
+}
+
 /// Fails with a clear message when the schema is missing or behind this binary.
 pub async fn check_migrated(pool: &PgPool) -> anyhow::Result<()> {
     let applied: Vec<i64> =

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgPool};
 
 use super::locationiq::{Answer, AskError, LocationIq};
 use super::names::cluster_query;
@@ -67,17 +67,12 @@ static SAID_OFFLINE: AtomicBool = AtomicBool::new(false);
 
 impl Geocoder {
     pub async fn run(&self, steps: Steps) -> sqlx::Result<GeocodeReport> {
-        let mut lock = PgConnection::connect(&self.database_url).await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LOCK_KEY)
-            .fetch_one(&mut lock)
-            .await?;
-        if !got {
+        let Some(lock) = crate::db::try_lock(&self.database_url, LOCK_KEY).await? else {
             return Ok(GeocodeReport {
                 skipped_locked: true,
                 ..GeocodeReport::default()
             });
-        }
+        };
         let mut report = GeocodeReport::default();
         let key = self
             .config

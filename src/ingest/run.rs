@@ -103,21 +103,20 @@ impl Ingester {
     }
 
     async fn run_inner(&self, mode: Mode) -> Result<RunReport, RunError> {
-        // Held on a connection of its own for the whole run; closing it releases the lock.
-        let mut lock = PgConnection::connect(&self.database_url).await?;
-        if mode == Mode::Apply {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(LOCK_KEY)
-                .fetch_one(&mut lock)
-                .await?;
-            if !got {
-                tracing::info!("another replica is importing; skipping this run");
-                return Ok(RunReport {
-                    skipped_locked: true,
-                    ..RunReport::default()
-                });
-            }
-        }
+        // Held for the whole run; a dry run writes nothing and needs none.
+        let lock = match mode {
+            Mode::DryRun => None,
+            Mode::Apply => match crate::db::try_lock(&self.database_url, LOCK_KEY).await? {
+                Some(lock) => Some(lock),
+                None => {
+                    tracing::info!("another replica is importing; skipping this run");
+                    return Ok(RunReport {
+                        skipped_locked: true,
+                        ..RunReport::default()
+                    });
+                }
+            },
+        };
         let mut report = RunReport::default();
         let mut last_etag = last_imported_etag(&self.pool).await?;
         for snapshot in self.bucket.pending().await? {
@@ -131,7 +130,9 @@ impl Ingester {
                 outcome,
             });
         }
-        lock.close().await.ok();
+        if let Some(lock) = lock {
+            lock.close().await.ok();
+        }
         Ok(report)
     }
 
