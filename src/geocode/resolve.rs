@@ -5,12 +5,26 @@
 
 use sqlx::PgConnection;
 
-/// Joins over a relation `x` with `feed_lat`, `feed_lon`, `location_query`, `cluster`.
-pub const POINT_JOINS: &str = "
-    LEFT JOIN tickets.geo_locations gl ON gl.query = x.location_query AND gl.status = 'found'
+macro_rules! centroid_joins {
+    () => {
+        "
     LEFT JOIN tickets.geo_clusters gc ON gc.cluster = x.cluster AND gc.status = 'found'
     LEFT JOIN tickets.cluster_aliases ca ON upper(ca.code) = upper(x.cluster)
-    LEFT JOIN tickets.gazetteer gz ON lower(gz.cluster) = lower(COALESCE(ca.cluster, x.cluster))";
+    LEFT JOIN tickets.gazetteer gz ON lower(gz.cluster) = lower(COALESCE(ca.cluster, x.cluster))"
+    };
+}
+
+/// Joins over a relation `x` with a `cluster`: its centroid is
+/// `COALESCE(gc.latitude, gz.latitude)` (a provider answer, else the gazetteer entry of
+/// its name after the alias map).
+pub const CENTROID_JOINS: &str = centroid_joins!();
+
+/// Joins over a relation `x` with `feed_lat`, `feed_lon`, `location_query`, `cluster`.
+pub const POINT_JOINS: &str = concat!(
+    "
+    LEFT JOIN tickets.geo_locations gl ON gl.query = x.location_query AND gl.status = 'found'",
+    centroid_joins!()
+);
 
 /// `latitude, longitude, geo_source` of the resolved point, over `POINT_JOINS`.
 pub const POINT_COLUMNS: &str = "

@@ -12,7 +12,7 @@ use sqlx::{Connection, PgPool};
 use super::locationiq::{Answer, AskError, LocationIq};
 use super::names::cluster_query;
 use super::point::{distance_km, WRONG_CITY_KM};
-use super::resolve;
+use super::resolve::{self, CENTROID_JOINS};
 use crate::config::GeocoderConfig;
 use crate::ingest::DATA_CHANGED_CHANNEL;
 use crate::metrics::Metrics;
@@ -162,18 +162,15 @@ impl Geocoder {
         client: &mut LocationIq,
         report: &mut GeocodeReport,
     ) -> sqlx::Result<()> {
-        let pending: Vec<(String, Option<f64>, Option<f64>)> = sqlx::query_as(
+        let pending: Vec<(String, Option<f64>, Option<f64>)> = sqlx::query_as(&format!(
             "SELECT DISTINCT ON (x.location_query) x.location_query,
                     COALESCE(gc.latitude, gz.latitude), COALESCE(gc.longitude, gz.longitude)
-             FROM tickets.inc x
-             LEFT JOIN tickets.geo_clusters gc ON gc.cluster = x.cluster AND gc.status = 'found'
-             LEFT JOIN tickets.cluster_aliases ca ON upper(ca.code) = upper(x.cluster)
-             LEFT JOIN tickets.gazetteer gz ON lower(gz.cluster) = lower(COALESCE(ca.cluster, x.cluster))
+             FROM tickets.inc x {CENTROID_JOINS}
              WHERE x.is_actionable AND x.location_query IS NOT NULL AND NOT EXISTS (
                  SELECT 1 FROM tickets.geo_locations g WHERE g.query = x.location_query
                  AND (g.status = 'found' OR g.asked_at > now() - make_interval(days => $1)))
-             ORDER BY x.location_query",
-        )
+             ORDER BY x.location_query"
+        ))
         .bind(self.config.geocoder_retry_misses_days as i32)
         .fetch_all(&self.pool)
         .await?;
