@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::helpers::{
-    count, import_path as import, import_text, test_data, temp_dir, test_db, tickets_checksum,
+    count, import_path as import, import_text, temp_dir, test_data, test_db, tickets_checksum,
     write_file,
 };
 
