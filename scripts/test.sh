@@ -7,4 +7,6 @@ scripts/deps.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+scripts/bare-binary-test.sh # the binary copied alone into an empty folder
+scripts/check-docker.py     # Dockerfile and compose.yaml against the README and the binary
 scripts/browser-test.sh
