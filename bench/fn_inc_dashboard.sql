@@ -1,4 +1,4 @@
--- reporting.fn_inc_dashboard: the dashboard payload of /work/shared/spec/dashboard.md,
+-- reporting.fn_inc_dashboard: the dashboard payload of the product specification,
 -- computed in SQL as one json value. BENCHMARK BASELINE ONLY: the service computes the
 -- same payload in Rust; this function exists to compare against it.
 --

@@ -38,3 +38,9 @@ if ! python3 -c 'import moto.server' 2>/dev/null; then
   echo "deps: installing moto[server] from PyPI"
   python3 -m pip install -q 'moto[server]' 2>&1 | grep -v 'running pip as the' || true
 fi
+
+# PyYAML for scripts/check-docker.py (compose.yaml).
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "deps: installing PyYAML from PyPI"
+  python3 -m pip install -q pyyaml 2>&1 | grep -v 'running pip as the' || true
+fi

@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+echo "test: fmt, clippy, then cargo test (a first run compiles every crate twice, for clippy and for the tests; cargo shows its progress)"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+scripts/bare-binary-test.sh # the binary copied alone into an empty folder
+scripts/check-docker.py     # Dockerfile and compose.yaml against the README and the binary
 scripts/browser-test.sh

@@ -151,12 +151,10 @@ pub struct ApiConfig {
     /// The data is stale when no snapshot was checked for this long.
     #[arg(long, env = "STALE_AFTER_HOURS", default_value_t = 3.0)]
     pub stale_after_hours: f64,
-    /// The live map's files.
-    #[arg(long, env = "STATIC_DIR", default_value = "./static")]
-    pub static_dir: std::path::PathBuf,
-    /// Where `npm ci` put the map's libraries (Leaflet and its marker clustering).
-    #[arg(long, env = "NODE_MODULES_DIR", default_value = "./node_modules")]
-    pub node_modules_dir: std::path::PathBuf,
+    /// A folder whose files are served instead of the live map's embedded files of the
+    /// same name (to restyle the page). Unset: the embedded files only.
+    #[arg(long, env = "STATIC_DIR")]
+    pub static_dir: Option<std::path::PathBuf>,
     /// The map's basemap tiles (`{z}/{x}/{y}` template); `none` draws on a plain background.
     #[arg(
         long,

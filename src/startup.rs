@@ -112,7 +112,6 @@ impl Application {
                 cors_origins,
                 timeout: Duration::from_secs(api.request_timeout_secs),
                 static_dir: api.static_dir.clone(),
-                node_modules_dir: api.node_modules_dir.clone(),
             },
         })
     }

@@ -430,6 +430,7 @@ function explain(error) {
 
 function handleError(error) {
   if (error.name === 'AbortError') return;
+  if (!fleet.renders) $('freshness').textContent = 'No data';
   if (error instanceof ApiError && error.status === 401) {
     askForToken(localStorage.getItem(TOKEN_KEY)
       ? 'The server refused this token; paste another one.' : 'This API needs a token.');
@@ -566,6 +567,8 @@ function wireControls(app) {
 }
 
 async function main() {
+  // index.html's handler shows the rejection (and which file failed to load).
+  if (!L?.markerClusterGroup) throw new Error('Leaflet or leaflet.markercluster did not load');
   const app = { state: readState(), timer: null, inflight: null };
   showState(app.state);
   try {

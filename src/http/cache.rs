@@ -108,7 +108,7 @@ fn brotli(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn if_none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
+pub(super) fn if_none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
     let ours = etag.to_str().unwrap_or_default();
     request.get_all(header::IF_NONE_MATCH).iter().any(|v| {
         v.to_str()

@@ -1,19 +1,16 @@
-//! The built-in live INC map: the page under `static/`, its libraries from
-//! `node_modules/` (installed by `npm ci` from the committed lockfile), and its settings.
+//! The built-in live INC map: its settings and its files (see `assets`).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use tower_http::services::ServeDir;
 use utoipa::ToSchema;
 
 use super::AppState;
-
-/// The npm packages whose `dist/` folder the page loads, served under `/vendor/<name>/`.
-const VENDORED: [&str; 2] = ["leaflet", "leaflet.markercluster"];
 
 /// What the page needs to know that only the server's configuration says.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -33,18 +30,14 @@ pub async fn map_config(State(app): State<AppState>) -> Json<MapConfig> {
     Json(app.map.clone())
 }
 
-/// `/`, the page's files and `/vendor/...`; unknown files fall through to the JSON 404.
-pub fn routes(static_dir: &Path, node_modules: &Path) -> Router<AppState> {
-    let mut router = Router::new().route("/map-config.json", get(map_config));
-    for package in VENDORED {
-        router = router.nest_service(
-            &format!("/vendor/{package}"),
-            ServeDir::new(node_modules.join(package).join("dist")),
-        );
-    }
-    router.fallback_service(
-        ServeDir::new(static_dir).fallback(axum::routing::any(|| async {
-            super::error::ApiError::NotFound("no such route".into())
-        })),
-    )
+/// `/`, the page's files and `/vendor/...` (any path no other route claims); unknown
+/// files are the JSON 404.
+pub fn routes(static_dir: Option<&Path>) -> Router<AppState> {
+    let dir: Option<Arc<Path>> = static_dir.map(Arc::from);
+    Router::new()
+        .route("/map-config.json", get(map_config))
+        .fallback(get(move |uri: Uri, headers: HeaderMap| {
+            let dir = dir.clone();
+            async move { super::assets::serve(dir.as_deref(), &uri, &headers).await }
+        }))
 }

@@ -2,6 +2,7 @@
 //! type; a response cache; metrics, CORS, compression and timeouts as layers.
 
 pub mod admin;
+mod assets;
 pub mod auth;
 pub mod cache;
 pub mod dashboard;
@@ -74,8 +75,8 @@ pub struct AppState {
 pub struct Surface {
     pub cors_origins: Vec<HeaderValue>,
     pub timeout: Duration,
-    pub static_dir: std::path::PathBuf,
-    pub node_modules_dir: std::path::PathBuf,
+    /// Files served instead of the embedded map files of the same name.
+    pub static_dir: Option<std::path::PathBuf>,
 }
 
 /// The router with every route and layer.
@@ -110,7 +111,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .expose_headers([header::ETAG])
         .max_age(Duration::from_secs(3600));
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs"))
-        .merge(map::routes(&surface.static_dir, &surface.node_modules_dir))
+        .merge(map::routes(surface.static_dir.as_deref()))
         .with_state(state)
         .layer(
             ServiceBuilder::new()

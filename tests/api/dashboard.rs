@@ -7,12 +7,12 @@ use reqwest::header;
 use serde_json::{json, Value};
 
 use crate::app::{spawn_app, spawn_app_behind_proxy, spawn_app_with, TestApp};
-use crate::helpers::shared_data;
+use crate::helpers::test_data;
 
 const AS_OF: &str = "as_of=2026-06-16T10:00:00%2B03:00";
 
 async fn import_sample(app: &TestApp) {
-    app.import(&shared_data("inc-sample.csv")).await;
+    app.import(&test_data("inc-sample.csv")).await;
 }
 
 fn counts(v: &Value) -> (u64, u64) {
@@ -22,7 +22,7 @@ fn counts(v: &Value) -> (u64, u64) {
     )
 }
 
-// Counts worked out from ../shared/data/inc-sample.csv with a throwaway Python script.
+// Counts worked out from tests/data/inc-sample.csv with a throwaway Python script.
 #[tokio::test]
 async fn the_sample_through_the_api() {
     let app = spawn_app().await;
@@ -212,7 +212,7 @@ async fn tokens_guard_every_read_and_admin_route() {
     let inbox = app.bucket_dir.path().join("automations/inc");
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::copy(
-        shared_data("inc-sample.csv"),
+        test_data("inc-sample.csv"),
         inbox.join("2026-06-16T071502.csv"),
     )
     .unwrap();

@@ -12,7 +12,7 @@ use fleettickets::config::{DatabaseConfig, GeocoderConfig};
 use fleettickets::geocode::run::{GeocodeReport, Geocoder, Steps};
 use serde_json::json;
 
-use crate::helpers::{count, import_path, import_text, shared_data, test_db, TestDb};
+use crate::helpers::{count, import_path, import_text, test_data, test_db, TestDb};
 
 const KEY: &str = "pk.secret-test-key-123";
 /// Nairobi CBD: within 25 km of every Nairobi cluster.
@@ -472,7 +472,7 @@ async fn points_resolve_feed_then_location_then_cluster_then_none() {
 #[tokio::test]
 async fn offline_every_ticket_of_a_known_cluster_has_a_point() {
     let db = test_db().await;
-    let path = shared_data("inc-sample.csv");
+    let path = test_data("inc-sample.csv");
     import_path(&db.pool, &path, fleettickets::ingest::Mode::Apply)
         .await
         .unwrap();

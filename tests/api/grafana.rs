@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::app::{spawn_app, spawn_app_with, TestApp};
-use crate::helpers::shared_data;
+use crate::helpers::test_data;
 
 const FROM: &str = "2026-06-01T00:00:00.000Z";
 const TO: &str = "2026-06-16T21:00:00.000Z";
@@ -138,7 +138,7 @@ fn assert_table(f: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn health_catalogue_options_variables_and_tags() {
     let app = spawn_app().await;
-    app.import(&shared_data("inc-sample.csv")).await;
+    app.import(&test_data("inc-sample.csv")).await;
     for path in ["/grafana", "/grafana/"] {
         let r = app.get(path).await;
         assert_eq!(r.status(), 200, "{path}");
@@ -327,7 +327,7 @@ async fn health_catalogue_options_variables_and_tags() {
 #[tokio::test]
 async fn every_ticket_metric_equals_the_dashboard_api() {
     let app = spawn_app().await;
-    app.import(&shared_data("inc-sample.csv")).await;
+    app.import(&test_data("inc-sample.csv")).await;
     let mut hidden = target("H", "open_count", json!({}));
     hidden["hide"] = json!(true);
     let frames = query(
@@ -531,7 +531,7 @@ fn dashboard_counts(d: &Value) -> (Value, Value, Value) {
 #[tokio::test]
 async fn regex_variables_and_ad_hoc_filters_select_the_right_tickets() {
     let app = spawn_app().await;
-    app.import(&shared_data("inc-sample.csv")).await;
+    app.import(&test_data("inc-sample.csv")).await;
     let all = dashboard(&app, "").await;
 
     // Template variables in regex form (builder mode), and plain values (code mode).
@@ -667,7 +667,7 @@ async fn regex_variables_and_ad_hoc_filters_select_the_right_tickets() {
 async fn import_runs_are_annotations() {
     let app = spawn_app().await;
     let started = chrono::Utc::now() - chrono::Duration::minutes(1);
-    app.import(&shared_data("inc-sample.csv")).await;
+    app.import(&test_data("inc-sample.csv")).await;
     sqlx::query(
         "INSERT INTO tickets.import_meta (source_key, outcome, error, started_at, finished_at)
          VALUES ('automations/inc/2026-06-10T071502.csv', 'failed', 'a row has 3 fields, not 33',
@@ -973,7 +973,7 @@ async fn the_provisioned_dashboard_names_existing_metrics_and_works() {
     }
 
     let app = spawn_app().await;
-    app.import(&shared_data("inc-sample.csv")).await;
+    app.import(&test_data("inc-sample.csv")).await;
     let (_, catalogue) = post(&app, "/grafana/metrics", &json!({})).await;
     let known: BTreeSet<&str> = catalogue
         .as_array()

@@ -99,17 +99,11 @@ pub async fn test_db() -> TestDb {
     }
 }
 
-/// `../shared/data/<name>`, the spec's sample data.
-pub fn shared_data(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: the spec's shared/ folder belongs beside the repository",
-        path.display()
-    );
-    path
+/// `tests/data/<name>`: the spec's sample data, committed with the tests.
+pub fn test_data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// A temporary folder removed at drop.

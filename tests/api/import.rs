@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::helpers::{
-    count, import_path as import, import_text, shared_data, temp_dir, test_db, tickets_checksum,
+    count, import_path as import, import_text, temp_dir, test_data, test_db, tickets_checksum,
     write_file,
 };
 
@@ -21,11 +21,11 @@ async fn ticket(pool: &PgPool, id: &str) -> serde_json::Value {
 }
 
 // Expected values worked out from the file itself (a throwaway Python script over
-// ../shared/data/inc-sample.csv), not by this code.
+// tests/data/inc-sample.csv), not by this code.
 #[tokio::test]
 async fn the_sample_imports_to_its_known_counts() {
     let db = test_db().await;
-    let report = import(&db.pool, &shared_data("inc-sample.csv"), Mode::Apply)
+    let report = import(&db.pool, &test_data("inc-sample.csv"), Mode::Apply)
         .await
         .unwrap();
     let s = &report.stats;
@@ -292,7 +292,7 @@ async fn an_older_snapshot_never_overwrites_a_newer_row_and_nothing_is_deleted()
 #[tokio::test]
 async fn importing_the_same_file_twice_changes_nothing() {
     let db = test_db().await;
-    let sample = shared_data("inc-sample.csv");
+    let sample = test_data("inc-sample.csv");
     import(&db.pool, &sample, Mode::Apply).await.unwrap();
     let before = tickets_checksum(&db.pool).await;
     let ingested: String = sqlx::query_scalar("SELECT max(ingested_at)::text FROM tickets.inc")
@@ -368,7 +368,7 @@ async fn a_file_without_ticket_id_is_refused_whole() {
 #[tokio::test]
 async fn a_failure_half_way_leaves_the_table_as_before() {
     let db = test_db().await;
-    import(&db.pool, &shared_data("inc-sample.csv"), Mode::Apply)
+    import(&db.pool, &test_data("inc-sample.csv"), Mode::Apply)
         .await
         .unwrap();
     let before = tickets_checksum(&db.pool).await;
@@ -394,7 +394,7 @@ async fn a_failure_half_way_leaves_the_table_as_before() {
 #[tokio::test]
 async fn a_dropped_connection_leaves_the_table_as_before() {
     let db = test_db().await;
-    import(&db.pool, &shared_data("inc-sample.csv"), Mode::Apply)
+    import(&db.pool, &test_data("inc-sample.csv"), Mode::Apply)
         .await
         .unwrap();
     let before = tickets_checksum(&db.pool).await;

@@ -7,5 +7,6 @@ mod geocode;
 mod grafana;
 mod helpers;
 mod import;
+mod map;
 mod replicas;
 mod s3;

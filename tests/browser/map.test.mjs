@@ -5,13 +5,15 @@
 //
 // FLEETTICKETS_BIN overrides the binary (default target/debug/fleettickets);
 // BROWSER_TEST_PG the PostgreSQL server (default postgres://postgres@127.0.0.1:5432).
+// The servers serve the map files embedded in the binary (no STATIC_DIR) unless a test
+// says otherwise.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,7 +22,7 @@ import { chromium } from 'playwright-core';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = process.env.FLEETTICKETS_BIN || path.join(ROOT, 'target/debug/fleettickets');
-const SAMPLE = path.resolve(ROOT, '../shared/data/inc-sample.csv');
+const SAMPLE = path.join(ROOT, 'tests/data/inc-sample.csv');
 const PG = process.env.BROWSER_TEST_PG || 'postgres://postgres@127.0.0.1:5432';
 const DB = `ft_browser_${process.pid}`;
 const DATABASE_URL = `${PG}/${DB}`;
@@ -45,15 +47,14 @@ function freePort() {
 }
 
 function serverEnv(extra) {
+  const { STATIC_DIR: _ignored, ...inherited } = process.env;
   return {
-    ...process.env,
+    ...inherited,
     DATABASE_URL,
     INGEST_CRON: 'off',
     MAP_TILE_URL: 'none',
     API_TOKENS: '',
     STALE_AFTER_HOURS: '3',
-    STATIC_DIR: path.join(ROOT, 'static'),
-    NODE_MODULES_DIR: path.join(ROOT, 'node_modules'),
     RUST_LOG: 'warn',
     ...extra,
   };
@@ -62,11 +63,12 @@ function serverEnv(extra) {
 const servers = [];
 let stopping = false;
 
-async function startServer(extra = {}) {
+/** `serve` on a free port; `bin` and `cwd` default to the built binary and the repository. */
+async function startServer(extra = {}, { bin = BIN, cwd = ROOT } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ['serve'], {
-    cwd: ROOT,
+  const child = spawn(bin, ['serve'], {
+    cwd,
     env: serverEnv({ LISTEN_ADDR: `127.0.0.1:${port}`, ...extra }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -368,10 +370,49 @@ describe('live INC map', () => {
     const message = await page.locator('#error').innerText();
     assert.match(message, /HTTP 400/);
     assert.match(message, /invalid parameter `to`.*is not after from/);
+    assert.equal(await page.locator('#freshness').innerText(), 'No data', 'the chip leaves "Loading…"');
     assert.equal(await page.locator('#map').isVisible(), true, 'the page stays usable');
     assert.equal(await page.locator('#window').inputValue(), 'custom');
     assert.deepEqual(pageErrors, []);
     await close();
+  });
+
+  test('the binary alone, copied into an empty folder, serves the map', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'fleettickets-bare-'));
+    const bin = path.join(folder, 'fleettickets');
+    copyFileSync(BIN, bin);
+    execFileSync('chmod', ['+x', bin]);
+    const bareBase = await startServer({}, { bin, cwd: folder });
+    const api = await dashboard(bareBase, 'window=today');
+    const { page, errors, pageErrors, close } = await openPage(`${bareBase}/`);
+    await shown(page, new URLSearchParams({ window: 'today' }));
+    assertMatches(await readView(page), api);
+    assert.equal(await page.locator('.leaflet-marker-pane .cluster, path.marker').first().isVisible(), true);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
+  test('a library or script that fails to load is named on the page', async () => {
+    // STATIC_DIR files win over the embedded ones: a page pointing at a missing Leaflet,
+    // and one whose app.js is missing.
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'fleettickets-static-'));
+    const index = readFileSync(path.join(ROOT, 'static/index.html'), 'utf8');
+    const noLeaflet = index.replace('/vendor/leaflet-1.9.4/leaflet.js', '/vendor/leaflet-0.0.0/leaflet.js');
+    assert.notEqual(noLeaflet, index);
+    writeFileSync(path.join(folder, 'index.html'), noLeaflet);
+    writeFileSync(path.join(folder, 'no-app.html'), index.replace('src="app.js"', 'src="missing-app.js"'));
+    const brokenBase = await startServer({ STATIC_DIR: folder });
+
+    for (const [url, file] of [['/', '/vendor/leaflet-0.0.0/leaflet.js'], ['/no-app.html', '/missing-app.js']]) {
+      const { page, close } = await openPage(`${brokenBase}${url}`);
+      await page.waitForFunction(() => document.body.dataset.state === 'failed');
+      const banner = page.locator('#failed');
+      assert.equal(await banner.isVisible(), true, url);
+      assert.match(await banner.innerText(), new RegExp(`could not load ${brokenBase}${file}`), url);
+      assert.equal(await page.locator('#freshness').innerText(), 'Not loaded', url);
+      await close();
+    }
   });
 
   // Written to docs/ only with UPDATE_SCREENSHOT=1, so a test run leaves the tree clean.
