@@ -109,8 +109,10 @@ impl Application {
                 live,
             },
             surface: Surface {
-                cors_origins,
-                timeout: Duration::from_secs(api.request_timeout_secs),
+                layers: crate::http::layers::LayerConfig {
+                    cors_origins,
+                    timeout: Duration::from_secs(api.request_timeout_secs),
+                },
                 static_dir: api.static_dir.clone(),
                 node_modules_dir: api.node_modules_dir.clone(),
             },

@@ -68,7 +68,11 @@ pub async fn check_migrated(pool: &PgPool) -> anyhow::Result<()> {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
             .fetch_all(pool)
             .await
-            .unwrap_or_default();
+            .or_else(|e| match e {
+                // No migrations table yet: nothing applied.
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(vec![]),
+                e => Err(e),
+            })?;
     let missing = MIGRATOR
         .iter()
         .filter(|m| !applied.contains(&m.version))

@@ -26,7 +26,7 @@ use crate::ingest::Mode;
 pub async fn import(State(app): State<AppState>, _: Admin) -> Result<Json<RunReport>, ApiError> {
     let report = app.ingester.run(Mode::Apply).await.map_err(|e| match e {
         RunError::Database(e) => ApiError::from(e),
-        RunError::Bucket(e) => ApiError::Unavailable(e.to_string()),
+        RunError::Bucket(e) => ApiError::Bucket(e),
     })?;
     if report.skipped_locked {
         return Err(ApiError::Conflict(
