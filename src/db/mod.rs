@@ -8,15 +8,16 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, ExposeSecret, SecretString};
 
 /// The ordered plain-SQL files under `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Creates the database when it does not exist yet.
 pub async fn ensure_database(config: &DatabaseConfig) -> sqlx::Result<()> {
-    if !Postgres::database_exists(&config.database_url).await? {
-        match Postgres::create_database(&config.database_url).await {
+    let url = config.database_url.expose_secret();
+    if !Postgres::database_exists(url).await? {
+        match Postgres::create_database(url).await {
             // Another process created it in the meantime.
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
             other => other?,
@@ -27,7 +28,7 @@ pub async fn ensure_database(config: &DatabaseConfig) -> sqlx::Result<()> {
 
 /// A pool whose connections carry the configured `statement_timeout`.
 pub async fn connect(config: &DatabaseConfig) -> sqlx::Result<PgPool> {
-    let options: PgConnectOptions = config.database_url.parse()?;
+    let options: PgConnectOptions = config.database_url.expose_secret().parse()?;
     let timeout_ms = (config.db_statement_timeout_secs * 1000).to_string();
     let options = options
         .application_name("fleettickets")
@@ -52,9 +53,12 @@ pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 /// A session advisory lock held on a connection of its own (not a pooled one) for as
 /// long as the value lives: dropping or closing it releases the lock, and so does a
 /// crash. `None` when another session holds it.
-pub async fn try_lock(database_url: &str, key: i64) -> sqlx::Result<Option<sqlx::PgConnection>> {
+pub async fn try_lock(
+    database_url: &SecretString,
+    key: i64,
+) -> sqlx::Result<Option<sqlx::PgConnection>> {
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(database_url).await?;
+    let mut conn = sqlx::PgConnection::connect(database_url.expose_secret()).await?;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(key)
         .fetch_one(&mut conn)

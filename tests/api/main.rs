@@ -9,3 +9,4 @@ mod helpers;
 mod import;
 mod replicas;
 mod s3;
+mod secrets;
