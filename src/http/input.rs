@@ -6,7 +6,8 @@
 
 use std::borrow::Cow;
 
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -55,6 +56,25 @@ fn check(uri: &Uri) -> Result<(), ApiError> {
         })?;
     }
     Ok(())
+}
+
+/// For routes that take no query parameters: any given is refused by name, as the
+/// dashboard refuses unknown ones (a typo must not be silently ignored).
+pub struct NoParameters;
+
+impl<S: Send + Sync> FromRequestParts<S> for NoParameters {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        match form_urlencoded::parse(query.as_bytes()).next() {
+            None => Ok(NoParameters),
+            Some((name, _)) => Err(ApiError::BadParameter(ParamError {
+                param: name.into_owned(),
+                detail: "unknown parameter (this route takes none)".into(),
+            })),
+        }
+    }
 }
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte.

@@ -141,6 +141,20 @@ async fn every_bad_parameter_gets_a_400_naming_it() {
             .await;
         assert_eq!(status, 200, "{query}: {body}");
     }
+    // Routes that take no parameters refuse them by name.
+    for (path, param) in [
+        ("/api/v1/clusters?x=1", "x"),
+        ("/api/v1/statuses?window=week", "window"),
+        ("/api/v1/freshness?as_of=x", "as_of"),
+        ("/api/v1/inc/tickets/INC1?full=1", "full"),
+    ] {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(
+            (status, body["parameter"].as_str()),
+            (400, Some(param)),
+            "{path}"
+        );
+    }
     // A path segment that no ticket id can be, and a method no route takes.
     for path in ["/api/v1/inc/tickets/%00", "/api/v1/inc/tickets/%C3%28"] {
         let (status, body) = app.get_json(path).await;
