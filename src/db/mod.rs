@@ -33,18 +33,49 @@ pub async fn connect(config: &DatabaseConfig) -> sqlx::Result<PgPool> {
     let options = options
         .application_name("fleettickets")
         .options([("statement_timeout", timeout_ms.as_str())]);
-    PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(config.db_acquire_timeout_secs))
-        .connect_with(options)
-        .await
+        .connect_with(options.clone())
+        .await;
+    match pool {
+        // The pool only says it timed out; one direct attempt tells why (refused, bad
+        // password, no such database).
+        Err(sqlx::Error::PoolTimedOut) => {
+            use sqlx::Connection;
+            Err(sqlx::PgConnection::connect_with(&options)
+                .await
+                .err()
+                .unwrap_or(sqlx::Error::PoolTimedOut))
+        }
+        other => other,
+    }
+}
+
+/// `host:port/database` of the configured URL, for messages (never the password).
+pub fn describe(config: &DatabaseConfig) -> String {
+    match config
+        .database_url
+        .expose_secret()
+        .parse::<PgConnectOptions>()
+    {
+        Ok(o) => format!(
+            "{}:{}/{}",
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or_default()
+        ),
+        Err(_) => "(DATABASE_URL does not parse)".into(),
+    }
 }
 
 /// Creates the database if needed, connects, applies the migrations (a no-op when they
 /// are applied already) and adds the shipped gazetteer's missing clusters.
 pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
-    ensure_database(config).await?;
-    let pool = connect(config).await?;
+    use anyhow::Context;
+    let unreachable = || format!("cannot reach the database at {}", describe(config));
+    ensure_database(config).await.with_context(unreachable)?;
+    let pool = connect(config).await.with_context(unreachable)?;
     MIGRATOR.run(&pool).await?;
     crate::geocode::gazetteer::seed(&mut *pool.acquire().await?).await?;
     Ok(pool)

@@ -170,3 +170,26 @@ async fn logs_at_trace_level_and_error_bodies_hold_no_secret() {
     assert_no_secret("the trace log", &log);
     assert_no_secret("the error bodies", &bodies);
 }
+
+#[test]
+fn an_unreachable_database_is_named_with_its_cause_and_no_password() {
+    for args in [&["migrate"][..], &["import", "--inc-csv", "x.csv"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fleettickets"))
+            .args(args)
+            .env(
+                "DATABASE_URL",
+                format!("postgres://postgres:{DB_PASSWORD}@127.0.0.1:9/x"),
+            )
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("error: cannot reach the database at 127.0.0.1:9/x: ")
+                && stderr.contains("Connection refused"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert_no_secret("the error", &stderr);
+    }
+}
