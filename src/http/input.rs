@@ -166,4 +166,36 @@ mod tests {
             format!("too long {MAX_URI_BYTES}")
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5_000))]
+
+        /// Whatever the query, the guard and then the dashboard's parser answer without
+        /// panicking; what the guard lets through is UTF-8 without control characters,
+        /// and a date parameter the parser accepts lies in the supported range.
+        #[test]
+        fn no_query_panics_and_accepted_dates_are_in_range(
+            pairs in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["window", "from", "to", "as_of", "cluster", "status", "x"]),
+                    proptest::prelude::any::<String>(),
+                ),
+                0..5,
+            )
+        ) {
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&pairs)
+                .finish();
+            let uri: Uri = format!("/api/v1/inc/dashboard?{query}").parse().unwrap();
+            if check(&uri).is_ok() {
+                let now = chrono::Utc::now();
+                if let Ok(r) = crate::dashboard::params::parse(&query, now) {
+                    let range = crate::eat::FIRST_DAY..=crate::eat::LAST_DAY;
+                    proptest::prop_assert!(range.contains(&crate::eat::local_date(r.window.from)));
+                    proptest::prop_assert!(r.window.from < r.window.to);
+                    proptest::prop_assert!(!crate::eat::rfc3339(r.window.to).starts_with('+'));
+                }
+            }
+        }
+    }
 }

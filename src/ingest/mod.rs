@@ -2,6 +2,8 @@
 
 pub mod bucket;
 pub mod clean;
+#[cfg(test)]
+mod clean_props;
 pub mod generate;
 pub mod run;
 pub mod schedule;
