@@ -147,9 +147,12 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let pool = if args.apply {
         crate::db::migrate(&args.db).await?
     } else {
-        let pool = crate::db::connect(&args.db)
-            .await
-            .context("cannot reach the database")?;
+        let pool = crate::db::connect(&args.db).await.with_context(|| {
+            format!(
+                "cannot reach the database at {}",
+                crate::db::describe(&args.db)
+            )
+        })?;
         crate::db::check_migrated(&pool).await?;
         pool
     };
@@ -222,6 +225,9 @@ pub fn render_run(run: &RunReport, bucket: &str, mode: Mode) -> String {
             Outcome::Unchanged => out.push_str(
                 "unchanged: same ETag as the last imported snapshot, so no database write\n",
             ),
+            Outcome::Failed { error } if mode == Mode::DryRun => out.push_str(&format!(
+                "refused (would be set aside in failed/ with --apply): {error}\n"
+            )),
             Outcome::Failed { error } => {
                 out.push_str(&format!("refused (set aside in failed/): {error}\n"))
             }
@@ -249,6 +255,12 @@ pub fn render_report(r: &ImportReport) -> String {
     out.push_str(&format!("warnings  {}\n", s.warnings));
     for w in &s.warning_samples {
         out.push_str(&format!("          {w}\n"));
+    }
+    if s.warnings > s.warning_samples.len() as u64 {
+        out.push_str(&format!(
+            "          … and {} more\n",
+            s.warnings - s.warning_samples.len() as u64
+        ));
     }
     let verb = if r.applied { "" } else { "would be " };
     out.push_str(&format!(
@@ -279,4 +291,53 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         None => ingest::generate::write(&spec, std::io::stdout().lock())?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::clean::RowStats;
+    use crate::ingest::run::SnapshotOutcome;
+
+    fn report(warnings: u64, samples: usize) -> ImportReport {
+        ImportReport {
+            source_key: "s.csv".into(),
+            etag: "e".into(),
+            stats: RowStats {
+                warnings,
+                warning_samples: (1..=samples).map(|i| format!("line {i}: w")).collect(),
+                ..RowStats::default()
+            },
+            changes: Default::default(),
+            applied: false,
+            import_id: None,
+        }
+    }
+
+    #[test]
+    fn warnings_beyond_the_samples_are_counted_not_hidden() {
+        let text = render_report(&report(35, 10));
+        assert!(text.contains("warnings  35\n"), "{text}");
+        assert_eq!(text.matches("          line ").count(), 10);
+        assert!(text.contains("          … and 25 more\n"), "{text}");
+        assert!(!render_report(&report(3, 3)).contains("more"));
+    }
+
+    #[test]
+    fn a_dry_run_says_what_would_be_set_aside() {
+        let run = RunReport {
+            skipped_locked: false,
+            snapshots: vec![SnapshotOutcome {
+                key: "k".into(),
+                etag: "e".into(),
+                outcome: Outcome::Failed {
+                    error: "bad".into(),
+                },
+            }],
+        };
+        let dry = render_run(&run, "b", Mode::DryRun);
+        assert!(dry.contains("refused (would be set aside in failed/ with --apply): bad"));
+        let applied = render_run(&run, "b", Mode::Apply);
+        assert!(applied.contains("refused (set aside in failed/): bad"));
+    }
 }

@@ -2,6 +2,13 @@
 //! a documented default (see the README's table).
 
 use clap::Args;
+pub use secrecy::{ExposeSecret, SecretString};
+
+/// Secrets are parsed straight into `SecretString`: their `Debug` is `[REDACTED]`, and
+/// their flags say `hide_env_values` so `--help` never prints them.
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
 
 #[derive(Args, Clone, Debug)]
 pub struct DatabaseConfig {
@@ -9,9 +16,11 @@ pub struct DatabaseConfig {
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
+        value_parser = secret,
         default_value = "postgres://postgres@127.0.0.1:5432/fleettickets"
     )]
-    pub database_url: String,
+    pub database_url: SecretString,
     /// Connections in the pool.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -26,7 +35,7 @@ pub struct DatabaseConfig {
 impl DatabaseConfig {
     pub fn new(database_url: impl Into<String>) -> DatabaseConfig {
         DatabaseConfig {
-            database_url: database_url.into(),
+            database_url: SecretString::from(database_url.into()),
             db_max_connections: 10,
             db_statement_timeout_secs: 10,
             db_acquire_timeout_secs: 5,
@@ -54,8 +63,8 @@ pub struct BucketConfig {
     pub s3_region: String,
     #[arg(long, env = "S3_ACCESS_KEY_ID")]
     pub s3_access_key_id: Option<String>,
-    #[arg(long, env = "S3_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub s3_secret_access_key: Option<String>,
+    #[arg(long, env = "S3_SECRET_ACCESS_KEY", hide_env_values = true, value_parser = secret)]
+    pub s3_secret_access_key: Option<SecretString>,
     /// Retries of a failed bucket request (with exponential backoff) before giving up
     /// until the next run.
     #[arg(long, env = "S3_MAX_RETRIES", default_value_t = 3)]
@@ -134,8 +143,14 @@ impl Settings {
 pub struct ApiConfig {
     /// Bearer tokens, `name:role:token,...` with role `reader` or `admin`. None: the read
     /// API is open and admin routes are refused.
-    #[arg(long, env = "API_TOKENS", hide_env_values = true, default_value = "")]
-    pub api_tokens: String,
+    #[arg(
+        long,
+        env = "API_TOKENS",
+        hide_env_values = true,
+        value_parser = secret,
+        default_value = ""
+    )]
+    pub api_tokens: SecretString,
     /// Origins allowed by CORS (the FleetOps web app), comma-separated.
     #[arg(long, env = "CORS_ORIGINS", default_value = "")]
     pub cors_origins: String,
@@ -183,8 +198,8 @@ pub struct GeocoderConfig {
     )]
     pub geocoder_url: String,
     /// LocationIQ API key.
-    #[arg(long, env = "GEOCODER_KEY", hide_env_values = true)]
-    pub geocoder_key: Option<String>,
+    #[arg(long, env = "GEOCODER_KEY", hide_env_values = true, value_parser = secret)]
+    pub geocoder_key: Option<SecretString>,
     /// Requests per second at most.
     #[arg(long, env = "GEOCODER_RPS", default_value_t = 2.0)]
     pub geocoder_rps: f64,

@@ -1,7 +1,9 @@
 //! East Africa Time: every timestamp in the feed and in the payload is EAT
 //! (Africa/Nairobi, UTC+3, no DST).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc,
+};
 
 /// EAT as the spec defines it: UTC+3 at every date. (The tz database's Africa/Nairobi
 /// has other offsets before 1942, which would contradict "+03:00 everywhere".)
@@ -48,9 +50,61 @@ pub fn from_local(naive: NaiveDateTime) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// 00:00 EAT of a calendar date.
+/// 00:00 EAT of a calendar date. Dates outside chrono's range saturate at its ends;
+/// client dates are checked against [`FIRST_DAY`]..=[`LAST_DAY`] before they get here.
 pub fn midnight(date: NaiveDate) -> DateTime<Utc> {
-    from_local(date.and_hms_opt(0, 0, 0).expect("midnight exists")).expect("EAT has no DST gaps")
+    from_local(date.and_time(chrono::NaiveTime::MIN)).unwrap_or(if date.year_ce().0 {
+        DateTime::<Utc>::MAX_UTC
+    } else {
+        DateTime::<Utc>::MIN_UTC
+    })
+}
+
+/// The first and last EAT days a client may name (`from`, `to`, `as_of`, a Grafana
+/// range): every window around them (a month at most) still prints as RFC 3339 with a
+/// four-digit year, and every difference between them fits the SLA arithmetic.
+pub const FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(d) => d,
+    None => panic!("0001-01-01 exists"),
+};
+pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 11, 30) {
+    Some(d) => d,
+    None => panic!("9999-11-30 exists"),
+};
+
+/// Why a client's date or time is refused: in words, for a 400's `detail`.
+fn out_of_range(text: &str) -> String {
+    format!("{text:?} is outside the supported range {FIRST_DAY} to {LAST_DAY} (EAT)")
+}
+
+fn in_range(text: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if (FIRST_DAY..=LAST_DAY).contains(&local_date(t)) {
+        Ok(t)
+    } else {
+        Err(out_of_range(text))
+    }
+}
+
+/// A client's RFC 3339 instant, within the supported range.
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    let t = DateTime::parse_from_rfc3339(text)
+        .map_err(|_| format!("{text:?} is not an RFC 3339 timestamp"))?;
+    in_range(text, t.with_timezone(&Utc))
+}
+
+/// A client's period bound: `YYYY-MM-DD` (00:00 EAT of that day) or an RFC 3339 instant,
+/// within the supported range.
+pub fn parse_bound(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return if (FIRST_DAY..=LAST_DAY).contains(&date) {
+            Ok(midnight(date))
+        } else {
+            Err(out_of_range(text))
+        };
+    }
+    let t = DateTime::parse_from_rfc3339(text)
+        .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 timestamp"))?;
+    in_range(text, t.with_timezone(&Utc))
 }
 
 /// The EAT calendar date of an instant.
@@ -183,6 +237,34 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn client_times_outside_the_range_are_refused_in_words() {
+        for bad in [
+            "-262143-01-01",
+            "+262142-12-31",
+            "0000-12-31",
+            "9999-12-01",
+            "9999-12-31T23:59:59Z",
+            "0000-12-31T20:59:59Z",
+        ] {
+            let e = parse_bound(bad).unwrap_err();
+            assert!(e.contains("outside the supported range"), "{bad}: {e}");
+        }
+        assert!(parse_instant("9999-12-31T23:59:59Z").is_err());
+        assert!(parse_instant("2026-06-16")
+            .unwrap_err()
+            .contains("not an RFC 3339"));
+        assert!(parse_bound("16/06/2026").unwrap_err().contains("neither"));
+        // The edges themselves are accepted, and a month around them still prints.
+        assert_eq!(
+            parse_bound("0001-01-01").unwrap(),
+            utc("0000-12-31T21:00:00Z")
+        );
+        let last = parse_bound("9999-11-30T23:59:59+03:00").unwrap();
+        assert_eq!(rfc3339(last), "9999-11-30T23:59:59+03:00");
+        assert_eq!(midnight(NaiveDate::MIN), DateTime::<Utc>::MIN_UTC);
     }
 
     #[test]

@@ -34,7 +34,8 @@ impl Application {
     /// the background tasks.
     pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
         let api = &settings.api;
-        let tokens = Tokens::parse(&api.api_tokens).map_err(anyhow::Error::msg)?;
+        let tokens = Tokens::parse(secrecy::ExposeSecret::expose_secret(&api.api_tokens))
+            .map_err(anyhow::Error::msg)?;
         let cors_origins = api
             .cors_origins
             .split(',')
@@ -109,8 +110,10 @@ impl Application {
                 live,
             },
             surface: Surface {
-                cors_origins,
-                timeout: Duration::from_secs(api.request_timeout_secs),
+                layers: crate::http::layers::LayerConfig {
+                    cors_origins,
+                    timeout: Duration::from_secs(api.request_timeout_secs),
+                },
                 static_dir: api.static_dir.clone(),
             },
         })

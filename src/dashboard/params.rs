@@ -1,7 +1,7 @@
 //! The dashboard's query string: parsed, validated and normalised. Every refusal names
 //! the parameter and says why.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -102,9 +102,7 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<DashboardRequest, ParamE
     let as_of_given = as_of.is_some();
     let as_of = match as_of {
         None => now,
-        Some(text) => DateTime::parse_from_rfc3339(&text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| refuse("as_of", format!("{text:?} is not an RFC 3339 timestamp")))?,
+        Some(text) => eat::parse_instant(&text).map_err(|e| refuse("as_of", e))?,
     };
     let kind = match window.as_deref() {
         None | Some("") => WindowKind::Today,
@@ -168,17 +166,7 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<DashboardRequest, ParamE
 
 /// A window bound: a bare date is 00:00 EAT of that date; otherwise RFC 3339.
 fn bound(param: &str, text: &str) -> Result<DateTime<Utc>, ParamError> {
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(eat::midnight(date));
-    }
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            refuse(
-                param,
-                format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 timestamp"),
-            )
-        })
+    eat::parse_bound(text).map_err(|e| refuse(param, e))
 }
 
 fn normalise(mut values: Vec<String>) -> Vec<String> {

@@ -8,15 +8,16 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, ExposeSecret, SecretString};
 
 /// The ordered plain-SQL files under `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Creates the database when it does not exist yet.
 pub async fn ensure_database(config: &DatabaseConfig) -> sqlx::Result<()> {
-    if !Postgres::database_exists(&config.database_url).await? {
-        match Postgres::create_database(&config.database_url).await {
+    let url = config.database_url.expose_secret();
+    if !Postgres::database_exists(url).await? {
+        match Postgres::create_database(url).await {
             // Another process created it in the meantime.
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
             other => other?,
@@ -27,23 +28,54 @@ pub async fn ensure_database(config: &DatabaseConfig) -> sqlx::Result<()> {
 
 /// A pool whose connections carry the configured `statement_timeout`.
 pub async fn connect(config: &DatabaseConfig) -> sqlx::Result<PgPool> {
-    let options: PgConnectOptions = config.database_url.parse()?;
+    let options: PgConnectOptions = config.database_url.expose_secret().parse()?;
     let timeout_ms = (config.db_statement_timeout_secs * 1000).to_string();
     let options = options
         .application_name("fleettickets")
         .options([("statement_timeout", timeout_ms.as_str())]);
-    PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(config.db_acquire_timeout_secs))
-        .connect_with(options)
-        .await
+        .connect_with(options.clone())
+        .await;
+    match pool {
+        // The pool only says it timed out; one direct attempt tells why (refused, bad
+        // password, no such database).
+        Err(sqlx::Error::PoolTimedOut) => {
+            use sqlx::Connection;
+            Err(sqlx::PgConnection::connect_with(&options)
+                .await
+                .err()
+                .unwrap_or(sqlx::Error::PoolTimedOut))
+        }
+        other => other,
+    }
+}
+
+/// `host:port/database` of the configured URL, for messages (never the password).
+pub fn describe(config: &DatabaseConfig) -> String {
+    match config
+        .database_url
+        .expose_secret()
+        .parse::<PgConnectOptions>()
+    {
+        Ok(o) => format!(
+            "{}:{}/{}",
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or_default()
+        ),
+        Err(_) => "(DATABASE_URL does not parse)".into(),
+    }
 }
 
 /// Creates the database if needed, connects, applies the migrations (a no-op when they
 /// are applied already) and adds the shipped gazetteer's missing clusters.
 pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
-    ensure_database(config).await?;
-    let pool = connect(config).await?;
+    use anyhow::Context;
+    let unreachable = || format!("cannot reach the database at {}", describe(config));
+    ensure_database(config).await.with_context(unreachable)?;
+    let pool = connect(config).await.with_context(unreachable)?;
     MIGRATOR.run(&pool).await?;
     crate::geocode::gazetteer::seed(&mut *pool.acquire().await?).await?;
     Ok(pool)
@@ -52,9 +84,12 @@ pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 /// A session advisory lock held on a connection of its own (not a pooled one) for as
 /// long as the value lives: dropping or closing it releases the lock, and so does a
 /// crash. `None` when another session holds it.
-pub async fn try_lock(database_url: &str, key: i64) -> sqlx::Result<Option<sqlx::PgConnection>> {
+pub async fn try_lock(
+    database_url: &SecretString,
+    key: i64,
+) -> sqlx::Result<Option<sqlx::PgConnection>> {
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(database_url).await?;
+    let mut conn = sqlx::PgConnection::connect(database_url.expose_secret()).await?;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(key)
         .fetch_one(&mut conn)
@@ -68,7 +103,11 @@ pub async fn check_migrated(pool: &PgPool) -> anyhow::Result<()> {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
             .fetch_all(pool)
             .await
-            .unwrap_or_default();
+            .or_else(|e| match e {
+                // No migrations table yet: nothing applied.
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(vec![]),
+                e => Err(e),
+            })?;
     let missing = MIGRATOR
         .iter()
         .filter(|m| !applied.contains(&m.version))

@@ -59,7 +59,7 @@ pub struct Geocoder {
     pub pool: PgPool,
     pub config: GeocoderConfig,
     pub metrics: Arc<Metrics>,
-    pub database_url: String,
+    pub database_url: crate::config::SecretString,
 }
 
 /// "No key" is said once per process, not once per run.
@@ -77,8 +77,8 @@ impl Geocoder {
         let key = self
             .config
             .geocoder_key
-            .as_deref()
-            .map(str::trim)
+            .as_ref()
+            .map(|k| secrecy::ExposeSecret::expose_secret(k).trim())
             .filter(|k| !k.is_empty());
         match key {
             None => {

@@ -5,6 +5,7 @@ use axum::Json;
 
 use super::auth::Admin;
 use super::error::{ApiError, ErrorBody};
+use super::input::NoParameters;
 use super::AppState;
 use crate::ingest::run::{RunError, RunReport};
 use crate::ingest::Mode;
@@ -23,10 +24,14 @@ use crate::ingest::Mode;
     ),
     security(("bearer" = []))
 )]
-pub async fn import(State(app): State<AppState>, _: Admin) -> Result<Json<RunReport>, ApiError> {
+pub async fn import(
+    State(app): State<AppState>,
+    _: Admin,
+    _: NoParameters,
+) -> Result<Json<RunReport>, ApiError> {
     let report = app.ingester.run(Mode::Apply).await.map_err(|e| match e {
         RunError::Database(e) => ApiError::from(e),
-        RunError::Bucket(e) => ApiError::Unavailable(e.to_string()),
+        RunError::Bucket(e) => ApiError::Bucket(e),
     })?;
     if report.skipped_locked {
         return Err(ApiError::Conflict(

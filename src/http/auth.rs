@@ -4,6 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use secrecy::ExposeSecret;
 
 use super::error::ApiError;
 use super::AppState;
@@ -18,7 +19,7 @@ pub enum Role {
 struct Token {
     name: String,
     role: Role,
-    secret: String,
+    secret: secrecy::SecretString,
 }
 
 /// The configured tokens (`name:role:token,...`).
@@ -59,7 +60,7 @@ impl Tokens {
             tokens.push(Token {
                 name: name.to_owned(),
                 role,
-                secret: secret.to_owned(),
+                secret: secret.into(),
             });
         }
         Ok(Tokens(tokens))
@@ -83,7 +84,7 @@ impl Tokens {
             .ok_or(ApiError::Unauthorized)?;
         self.0
             .iter()
-            .find(|t| constant_time_eq(t.secret.as_bytes(), presented.as_bytes()))
+            .find(|t| constant_time_eq(t.secret.expose_secret().as_bytes(), presented.as_bytes()))
             .map(|t| {
                 tracing::debug!(token = %t.name, "authenticated");
                 t.role
@@ -146,7 +147,10 @@ mod tests {
             r#"["grafana", "ops"]"#,
             "only names are printed"
         );
-        assert_eq!(t.0[1].secret, "fedcba9876543210:with:colons");
+        assert_eq!(
+            t.0[1].secret.expose_secret(),
+            "fedcba9876543210:with:colons"
+        );
         assert!(Tokens::parse("").unwrap().is_open());
         assert!(Tokens::parse("x:reader").is_err());
         assert!(Tokens::parse("x:root:0123456789abcdef").is_err());

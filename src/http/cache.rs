@@ -202,7 +202,7 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> ResponseCache<K> {
             .await
             .map_err(|e: Arc<ApiError>| match Arc::try_unwrap(e) {
                 Ok(e) => e,
-                Err(shared) => ApiError::Unavailable(shared.to_string()),
+                Err(shared) => ApiError::Shared(shared),
             })?;
         Metrics::outcome(
             &self.metrics.cache,

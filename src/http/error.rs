@@ -7,7 +7,11 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::dashboard::params::ParamError;
+use crate::ingest::bucket::BucketError;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,102 +39,189 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The database (or another dependency) is unreachable or too slow; retry later.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
+    #[error("the request's URI is longer than {0} bytes")]
+    UriTooLong(usize),
+    /// A database error: an outage (503), a value from the client that PostgreSQL
+    /// refuses (400) or a bug (500), told apart by its kind and SQLSTATE.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The bucket cannot be read or written.
+    #[error("bucket: {0}")]
+    Bucket(#[from] BucketError),
+    /// The request took longer than `REQUEST_TIMEOUT_SECS`.
+    #[error("the request took longer than {0:?}")]
+    Timeout(Duration),
+    /// The service is up but cannot serve yet (e.g. migrations missing).
+    #[error("not ready: {0}")]
+    NotReady(String),
     #[error("internal: {0}")]
     Internal(String),
+    /// One error answered to every request waiting on the same cache entry.
+    #[error(transparent)]
+    Shared(Arc<ApiError>),
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_) => ApiError::Unavailable(e.to_string()),
-            // 08: connection exceptions; 57: operator intervention (shutdown, statement
-            // timeout); 53: insufficient resources.
-            sqlx::Error::Database(db)
-                if db.code().is_some_and(|c| {
-                    c.starts_with("08") || c.starts_with("57") || c.starts_with("53")
-                }) =>
-            {
-                ApiError::Unavailable(e.to_string())
-            }
-            _ => ApiError::Internal(e.to_string()),
+/// What a database error means for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseFault {
+    /// Unreachable, shutting down, out of resources, or a statement timeout.
+    Outage,
+    /// A value the client sent that PostgreSQL refuses (SQLSTATE class 22: a NUL byte,
+    /// a number or date out of range).
+    BadValue,
+    /// Anything else: our bug.
+    Bug,
+}
+
+pub fn database_fault(e: &sqlx::Error) -> DatabaseFault {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => DatabaseFault::Outage,
+        // 08: connection exceptions; 57: operator intervention (shutdown, statement
+        // timeout); 53: insufficient resources; 22: data exceptions.
+        sqlx::Error::Database(db) => match db.code().as_deref().map(|c| c.get(..2)) {
+            Some(Some("08" | "57" | "53")) => DatabaseFault::Outage,
+            Some(Some("22")) => DatabaseFault::BadValue,
+            _ => DatabaseFault::Bug,
+        },
+        _ => DatabaseFault::Bug,
+    }
+}
+
+/// What a client is told: status, error, detail, parameter. Causes are not in it.
+struct Public {
+    status: StatusCode,
+    error: String,
+    detail: String,
+    parameter: Option<String>,
+    retry_after: bool,
+}
+
+impl Public {
+    fn new(status: StatusCode, error: &str, detail: impl Into<String>) -> Public {
+        Public {
+            status,
+            error: error.to_owned(),
+            detail: detail.into(),
+            parameter: None,
+            retry_after: status == StatusCode::SERVICE_UNAVAILABLE,
         }
     }
+}
+
+impl ApiError {
+    fn public(&self) -> Public {
+        use StatusCode as S;
+        match self {
+            ApiError::BadParameter(p) => Public {
+                error: format!("invalid parameter `{}`", p.param),
+                parameter: Some(p.param.clone()),
+                ..Public::new(S::BAD_REQUEST, "", p.detail.clone())
+            },
+            ApiError::BadRequest(detail) => Public::new(S::BAD_REQUEST, "bad request", detail),
+            ApiError::NotFound(detail) => Public::new(S::NOT_FOUND, "not found", detail),
+            ApiError::Unauthorized => Public::new(
+                S::UNAUTHORIZED,
+                "unauthorized",
+                "a valid `Authorization: Bearer <token>` header is required",
+            ),
+            ApiError::Forbidden(detail) => Public::new(S::FORBIDDEN, "forbidden", *detail),
+            ApiError::Conflict(detail) => Public::new(S::CONFLICT, "conflict", detail),
+            ApiError::UriTooLong(max) => Public::new(
+                S::URI_TOO_LONG,
+                "URI too long",
+                format!("the path and query are longer than {max} bytes"),
+            ),
+            ApiError::Database(e) => match database_fault(e) {
+                DatabaseFault::Outage => Public::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "database unavailable",
+                    "the database is unreachable or too slow right now; retry shortly",
+                ),
+                DatabaseFault::BadValue => Public::new(
+                    S::BAD_REQUEST,
+                    "bad request",
+                    "a value in the request cannot be used (the database refused it as text \
+                     or as a number or date)",
+                ),
+                DatabaseFault::Bug => internal(),
+            },
+            ApiError::Bucket(_) => Public::new(
+                S::SERVICE_UNAVAILABLE,
+                "bucket unavailable",
+                "the snapshot bucket is unreachable right now; retry shortly",
+            ),
+            ApiError::Timeout(limit) => Public::new(
+                S::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "the request took longer than {} s; retry shortly",
+                    limit.as_secs_f64()
+                ),
+            ),
+            ApiError::NotReady(detail) => Public::new(S::SERVICE_UNAVAILABLE, "not ready", detail),
+            ApiError::Internal(_) => internal(),
+            ApiError::Shared(inner) => inner.public(),
+        }
+    }
+}
+
+fn internal() -> Public {
+    Public::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error",
+        "the error was logged on the server with this response's x-request-id",
+    )
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, error, detail, parameter) = match self {
-            ApiError::BadParameter(p) => (
-                StatusCode::BAD_REQUEST,
-                format!("invalid parameter `{}`", p.param),
-                p.detail,
-                Some(p.param),
-            ),
-            ApiError::BadRequest(detail) => {
-                (StatusCode::BAD_REQUEST, "bad request".into(), detail, None)
+        let public = self.public();
+        // The cause goes to the log (inside the request's span, with its id), never to
+        // the client. Shared errors were logged by the request that built them.
+        if !matches!(self, ApiError::Shared(_)) {
+            if public.status.is_server_error() {
+                tracing::warn!(error = %self, source = ?std::error::Error::source(&self), "request failed");
+            } else if matches!(self, ApiError::Database(_)) {
+                tracing::info!(error = %self, "the database refused a value from the request");
             }
-            ApiError::NotFound(detail) => (StatusCode::NOT_FOUND, "not found".into(), detail, None),
-            ApiError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "unauthorized".into(),
-                "a valid `Authorization: Bearer <token>` header is required".into(),
-                None,
-            ),
-            ApiError::Forbidden(detail) => (
-                StatusCode::FORBIDDEN,
-                "forbidden".into(),
-                detail.into(),
-                None,
-            ),
-            ApiError::Conflict(detail) => (StatusCode::CONFLICT, "conflict".into(), detail, None),
-            ApiError::Unavailable(cause) => {
-                tracing::warn!(%cause, "dependency unavailable");
-                let mut response = (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Json(ErrorBody {
-                        error: "service unavailable".into(),
-                        detail: "the database is unreachable or too slow right now; retry shortly"
-                            .into(),
-                        parameter: None,
-                    }),
-                )
-                    .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                return response;
-            }
-            ApiError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error".into(),
-                    "the error was logged on the server".into(),
-                    None,
-                )
-            }
-        };
-        let mut response = (
-            status,
-            Json(ErrorBody {
-                error,
-                detail,
-                parameter,
-            }),
-        )
-            .into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        response
+        error_response(
+            public.status,
+            &public.error,
+            public.detail,
+            public.parameter,
+            public.retry_after,
+        )
     }
+}
+
+/// The JSON error response every error path renders.
+pub fn error_response(
+    status: StatusCode,
+    error: &str,
+    detail: String,
+    parameter: Option<String>,
+    retry_after: bool,
+) -> Response {
+    let mut response = (
+        status,
+        Json(ErrorBody {
+            error: error.to_owned(),
+            detail,
+            parameter,
+        }),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
 }

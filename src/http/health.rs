@@ -31,7 +31,10 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     crate::db::check_migrated(&app.pool)
         .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .map_err(|e| match e.downcast::<sqlx::Error>() {
+            Ok(db) => ApiError::Database(db),
+            Err(e) => ApiError::NotReady(e.to_string()),
+        })?;
     Ok(Json(json!({"status": "ready"})))
 }
 

@@ -9,26 +9,23 @@ pub mod dashboard;
 pub mod error;
 pub mod grafana;
 pub mod health;
+pub mod input;
+pub mod layers;
 pub mod map;
 pub mod openapi;
 pub mod tickets;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, Method};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tower::ServiceBuilder;
-use tower_http::compression::CompressionLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::dashboard::params::Filters;
 use crate::dashboard::window::WindowKind;
@@ -40,7 +37,6 @@ use crate::live::Live;
 use crate::metrics::{Metrics, RouteLabels};
 use auth::Tokens;
 use cache::ResponseCache;
-use error::ApiError;
 
 /// What a cached response depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -73,8 +69,7 @@ pub struct AppState {
 
 /// Router settings that are not request state.
 pub struct Surface {
-    pub cors_origins: Vec<HeaderValue>,
-    pub timeout: Duration,
+    pub layers: layers::LayerConfig,
     /// Files served instead of the embedded map files of the same name.
     pub static_dir: Option<std::path::PathBuf>,
 }
@@ -100,30 +95,11 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .merge(health::routes())
         .merge(grafana::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), track));
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(surface.cors_origins.iter().cloned()))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_NONE_MATCH,
-        ])
-        .expose_headers([header::ETAG])
-        .max_age(Duration::from_secs(3600));
-    api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs"))
+    let routes = api
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs"))
         .merge(map::routes(surface.static_dir.as_deref()))
-        .with_state(state)
-        .layer(
-            ServiceBuilder::new()
-                .layer(TraceLayer::new_for_http())
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::Unavailable("the request timed out".into())
-                }))
-                .timeout(surface.timeout)
-                .layer(cors)
-                // Bodies that are already encoded (the cached ones) pass through as they are.
-                .layer(CompressionLayer::new()),
-        )
+        .with_state(state);
+    layers::apply(routes, &surface.layers)
 }
 
 /// Counts requests and their latency by matched route (low cardinality).

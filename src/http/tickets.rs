@@ -8,6 +8,7 @@ use chrono::Utc;
 
 use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
+use super::input::NoParameters;
 use super::{AppState, CacheKey};
 use crate::dashboard::freshness::Freshness;
 use crate::db::tickets::{self, Choice, ChoiceColumn, TicketDetail};
@@ -29,6 +30,7 @@ use crate::db::tickets::{self, Choice, ChoiceColumn, TicketDetail};
 pub async fn ticket(
     State(app): State<AppState>,
     _: Reader,
+    _: NoParameters,
     Path(ticket_id): Path<String>,
 ) -> Result<Json<TicketDetail>, ApiError> {
     tickets::ticket(&app.pool, &ticket_id)
@@ -48,6 +50,7 @@ pub async fn ticket(
 pub async fn freshness(
     State(app): State<AppState>,
     _: Reader,
+    _: NoParameters,
 ) -> Result<Json<Freshness>, ApiError> {
     let state = tickets::import_state(&app.pool).await?;
     Ok(Json(Freshness::at(
@@ -68,6 +71,7 @@ pub async fn freshness(
 pub async fn clusters(
     State(app): State<AppState>,
     _: Reader,
+    _: NoParameters,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     choices(app, ChoiceColumn::Cluster, headers).await
@@ -84,6 +88,7 @@ pub async fn clusters(
 pub async fn statuses(
     State(app): State<AppState>,
     _: Reader,
+    _: NoParameters,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     choices(app, ChoiceColumn::Status, headers).await

@@ -83,7 +83,7 @@ impl Bucket {
                 {
                     builder = builder
                         .with_access_key_id(id)
-                        .with_secret_access_key(secret);
+                        .with_secret_access_key(secrecy::ExposeSecret::expose_secret(secret));
                 } else {
                     builder = builder.with_skip_signature(true);
                 }

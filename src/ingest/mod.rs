@@ -2,6 +2,8 @@
 
 pub mod bucket;
 pub mod clean;
+#[cfg(test)]
+mod clean_props;
 pub mod generate;
 pub mod run;
 pub mod schedule;
@@ -215,15 +217,20 @@ fn read_file(
         let mut record = csv::StringRecord::new();
         let malformed = |e: csv::Error| -> ImportError {
             let line = e.position().map_or(0, |p| p.line());
-            match e.into_kind() {
-                csv::ErrorKind::Io(source) => io_err(source),
-                kind => FileError::Malformed {
-                    file: label.to_owned(),
-                    line,
-                    reason: format!("{kind:?}"),
-                }
-                .into(),
+            let reason = match e.into_kind() {
+                csv::ErrorKind::Io(source) => return io_err(source),
+                csv::ErrorKind::Utf8 { err, .. } => format!(
+                    "field {} is not UTF-8 text (is this a CSV export at all?)",
+                    err.field() + 1
+                ),
+                kind => format!("{kind:?}"),
+            };
+            FileError::Malformed {
+                file: label.to_owned(),
+                line,
+                reason,
             }
+            .into()
         };
         if !csv.read_record(&mut record).map_err(malformed)? {
             return Err(FileError::Empty {

@@ -70,7 +70,7 @@ pub struct Ingester {
     pub bucket: Bucket,
     pub metrics: Arc<Metrics>,
     /// The database URL, for the lock's own connection (not a pooled one).
-    pub database_url: String,
+    pub database_url: crate::config::SecretString,
     /// Run (in the background) after an ingest run that wrote rows.
     pub geocoder: Option<Geocoder>,
 }

@@ -35,7 +35,7 @@ pub fn ingester(db: &TestDb, bucket: &BucketConfig) -> Ingester {
         pool: db.pool.clone(),
         bucket: Bucket::from_config(bucket).unwrap(),
         metrics: Default::default(),
-        database_url: db.url.clone(),
+        database_url: db.url.clone().into(),
         geocoder: None,
     }
 }

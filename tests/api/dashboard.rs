@@ -90,6 +90,17 @@ async fn every_bad_parameter_gets_a_400_naming_it() {
         ("as_of=yesterday", "as_of"),
         ("status=DONE", "status"),
         ("region=coast", "region"),
+        // Extremes: none may panic, drop the connection or reach the database.
+        ("window=custom&from=-262143-01-01&to=2026-01-01", "from"),
+        ("window=custom&from=0000-01-01&to=0000-06-01", "from"),
+        ("window=custom&from=2026-01-01&to=%2B262142-12-31", "to"),
+        ("as_of=9999-12-31T23:59:59Z", "as_of"),
+        ("as_of=-0001-01-01T00:00:00Z", "as_of"),
+        ("window=month&as_of=0000-12-31T20:59:59Z", "as_of"),
+        ("cluster=%00", "cluster"),
+        ("cluster=West%00lands", "cluster"),
+        ("status=%1B%5B31m", "status"),
+        ("cluster=%FF%FE", "cluster"),
     ];
     for (query, param) in cases {
         let (status, body) = app
@@ -107,6 +118,62 @@ async fn every_bad_parameter_gets_a_400_naming_it() {
             "{query}: {body}"
         );
     }
+    let huge = format!("cluster={}", "W".repeat(20_000));
+    let (status, body) = app.get_json(&format!("/api/v1/inc/dashboard?{huge}")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (414, Some("URI too long"))
+    );
+    let (status, body) = app
+        .get_json(&format!(
+            "/api/v1/inc/dashboard?cluster={}",
+            "W".repeat(2000)
+        ))
+        .await;
+    assert_eq!((status, body["parameter"].as_str()), (400, Some("cluster")));
+    // The supported range's edges are served.
+    for query in [
+        "window=custom&from=0001-01-01&to=0001-12-31",
+        "window=month&as_of=9999-11-30T23:59:59%2B03:00",
+    ] {
+        let (status, body) = app
+            .get_json(&format!("/api/v1/inc/dashboard?{query}"))
+            .await;
+        assert_eq!(status, 200, "{query}: {body}");
+    }
+    // Routes that take no parameters refuse them by name.
+    for (path, param) in [
+        ("/api/v1/clusters?x=1", "x"),
+        ("/api/v1/statuses?window=week", "window"),
+        ("/api/v1/freshness?as_of=x", "as_of"),
+        ("/api/v1/inc/tickets/INC1?full=1", "full"),
+    ] {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(
+            (status, body["parameter"].as_str()),
+            (400, Some(param)),
+            "{path}"
+        );
+    }
+    // A path segment that no ticket id can be, and a method no route takes.
+    for path in ["/api/v1/inc/tickets/%00", "/api/v1/inc/tickets/%C3%28"] {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("bad request")),
+            "{path}"
+        );
+    }
+    let r = app
+        .client
+        .delete(app.url("/api/v1/inc/dashboard"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()[header::ALLOW], "GET,HEAD");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "method not allowed");
     // 366 days is allowed.
     let (status, _) = app
         .get_json("/api/v1/inc/dashboard?window=custom&from=2025-06-01&to=2026-06-02")
@@ -321,7 +388,10 @@ async fn a_dead_database_gets_503_and_the_service_recovers() {
         assert_eq!(r.status(), 503, "{path}");
         assert_eq!(r.headers()[header::RETRY_AFTER], "5");
         let body: Value = r.json().await.unwrap();
-        assert_eq!(body["error"], "service unavailable");
+        assert_eq!(
+            body["error"], "database unavailable",
+            "{path} says what is down"
+        );
         assert!(
             !body.to_string().contains("127.0.0.1"),
             "no internals leak: {body}"

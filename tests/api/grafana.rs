@@ -812,6 +812,22 @@ async fn malformed_bodies_get_a_400_with_a_message() {
             "literal",
         ),
         ("/grafana/query", filter("status", "=", "DONE"), "DONE"),
+        // Text PostgreSQL refuses, and instants outside the supported range.
+        (
+            "/grafana/query",
+            filter("cluster", "=", "West\u{0}lands"),
+            "cannot be used",
+        ),
+        (
+            "/grafana/query",
+            range("0000-06-01T00:00:00Z", "0000-06-02T00:00:00Z"),
+            "supported range",
+        ),
+        (
+            "/grafana/query",
+            range("2026-01-01T00:00:00Z", "9999-12-31T23:59:59Z"),
+            "supported range",
+        ),
         (
             "/grafana/variable",
             json!({"payload": {"target": "owners"}}),

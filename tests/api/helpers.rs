@@ -95,7 +95,7 @@ pub async fn test_db() -> TestDb {
         .expect("connect to the test database");
     TestDb {
         pool,
-        url: config.database_url,
+        url: secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned(),
     }
 }
 

@@ -388,6 +388,22 @@ async fn a_failure_half_way_leaves_the_table_as_before() {
             "{name}"
         );
     }
+    // Bytes that are not text at all (a binary uploaded by mistake) are refused in words.
+    let binary = dir.path().join("binary.csv");
+    std::fs::write(
+        &binary,
+        [HEAD.as_bytes(), b"\nINC1,\xff\xfe\x01\n"].concat(),
+    )
+    .unwrap();
+    let err = import(&db.pool, &binary, Mode::Apply).await.unwrap_err();
+    assert!(err.is_bad_file());
+    let text = err.to_string();
+    assert!(
+        text.contains("near line 2: field 2 is not UTF-8 text"),
+        "{text}"
+    );
+    assert!(!text.contains("Utf8Error"), "{text}");
+    assert_eq!(tickets_checksum(&db.pool).await, before);
 }
 
 /// The connection is killed while the snapshot is being written: nothing of it lands.

@@ -10,3 +10,4 @@ mod import;
 mod map;
 mod replicas;
 mod s3;
+mod secrets;

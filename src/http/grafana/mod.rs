@@ -290,9 +290,7 @@ fn window(range: Option<&Range>, now: DateTime<Utc>) -> Result<Window, ApiError>
         )
     })?;
     let instant = |param: &str, text: &str| {
-        DateTime::parse_from_rfc3339(text.trim())
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| refuse(param, format!("{text:?} is not an RFC 3339 timestamp")))
+        crate::eat::parse_instant(text.trim()).map_err(|e| refuse(param, e))
     };
     let (from, to) = (
         instant("range.from", &range.from)?,
