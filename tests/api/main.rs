@@ -2,6 +2,7 @@
 
 mod app;
 mod bucket;
+mod cluster;
 mod dashboard;
 mod geocode;
 mod grafana;
@@ -9,3 +10,4 @@ mod helpers;
 mod import;
 mod replicas;
 mod s3;
+mod standby;
