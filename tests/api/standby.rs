@@ -37,6 +37,11 @@ async fn open_count(client: &reqwest::Client, url: &str) -> (u16, Option<i64>) {
     }
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    let r = client.get(url).send().await.expect("an answer");
+    r.json().await.expect("a JSON body")
+}
+
 /// What the balancer answered, in order: it must never go back to an older count.
 struct Answers {
     newest: i64,
@@ -169,14 +174,7 @@ async fn replicas_on_a_hot_standby_serve_each_import_once_replayed_and_outlive_t
         open_count(&client, &lb.url(DASHBOARD)).await,
         (200, Some(3))
     );
-    let freshness: Value = client
-        .get(lb.url("/api/v1/freshness"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let freshness = get_json(&client, &lb.url("/api/v1/freshness")).await;
     let last_import = freshness["last_import_at"].as_str().unwrap_or_default();
     assert_eq!(
         chrono::DateTime::parse_from_rfc3339(last_import).map(|t| t.to_utc()),
@@ -221,14 +219,7 @@ async fn replicas_on_a_hot_standby_serve_each_import_once_replayed_and_outlive_t
     assert_eq!(runs, [(pending, "imported".to_owned())], "imported once");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let ready: Value = client
-            .get(a.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ready = get_json(&client, &a.url("/readyz")).await;
         if ready["status"] == "ready" {
             break;
         }
