@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the service and its tests need on a Debian machine:
-# PostgreSQL 15 with PostGIS 3 (trust auth on 127.0.0.1), and moto's S3 server.
+# PostgreSQL 15 with PostGIS 3 (trust auth on 127.0.0.1), moto's S3 server, and nginx
+# and wrk for the replica tests and benchmarks.
 # Idempotent: a machine that has everything is left as it is.
 set -euo pipefail
 
@@ -44,3 +45,7 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
   echo "deps: installing PyYAML from PyPI"
   python3 -m pip install -q pyyaml 2>&1 | grep -v 'running pip as the' || true
 fi
+
+# nginx balances the replicas in the standby test; wrk measures cached throughput.
+command -v nginx >/dev/null || apt_install nginx
+command -v wrk >/dev/null || apt_install wrk

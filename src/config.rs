@@ -21,6 +21,15 @@ pub struct DatabaseConfig {
         default_value = "postgres://postgres@127.0.0.1:5432/fleettickets"
     )]
     pub database_url: SecretString,
+    /// PostgreSQL URL of the read path (a hot standby of `DATABASE_URL`'s server); never
+    /// migrated nor written. Unset: the read path uses `DATABASE_URL`.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true, value_parser = secret)]
+    pub database_read_url: Option<SecretString>,
+    /// How long a change may wait for the read database to replay it before `/readyz`
+    /// says `lagging` (the data before it is served meanwhile); at start, how long to
+    /// wait for the standby to catch up before giving up.
+    #[arg(long, env = "REPLICA_WAIT_SECS", default_value_t = 30)]
+    pub replica_wait_secs: u64,
     /// Connections in the pool.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -36,6 +45,8 @@ impl DatabaseConfig {
     pub fn new(database_url: impl Into<String>) -> DatabaseConfig {
         DatabaseConfig {
             database_url: SecretString::from(database_url.into()),
+            database_read_url: None,
+            replica_wait_secs: 30,
             db_max_connections: 10,
             db_statement_timeout_secs: 10,
             db_acquire_timeout_secs: 5,

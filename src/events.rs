@@ -1,24 +1,68 @@
-//! "Data changed": an import that wrote rows NOTIFYs a channel; every replica LISTENs
-//! and republishes it in-process, so each drops its cache.
+//! "Data changed": an import that wrote rows NOTIFYs a channel on the primary, with the
+//! primary's WAL position after its commit; every replica LISTENs and republishes it
+//! in-process, so each reloads once its read database has replayed that position.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgListener;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::broadcast;
 
+use crate::db::wal::{self, Lsn, PRIMARY_POSITION_SQL};
 use crate::ingest::DATA_CHANGED_CHANNEL;
 use crate::metrics::Metrics;
 
-/// An in-process "the tickets changed" signal.
+/// An in-process "the tickets changed" signal, with the primary's WAL position that the
+/// read database must have replayed before the change can be read there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataChanged {
-    /// An import committed rows (its `import_meta` id).
-    Import(i64),
-    /// The LISTEN connection was lost and re-established: a notification may have been
-    /// missed, so subscribers must assume the data changed.
-    Reconnected,
+    /// A change committed at or before `wal`: an import (its `import_meta` id) or a
+    /// geocoding run (id 0).
+    Import { id: i64, wal: Lsn },
+    /// The LISTEN connection was (re-)established at `wal`: a notification may have been
+    /// missed, so subscribers must assume the data changed up to there.
+    Reconnected { wal: Lsn },
+}
+
+impl DataChanged {
+    pub fn wal(self) -> Lsn {
+        match self {
+            DataChanged::Import { wal, .. } | DataChanged::Reconnected { wal } => wal,
+        }
+    }
+}
+
+/// Tells every replica that the data changed. Called once the change is committed, so
+/// the WAL position read in the same statement is at or after its commit record (a
+/// position read inside the transaction would be before it). A failure is logged, not
+/// returned: the change is committed, and replicas catch up when LISTEN reconnects.
+pub async fn notify(conn: &mut PgConnection, id: i64) {
+    let sent = sqlx::query(&format!(
+        "SELECT pg_notify($1, $2 || ' ' || {PRIMARY_POSITION_SQL})"
+    ))
+    .bind(DATA_CHANGED_CHANNEL)
+    .bind(id.to_string())
+    .execute(conn)
+    .await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "committed, but cannot notify the replicas");
+    }
+}
+
+/// `"<id> <wal>"`; a payload without a position (an older binary's) gives `None`.
+fn parse_payload(payload: &str) -> (i64, Option<Lsn>) {
+    let mut parts = payload.split_whitespace();
+    let id = parts
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_default();
+    (id, parts.next().and_then(|p| p.parse().ok()))
+}
+
+/// The wait before the next LISTEN attempt after `failures` failed ones in a row.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(250u64 << failures.min(5)).min(Duration::from_secs(5))
 }
 
 #[derive(Clone)]
@@ -44,41 +88,70 @@ impl Events {
         self.sender.send(event).ok();
     }
 
-    /// LISTENs until the process ends, re-listening after the database comes back.
+    /// LISTENs on the primary until the process ends, reconnecting with backoff while
+    /// it is down.
     pub fn spawn_listener(
         &self,
-        pool: PgPool,
+        primary: PgPool,
         metrics: Arc<Metrics>,
     ) -> tokio::task::JoinHandle<()> {
         let events = self.clone();
         tokio::spawn(async move {
+            let mut failures = 0;
             loop {
-                if let Err(e) = events.listen(&pool, &metrics).await {
-                    tracing::warn!(error = %e, "LISTEN connection lost; retrying in 1 s");
+                let started = Instant::now();
+                let lost = events.listen(&primary, &metrics).await;
+                // A connection that lived a while was healthy: the backoff starts over.
+                if started.elapsed() > Duration::from_secs(30) {
+                    failures = 0;
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                let wait = backoff(failures);
+                failures += 1;
+                match lost {
+                    Err(e) => tracing::warn!(error = %e, retry_in = ?wait, "LISTEN failed"),
+                    Ok(()) => tracing::warn!(retry_in = ?wait, "LISTEN connection lost"),
+                }
+                tokio::time::sleep(wait).await;
             }
         })
     }
 
-    async fn listen(&self, pool: &PgPool, metrics: &Metrics) -> sqlx::Result<()> {
-        let mut listener = PgListener::connect_with(pool).await?;
+    /// One LISTEN connection's life; returns when it is lost.
+    async fn listen(&self, primary: &PgPool, metrics: &Metrics) -> sqlx::Result<()> {
+        let mut listener = PgListener::connect_with(primary).await?;
         listener.listen(DATA_CHANGED_CHANNEL).await?;
-        // Anything may have changed while we were not listening.
-        self.publish(DataChanged::Reconnected);
-        loop {
-            // `try_recv` returns None when the connection was lost (it reconnects on the
-            // next call): treat that as a possible missed notification.
-            match listener.try_recv().await? {
-                Some(n) => {
-                    metrics.data_changed_events.inc();
-                    let id = n.payload().parse().unwrap_or_default();
-                    self.publish(DataChanged::Import(id));
-                }
-                None => {
-                    self.publish(DataChanged::Reconnected);
-                }
-            }
+        // Anything committed before this point may have been missed.
+        let wal = wal::primary_position(primary).await?;
+        self.publish(DataChanged::Reconnected { wal });
+        // `try_recv` gives None when the connection was lost.
+        while let Some(n) = listener.try_recv().await? {
+            metrics.data_changed_events.inc();
+            let (id, wal) = parse_payload(n.payload());
+            let wal = match wal {
+                Some(wal) => wal,
+                None => wal::primary_position(primary).await?,
+            };
+            self.publish(DataChanged::Import { id, wal });
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_carry_the_id_and_the_position() {
+        assert_eq!(parse_payload("42 1/A0"), (42, Some(Lsn((1 << 32) + 0xA0))));
+        assert_eq!(parse_payload("0 0/16B3748"), (0, Some(Lsn(0x16B3748))));
+        assert_eq!(parse_payload("42"), (42, None), "an older binary's payload");
+        assert_eq!(parse_payload("x y"), (0, None));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_five_seconds() {
+        let waits: Vec<u64> = (0..8).map(|n| backoff(n).as_millis() as u64).collect();
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
     }
 }

@@ -3,16 +3,26 @@
 //! per request (the closed and created tickets of a window still come from the
 //! database, by index). A change reloads the set, then bumps the generation that keys
 //! the response cache, so no request can be answered from data older than its entry.
+//!
+//! On a hot standby a change becomes readable only once the standby has replayed it: a
+//! change is first *pending* at the primary's WAL position it was announced with, and
+//! the set is reloaded (and the cache dropped) only once the read database has replayed
+//! that far. Until then the old set and the old cache are served, never a new generation
+//! built from old data. Requests check too, so a replica that hears of the replay later
+//! than another still answers no older than it once the standby has the change.
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::{render, Ticket};
 use crate::db;
+use crate::db::wal::{self, Lsn};
 use crate::events::Events;
+use crate::metrics::Metrics;
 
 #[derive(Debug, Default)]
 pub struct OpenSet {
@@ -23,38 +33,163 @@ pub struct OpenSet {
     pub heads: Vec<String>,
 }
 
-#[derive(Clone, Default)]
-pub struct Live(
-    Arc<RwLock<Arc<OpenSet>>>,
-    Arc<Mutex<Option<(Instant, ImportState)>>>,
-);
+/// A change announced but not loaded yet.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// The read database must have replayed this far.
+    wal: Lsn,
+    /// When the oldest change not loaded yet was heard of.
+    since: Instant,
+}
+
+#[derive(Clone)]
+pub struct Live(Arc<Inner>);
+
+struct Inner {
+    /// The read pool (`DATABASE_READ_URL`, else the primary's).
+    read: PgPool,
+    open: RwLock<Arc<OpenSet>>,
+    import_state: Mutex<Option<(Instant, ImportState)>>,
+    pending: Mutex<Option<Pending>>,
+    /// One replay check and reload at a time, the follower's or a request's.
+    reloading: tokio::sync::Mutex<()>,
+    /// Runs once a new set is current (the response cache drops its entries there).
+    on_reload: Box<dyn Fn() + Send + Sync>,
+    metrics: Arc<Metrics>,
+}
 
 /// How long the import state read for one payload serves the next ones. It only moves
 /// when a snapshot is checked (hourly), and a payload is cached far longer anyway.
 const IMPORT_STATE_FOR: Duration = Duration::from_secs(1);
 
+/// How often the read database's replay is checked while a change is pending: often
+/// at first, then (past the patience) once a second.
+const POLL: Duration = Duration::from_millis(20);
+const POLL_SLOW: Duration = Duration::from_secs(1);
+
 impl Live {
+    /// An empty set (generation 0): call `expect` and `catch_up_within` before serving.
+    pub fn new(
+        read: PgPool,
+        metrics: Arc<Metrics>,
+        on_reload: impl Fn() + Send + Sync + 'static,
+    ) -> Live {
+        Live(Arc::new(Inner {
+            read,
+            open: RwLock::default(),
+            import_state: Mutex::default(),
+            pending: Mutex::default(),
+            reloading: tokio::sync::Mutex::default(),
+            on_reload: Box::new(on_reload),
+            metrics,
+        }))
+    }
+
     /// What `import_meta` says, read at most once a second (and after every reload).
-    pub async fn import_state(&self, pool: &PgPool) -> sqlx::Result<ImportState> {
-        if let Some((at, state)) = self.1.lock().expect("not poisoned").as_ref() {
+    pub async fn import_state(&self) -> sqlx::Result<ImportState> {
+        if let Some((at, state)) = self.0.import_state.lock().expect("not poisoned").as_ref() {
             if at.elapsed() < IMPORT_STATE_FOR {
                 return Ok(state.clone());
             }
         }
-        let state = db::tickets::import_state(pool).await?;
-        *self.1.lock().expect("not poisoned") = Some((Instant::now(), state.clone()));
+        let state = db::tickets::import_state(&self.0.read).await?;
+        *self.0.import_state.lock().expect("not poisoned") = Some((Instant::now(), state.clone()));
         Ok(state)
     }
 
+    /// The set as loaded, without looking at the read database.
     pub fn current(&self) -> Arc<OpenSet> {
-        self.0.read().expect("not poisoned").clone()
+        self.0.open.read().expect("not poisoned").clone()
     }
 
-    /// Reads the open set from the database and makes it current.
-    pub async fn reload(&self, pool: &PgPool) -> sqlx::Result<()> {
-        let tickets = db::tickets::open_tickets(pool).await?;
+    /// The set to answer a request with: when a change is pending and the read database
+    /// has replayed it, it is loaded first (a failed check serves the current set).
+    pub async fn fresh(&self) -> Arc<OpenSet> {
+        if self.pending().is_some() {
+            if let Err(e) = self.catch_up().await {
+                tracing::debug!(error = %e, "cannot check the read database's replay");
+            }
+        }
+        self.current()
+    }
+
+    /// A change was committed at or before `wal`.
+    pub fn expect(&self, wal: Lsn) {
+        let mut pending = self.0.pending.lock().expect("not poisoned");
+        *pending = Some(match *pending {
+            Some(p) => Pending {
+                wal: p.wal.max(wal),
+                since: p.since,
+            },
+            None => Pending {
+                wal,
+                since: Instant::now(),
+            },
+        });
+    }
+
+    fn pending(&self) -> Option<Pending> {
+        *self.0.pending.lock().expect("not poisoned")
+    }
+
+    /// A change has been pending for longer than `patience` (the standby lags).
+    pub fn lagging(&self, patience: Duration) -> bool {
+        self.pending().is_some_and(|p| p.since.elapsed() > patience)
+    }
+
+    /// Loads the set if a change is pending and the read database has replayed it.
+    /// True when nothing is pending any more.
+    pub async fn catch_up(&self) -> sqlx::Result<bool> {
+        let _one = self.0.reloading.lock().await;
+        let Some(target) = self.pending() else {
+            return Ok(true);
+        };
+        if let Some(replayed) = wal::replayed(&self.0.read).await? {
+            let behind = target.wal.0.saturating_sub(replayed.0);
+            self.0
+                .metrics
+                .replica_lag_bytes
+                .set(i64::try_from(behind).unwrap_or(i64::MAX));
+            if behind > 0 {
+                return Ok(false);
+            }
+        }
+        // Replay only moves forward: what is read now includes the change.
+        self.reload().await?;
+        let mut pending = self.0.pending.lock().expect("not poisoned");
+        // A change announced during the reload may be beyond what was read: it stays.
+        if pending.is_some_and(|p| p.wal <= target.wal) {
+            *pending = None;
+        }
+        drop(pending);
+        self.0
+            .metrics
+            .replica_wait_seconds
+            .observe(target.since.elapsed().as_secs_f64());
+        (self.0.on_reload)();
+        Ok(self.pending().is_none())
+    }
+
+    /// Polls `catch_up` for at most `patience` (a standby that does not have the
+    /// database yet fails meanwhile); true when nothing is pending any more.
+    pub async fn catch_up_within(&self, patience: Duration) -> sqlx::Result<bool> {
+        let started = Instant::now();
+        loop {
+            match self.catch_up().await {
+                Ok(true) => return Ok(true),
+                Err(e) if started.elapsed() >= patience => return Err(e),
+                Ok(false) if started.elapsed() >= patience => return Ok(false),
+                _ => tokio::time::sleep(POLL).await,
+            }
+        }
+    }
+
+    /// Reads the open set from the read database and makes it current.
+    async fn reload(&self) -> sqlx::Result<()> {
+        let tickets = db::tickets::open_tickets(&self.0.read).await?;
         let heads = tickets.iter().map(render::open_head).collect();
-        let mut slot = self.0.write().expect("not poisoned");
+        *self.0.import_state.lock().expect("not poisoned") = None;
+        let mut slot = self.0.open.write().expect("not poisoned");
         let generation = slot.generation + 1;
         *slot = Arc::new(OpenSet {
             generation,
@@ -64,21 +199,47 @@ impl Live {
         Ok(())
     }
 
-    /// Reloads on every data-changed event; `after` runs once the new set is current
-    /// (the cache drops its entries there). A failed reload is retried every second.
-    pub fn follow(&self, pool: PgPool, events: &Events, after: impl Fn() + Send + 'static) {
+    /// Follows the data-changed events: each makes a change pending, loaded as soon as
+    /// the read database has replayed it. Past `patience` the wait is logged and the
+    /// check slows down; the old data is served meanwhile.
+    pub fn follow(&self, events: &Events, patience: Duration) {
         let mut rx = events.subscribe();
         let live = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = rx.recv().await {
-                    return;
+                match rx.recv().await {
+                    Ok(event) => live.expect(event.wal()),
+                    // The events kept are the latest, so the highest positions.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
                 }
-                while let Err(e) = live.reload(&pool).await {
-                    tracing::warn!(error = %e, "cannot reload the open tickets; retrying in 1 s");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let mut warned = false;
+                loop {
+                    loop {
+                        match rx.try_recv() {
+                            Ok(event) => live.expect(event.wal()),
+                            Err(TryRecvError::Lagged(_)) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    let slow = live.lagging(patience);
+                    let pause = match live.catch_up().await {
+                        Ok(true) => break,
+                        Ok(false) if !slow => POLL,
+                        Ok(false) => {
+                            if !warned {
+                                warned = true;
+                                tracing::warn!(?patience, "the read database has not replayed the last change yet; serving the data before it");
+                            }
+                            POLL_SLOW
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot reload the open tickets; retrying in 1 s");
+                            POLL_SLOW
+                        }
+                    };
+                    tokio::time::sleep(pause).await;
                 }
-                after();
             }
         });
     }

@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -32,6 +33,11 @@ pub struct Metrics {
     pub import_seconds: Histogram,
     pub data_changed_events: Counter,
     pub geocoder_calls: Family<OutcomeLabels, Counter>,
+    /// WAL bytes the read database still has to replay before the next reload (0 when
+    /// caught up; always 0 without a standby).
+    pub replica_lag_bytes: Gauge,
+    /// From hearing of a change to serving it (the standby's replay included).
+    pub replica_wait_seconds: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -50,6 +56,8 @@ impl Default for Metrics {
         let import_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 12));
         let data_changed_events = Counter::default();
         let geocoder_calls = Family::<OutcomeLabels, Counter>::default();
+        let replica_lag_bytes = Gauge::default();
+        let replica_wait_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         registry.register(
             "http_requests",
             "HTTP requests by matched route",
@@ -90,6 +98,16 @@ impl Default for Metrics {
             "Geocoder requests by outcome",
             geocoder_calls.clone(),
         );
+        registry.register(
+            "replica_lag_bytes",
+            "WAL bytes the read database has still to replay before the next reload",
+            replica_lag_bytes.clone(),
+        );
+        registry.register(
+            "replica_wait_seconds",
+            "Time from a data-changed event to serving the new data",
+            replica_wait_seconds.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -100,6 +118,8 @@ impl Default for Metrics {
             import_seconds,
             data_changed_events,
             geocoder_calls,
+            replica_lag_bytes,
+            replica_wait_seconds,
         }
     }
 }

@@ -76,14 +76,22 @@ impl Application {
         let listener = TcpListener::bind(&settings.http.listen_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen_addr))?;
-        events.spawn_listener(pool.clone(), metrics.clone());
         let cache = ResponseCache::new(Duration::from_secs(api.cache_ttl_secs), metrics.clone());
-        let live = Live::default();
-        live.reload(&pool).await?;
-        live.follow(pool.clone(), &events, {
+        let read = crate::db::connect_read(&settings.db, &pool)?;
+        let live = Live::new(read.clone(), metrics.clone(), {
             let cache = cache.clone();
             move || cache.clear()
         });
+        // A standby serves once it has replayed the primary as it is now (migrations
+        // included).
+        let patience = Duration::from_secs(settings.db.replica_wait_secs);
+        live.expect(crate::db::wal::primary_position(&pool).await?);
+        anyhow::ensure!(
+            live.catch_up_within(patience).await?,
+            "DATABASE_READ_URL has not replayed the primary's WAL after {patience:?}"
+        );
+        live.follow(&events, patience);
+        events.spawn_listener(pool.clone(), metrics.clone());
         if tokens.is_open() {
             tracing::warn!("no API_TOKENS: the read API is open and admin routes are refused");
         }
@@ -95,6 +103,8 @@ impl Application {
             listener,
             state: AppState {
                 pool,
+                read,
+                replica_wait: patience,
                 metrics,
                 events,
                 ingester,

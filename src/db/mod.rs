@@ -1,6 +1,7 @@
 //! The PostgreSQL pool, the migrations and the read queries.
 
 pub mod tickets;
+pub mod wal;
 
 use std::time::Duration;
 
@@ -26,19 +27,10 @@ pub async fn ensure_database(config: &DatabaseConfig) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// A pool whose connections carry the configured `statement_timeout`.
+/// A pool on the primary whose connections carry the configured `statement_timeout`.
 pub async fn connect(config: &DatabaseConfig) -> sqlx::Result<PgPool> {
-    let options: PgConnectOptions = config.database_url.expose_secret().parse()?;
-    let timeout_ms = (config.db_statement_timeout_secs * 1000).to_string();
-    let options = options
-        .application_name("fleettickets")
-        .options([("statement_timeout", timeout_ms.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
-        .acquire_timeout(Duration::from_secs(config.db_acquire_timeout_secs))
-        .connect_with(options.clone())
-        .await;
-    match pool {
+    let options = connect_options(config, config.database_url.expose_secret())?;
+    match pool_options(config).connect_with(options.clone()).await {
         // The pool only says it timed out; one direct attempt tells why (refused, bad
         // password, no such database).
         Err(sqlx::Error::PoolTimedOut) => {
@@ -50,6 +42,36 @@ pub async fn connect(config: &DatabaseConfig) -> sqlx::Result<PgPool> {
         }
         other => other,
     }
+}
+
+/// The read path's pool: on `DATABASE_READ_URL` (never migrated: a standby is read-only
+/// and gets the schema by replication), else the primary's own. It connects when first
+/// used: a standby may not have replayed the database's creation yet.
+pub fn connect_read(config: &DatabaseConfig, primary: &PgPool) -> sqlx::Result<PgPool> {
+    match config
+        .database_read_url
+        .as_ref()
+        .map(|u| u.expose_secret().trim())
+    {
+        Some(url) if !url.is_empty() => {
+            Ok(pool_options(config).connect_lazy_with(connect_options(config, url)?))
+        }
+        _ => Ok(primary.clone()),
+    }
+}
+
+fn connect_options(config: &DatabaseConfig, url: &str) -> sqlx::Result<PgConnectOptions> {
+    let options: PgConnectOptions = url.parse()?;
+    let timeout_ms = (config.db_statement_timeout_secs * 1000).to_string();
+    Ok(options
+        .application_name("fleettickets")
+        .options([("statement_timeout", timeout_ms.as_str())]))
+}
+
+fn pool_options(config: &DatabaseConfig) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(Duration::from_secs(config.db_acquire_timeout_secs))
 }
 
 /// `host:port/database` of the configured URL, for messages (never the password).

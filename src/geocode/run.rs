@@ -14,7 +14,6 @@ use super::names::cluster_query;
 use super::point::{distance_km, WRONG_CITY_KM};
 use super::resolve::{self, CENTROID_JOINS};
 use crate::config::GeocoderConfig;
-use crate::ingest::DATA_CHANGED_CHANNEL;
 use crate::metrics::Metrics;
 
 /// The advisory lock key of the geocoder ("GEO").
@@ -100,13 +99,10 @@ impl Geocoder {
         }
         let mut tx = self.pool.begin().await?;
         report.points_changed = resolve::resolve_all(&mut tx).await?;
-        if report.points_changed > 0 {
-            sqlx::query("SELECT pg_notify($1, '0')")
-                .bind(DATA_CHANGED_CHANNEL)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
+        if report.points_changed > 0 {
+            crate::events::notify(&mut *self.pool.acquire().await?, 0).await;
+        }
         lock.close().await.ok();
         tracing::info!(?report, "geocoding run done");
         Ok(report)

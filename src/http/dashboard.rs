@@ -48,7 +48,7 @@ pub async fn dashboard(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = params::parse(query.as_deref().unwrap_or(""), Utc::now())?;
-    let open = app.live.current();
+    let open = app.live.fresh().await;
     let key = CacheKey::Dashboard {
         generation: open.generation,
         kind: request.window.kind,
@@ -73,8 +73,8 @@ pub async fn build(
 ) -> Result<Vec<u8>, ApiError> {
     let started = std::time::Instant::now();
     let (rows, state) = tokio::try_join!(
-        db::tickets::window_tickets(&app.pool, &request),
-        app.live.import_state(&app.pool),
+        db::tickets::window_tickets(&app.read, &request),
+        app.live.import_state(),
     )?;
     let queried = started.elapsed();
     let rules = app.rules;

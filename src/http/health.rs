@@ -3,7 +3,9 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::Serialize;
+use std::time::Duration;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
@@ -21,21 +23,51 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers and carries every migration of this binary.
+/// What `/readyz` says when the read path can serve.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `degraded` when the primary is down or the read database lags: reads
+    /// are still served (from the read database, with their freshness).
+    pub status: &'static str,
+    /// `ok` or `down`. Imports, geocoding and change notifications wait while it is down.
+    pub primary: &'static str,
+    /// `ok`, or `lagging` when a change has waited for the read database's replay for
+    /// longer than `REPLICA_WAIT_SECS` (the data before it is served meanwhile).
+    pub read: &'static str,
+}
+
+/// How long the primary may take to answer the readiness probe.
+const PRIMARY_PROBE: Duration = Duration::from_secs(1);
+
+/// Ready when the read database answers and carries every migration of this binary
+/// (else 503); says which part is degraded. A replica whose primary is down still
+/// serves reads, so it stays in the load balancer (200).
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
-    responses((status = 200, body = Object), (status = 503, body = ErrorBody))
+    responses((status = 200, body = Readiness), (status = 503, body = ErrorBody))
 )]
-pub async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    crate::db::check_migrated(&app.pool)
+pub async fn readyz(State(app): State<AppState>) -> Result<Json<Readiness>, ApiError> {
+    crate::db::check_migrated(&app.read)
         .await
         .map_err(|e| match e.downcast::<sqlx::Error>() {
             Ok(db) => ApiError::Database(db),
             Err(e) => ApiError::NotReady(e.to_string()),
         })?;
-    Ok(Json(json!({"status": "ready"})))
+    let primary = tokio::time::timeout(PRIMARY_PROBE, sqlx::query("SELECT 1").execute(&app.pool))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let lagging = app.live.lagging(app.replica_wait);
+    Ok(Json(Readiness {
+        status: if primary && !lagging {
+            "ready"
+        } else {
+            "degraded"
+        },
+        primary: if primary { "ok" } else { "down" },
+        read: if lagging { "lagging" } else { "ok" },
+    }))
 }
 
 /// Prometheus text format: requests and latency by route, cache hits and misses,

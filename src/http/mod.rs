@@ -16,7 +16,7 @@ pub mod openapi;
 pub mod tickets;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
@@ -51,12 +51,22 @@ pub enum CacheKey {
         as_of: Option<DateTime<Utc>>,
         filters: Filters,
     },
-    Choices(ChoiceColumn),
+    Choices {
+        /// The open set's generation: the choices are as fresh as it.
+        generation: u64,
+        column: ChoiceColumn,
+    },
 }
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary (`DATABASE_URL`): imports, geocoding, locks, LISTEN, readiness.
     pub pool: PgPool,
+    /// The read path (`DATABASE_READ_URL`, a hot standby; else the primary's pool):
+    /// every query a read route makes goes here.
+    pub read: PgPool,
+    /// How long a change may wait for the read database before `/readyz` says lagging.
+    pub replica_wait: Duration,
     pub metrics: Arc<Metrics>,
     pub events: Events,
     pub ingester: Ingester,

@@ -33,7 +33,7 @@ pub async fn ticket(
     _: NoParameters,
     Path(ticket_id): Path<String>,
 ) -> Result<Json<TicketDetail>, ApiError> {
-    tickets::ticket(&app.pool, &ticket_id)
+    tickets::ticket(&app.read, &ticket_id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no ticket {ticket_id:?}")))
@@ -52,7 +52,7 @@ pub async fn freshness(
     _: Reader,
     _: NoParameters,
 ) -> Result<Json<Freshness>, ApiError> {
-    let state = tickets::import_state(&app.pool).await?;
+    let state = tickets::import_state(&app.read).await?;
     Ok(Json(Freshness::at(
         &state,
         Utc::now(),
@@ -99,10 +99,11 @@ async fn choices(
     column: ChoiceColumn,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let pool = app.pool.clone();
+    let pool = app.read.clone();
+    let generation = app.live.fresh().await.generation;
     let body = app
         .cache
-        .get_or_build(CacheKey::Choices(column), async move {
+        .get_or_build(CacheKey::Choices { generation, column }, async move {
             let rows = tickets::choices(&pool, column).await?;
             serde_json::to_vec(&rows).map_err(|e| ApiError::Internal(e.to_string()))
         })

@@ -174,14 +174,10 @@ pub async fn import_file(
         started_at,
     };
     report.import_id = Some(upsert::record(&mut tx, &record).await?);
-    if report.wrote_rows() {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(DATA_CHANGED_CHANNEL)
-            .bind(report.import_id.unwrap_or_default().to_string())
-            .execute(&mut *tx)
-            .await?;
-    }
     tx.commit().await?;
+    if report.wrote_rows() {
+        crate::events::notify(&mut conn, report.import_id.unwrap_or_default()).await;
+    }
     tracing::debug!(
         staged_ms,
         written_ms,

@@ -234,7 +234,10 @@ async fn tickets_freshness_choices_and_unknown_routes() {
     assert_eq!(app.get("/healthz").await.text().await.unwrap(), "ok");
     assert_eq!(
         app.get_json("/readyz").await,
-        (200, json!({"status": "ready"}))
+        (
+            200,
+            json!({"status": "ready", "primary": "ok", "read": "ok"})
+        )
     );
 }
 

@@ -2,6 +2,7 @@
 
 mod app;
 mod bucket;
+mod cluster;
 mod dashboard;
 mod geocode;
 mod grafana;
@@ -11,3 +12,4 @@ mod map;
 mod replicas;
 mod s3;
 mod secrets;
+mod standby;

@@ -111,7 +111,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for GrafanaJson<T> {
 /// configured header here too, so a wrong token shows up at once) and a database that
 /// answers.
 async fn health(State(app): State<AppState>, _: Reader) -> Result<Json<Value>, ApiError> {
-    sqlx::query("SELECT 1").execute(&app.pool).await?;
+    sqlx::query("SELECT 1").execute(&app.read).await?;
     Ok(Json(json!({
         "status": "ok",
         "message": "fleettickets: the Grafana datasource is working",
@@ -251,7 +251,7 @@ async fn query(
             frames.extend(metric.frames(format, ref_id, &summary, &window));
         } else {
             if runs.is_none() {
-                runs = Some(imports::runs(&app.pool, window.from, window.to).await?);
+                runs = Some(imports::runs(&app.read, window.from, window.to).await?);
             }
             frames.push(imports::frame(ref_id, runs.as_deref().unwrap_or_default()));
         }
@@ -401,7 +401,7 @@ async fn values(app: &AppState, field: Field) -> Result<Vec<String>, ApiError> {
         Field::Region => return distinct(app, "region").await,
         Field::AssignedTeam => return distinct(app, "assigned_team").await,
     };
-    let choices = tickets::choices(&app.pool, column).await?;
+    let choices = tickets::choices(&app.read, column).await?;
     Ok(choices.into_iter().map(|c| c.name).collect())
 }
 
@@ -410,7 +410,7 @@ async fn distinct(app: &AppState, column: &'static str) -> Result<Vec<String>, A
         "SELECT {column} FROM tickets.inc WHERE {column} IS NOT NULL AND btrim({column}) <> ''
          GROUP BY {column} ORDER BY {column} COLLATE \"C\""
     ))
-    .fetch_all(&app.pool)
+    .fetch_all(&app.read)
     .await?)
 }
 

@@ -110,7 +110,7 @@ pub async fn summary(
         filters: selection.filters.clone(),
         as_of_given: false,
     };
-    let open = app.live.current();
+    let open = app.live.fresh().await;
     let bytes = if selection.extra.is_empty() {
         let key = CacheKey::Dashboard {
             generation: open.generation,
@@ -133,7 +133,7 @@ pub async fn summary(
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
     } else {
-        let rows = db::tickets::window_tickets(&app.pool, &request).await?;
+        let rows = db::tickets::window_tickets(&app.read, &request).await?;
         let extra = selection.extra.clone();
         let rules = app.rules;
         tokio::task::spawn_blocking(move || {
