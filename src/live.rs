@@ -18,7 +18,8 @@ use crate::events::Events;
 pub struct OpenSet {
     /// Bumped at every reload; part of every cache key.
     pub generation: u64,
-    pub tickets: Vec<Ticket>,
+    /// Shared with the payloads computed from it (see `dashboard::Payload`).
+    pub tickets: Arc<[Ticket]>,
     /// Each ticket's feature serialised ahead, but for its `as_of`-dependent end.
     pub heads: Vec<String>,
 }
@@ -58,7 +59,7 @@ impl Live {
         let generation = slot.generation + 1;
         *slot = Arc::new(OpenSet {
             generation,
-            tickets,
+            tickets: tickets.into(),
             heads,
         });
         Ok(())

@@ -1,5 +1,6 @@
 //! The PostgreSQL pool, the migrations and the read queries.
 
+pub mod attribution;
 pub mod tickets;
 
 use std::time::Duration;

@@ -3,6 +3,7 @@
 mod app;
 mod bucket;
 mod dashboard;
+mod dispatch;
 mod geocode;
 mod grafana;
 mod helpers;
