@@ -88,14 +88,16 @@ async fn store(
     if let Some(open) = open {
         // The generator's backlog is crew-sized (~2,600): reopen recent closed tickets
         // up to the size asked for (their points are already resolved).
-        sqlx::query(
-            "UPDATE tickets.inc SET is_actionable = true, normalized_status = 'OPEN', closed_at = NULL
+        // On its own connection: the pool's statement timeout is for the read path.
+        let mut conn = PgConnection::connect(&db_url).await?;
+        sqlx::raw_sql(&format!(
+            "SET statement_timeout = 0;
+             UPDATE tickets.inc SET is_actionable = true, normalized_status = 'OPEN', closed_at = NULL
              WHERE ticket_id IN (SELECT ticket_id FROM tickets.inc WHERE NOT is_actionable
                                  ORDER BY created_at_service DESC NULLS LAST
-                                 LIMIT greatest(0, $1 - (SELECT count(*) FROM tickets.inc WHERE is_actionable)))",
-        )
-        .bind(open as i64)
-        .execute(&pool)
+                                 LIMIT greatest(0, {open} - (SELECT count(*) FROM tickets.inc WHERE is_actionable)))"
+        ))
+        .execute(&mut conn)
         .await?;
     }
     sqlx::query("ANALYZE tickets.inc").execute(&pool).await?;
