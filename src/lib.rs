@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod dispatch;
 pub mod eat;
 pub mod events;
 pub mod geocode;

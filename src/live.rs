@@ -28,7 +28,8 @@ use crate::metrics::Metrics;
 pub struct OpenSet {
     /// Bumped at every reload; part of every cache key.
     pub generation: u64,
-    pub tickets: Vec<Ticket>,
+    /// Shared with the payloads computed from it (see `dashboard::Payload`).
+    pub tickets: Arc<[Ticket]>,
     /// Each ticket's feature serialised ahead, but for its `as_of`-dependent end.
     pub heads: Vec<String>,
 }
@@ -193,7 +194,7 @@ impl Live {
         let generation = slot.generation + 1;
         *slot = Arc::new(OpenSet {
             generation,
-            tickets,
+            tickets: tickets.into(),
             heads,
         });
         Ok(())

@@ -1,6 +1,9 @@
 // The live INC map: draws the dashboard payload (/api/v1/inc/dashboard) with Leaflet,
 // keeps the whole view in the URL and refreshes with If-None-Match.
 
+import { setupNearest } from './nearest.js';
+import { setupTeams } from './teams.js';
+
 const L = window.L;
 const $ = (id) => document.getElementById(id);
 
@@ -454,6 +457,7 @@ async function loadDashboard(app, { fit }) {
     fleet.lastStatus = changed ? 200 : 304;
     if (changed || url !== fleet.url) render(app, body, fit);
     fleet.url = url;
+    app.refreshTeams?.();
     showError(null);
     document.body.dataset.state = 'ready';
   } catch (error) {
@@ -581,6 +585,16 @@ async function main() {
   app.open = clusterGroup('open').addTo(app.map);
   app.closed = clusterGroup('closed');
   wireControls(app);
+  const get = (url) => getJson(url);
+  setupNearest({
+    L, map: app.map, get, onError: handleError, fleet,
+    filters: () => {
+      const q = apiParams(app.state);
+      ['window', 'from', 'to'].forEach((name) => q.delete(name));
+      return q;
+    },
+  });
+  app.refreshTeams = setupTeams({ params: () => apiParams(app.state), get, onError: handleError, fleet });
   if (app.config.auth_required && !localStorage.getItem(TOKEN_KEY)) askForToken('This API needs a token.');
   else start(app);
 }

@@ -25,11 +25,17 @@ fn lon_lat<S: serde::Serializer>(p: &Point<f64>, s: S) -> Result<S::Ok, S::Error
     [p.x(), p.y()].serialize(s)
 }
 
+impl PointGeometry {
+    pub fn at(lon: f64, lat: f64) -> PointGeometry {
+        PointGeometry {
+            r#type: GeoJsonType::Point,
+            coordinates: Point::new(lon, lat),
+        }
+    }
+}
+
 fn geometry(t: &Ticket) -> Option<PointGeometry> {
-    Some(PointGeometry {
-        r#type: GeoJsonType::Point,
-        coordinates: Point::new(t.longitude?, t.latitude?),
-    })
+    Some(PointGeometry::at(t.longitude?, t.latitude?))
 }
 
 /// The GeoJSON object types used here.

@@ -233,11 +233,11 @@ fn payload(query: &str) -> serde_json::Value {
         Duration::hours(3),
     );
     let all = fixture();
-    let computed = compute(&all, &all, &req, fresh, &rules());
+    let computed = compute(all.clone().into(), all.clone(), &req, fresh, &rules());
     // The fast writer and serde agree to the byte.
     let heads: Vec<String> = all.iter().map(render::open_head).collect();
     let fast = render::write_json(&computed, &heads).unwrap();
-    let typed = serde_json::to_vec(&computed.into_dashboard()).unwrap();
+    let typed = serde_json::to_vec(&computed.to_dashboard()).unwrap();
     assert_eq!(
         String::from_utf8(fast).unwrap(),
         String::from_utf8(typed.clone()).unwrap()

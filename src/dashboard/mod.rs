@@ -9,6 +9,8 @@ pub mod round;
 pub mod sla;
 pub mod window;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -60,7 +62,7 @@ pub struct Rules {
     pub stale_after: Duration,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WindowOut {
     pub kind: WindowKind,
     #[schema(value_type = String, format = DateTime)]
@@ -86,12 +88,26 @@ pub struct Dashboard<'a> {
     pub freshness: Freshness,
 }
 
-/// The payload's parts, computed and not yet serialised.
-pub struct Computed<'a> {
+/// One ticket of the open set, by its position in the open rows, with its derived SLA.
+#[derive(Debug, Clone, Copy)]
+struct OpenEntry {
+    index: usize,
+    hours_open: Option<f64>,
+    state: OpenSla,
+}
+
+/// The dashboard, computed once and typed: what the HTTP JSON (`render`, serde through
+/// `to_dashboard`), Grafana and the teams table all read. It owns (or shares) the rows
+/// its sets point into, so it can live in the response cache beside its bytes.
+pub struct Payload {
     pub window: WindowOut,
     pub filters: Filters,
-    pub open: Vec<Open<'a>>,
-    pub closed: Vec<(&'a Ticket, ClosedSla)>,
+    open_rows: Arc<[Ticket]>,
+    /// Ordered by ticket id.
+    open: Vec<OpenEntry>,
+    window_rows: Vec<Ticket>,
+    /// Indices into `window_rows`, ordered by ticket id.
+    closed: Vec<(usize, ClosedSla)>,
     pub metrics: Metrics,
     pub freshness: Freshness,
 }
@@ -99,59 +115,59 @@ pub struct Computed<'a> {
 /// Computes the payload from the live tickets (`open_rows`: the actionable ones) and the
 /// tickets closed or created in the window (`window_rows`). Either may hold more: the
 /// window and the filters are applied here.
-pub fn compute<'a>(
-    open_rows: &'a [Ticket],
-    window_rows: &'a [Ticket],
+pub fn compute(
+    open_rows: Arc<[Ticket]>,
+    window_rows: Vec<Ticket>,
     request: &DashboardRequest,
     freshness: Freshness,
     rules: &Rules,
-) -> Computed<'a> {
+) -> Payload {
     let w = &request.window;
     let keep = |t: &Ticket| {
         request
             .filters
             .keeps(t.cluster.as_deref(), t.normalized_status.as_deref())
     };
-    let mut open: Vec<Open> = open_rows
+    let mut open: Vec<OpenEntry> = open_rows
         .iter()
         .enumerate()
         .filter(|(_, t)| t.is_actionable && keep(t))
         .map(|(index, ticket)| {
-            let start = ticket.created_at_service.or(ticket.first_seen_at);
-            let (hours_open, state) = sla::open(start, w.as_of, rules.sla_target_hours);
-            Open {
-                ticket,
+            let (hours_open, state) = open_sla(ticket, w.as_of, rules);
+            OpenEntry {
                 index,
                 hours_open,
                 state,
             }
         })
         .collect();
-    open.sort_by(|a, b| {
-        a.ticket
-            .ticket_id
-            .as_bytes()
-            .cmp(b.ticket.ticket_id.as_bytes())
-    });
-    let mut in_window: Vec<&Ticket> = window_rows
-        .iter()
-        .filter(|t| {
+    open.sort_by(|a, b| by_id(&open_rows[a.index], &open_rows[b.index]));
+    let mut in_window: Vec<usize> = (0..window_rows.len())
+        .filter(|&i| {
+            let t = &window_rows[i];
             [t.closed_at, t.created_at_service]
                 .into_iter()
                 .flatten()
                 .any(|c| w.contains(c))
+                && keep(t)
         })
-        .filter(|t| keep(t))
         .collect();
-    in_window.sort_by(|a, b| a.ticket_id.as_bytes().cmp(b.ticket_id.as_bytes()));
-    in_window.dedup_by(|a, b| a.ticket_id == b.ticket_id);
-    let closed: Vec<(&Ticket, ClosedSla)> = in_window
+    in_window.sort_by(|&a, &b| by_id(&window_rows[a], &window_rows[b]));
+    in_window.dedup_by(|a, b| window_rows[*a].ticket_id == window_rows[*b].ticket_id);
+    let closed: Vec<(usize, ClosedSla)> = in_window
         .iter()
-        .filter(|t| t.closed_at.is_some_and(|c| w.contains(c)))
-        .map(|&t| (t, sla::closed(t.sla_status.as_deref())))
+        .map(|&i| (i, &window_rows[i]))
+        .filter(|(_, t)| t.closed_at.is_some_and(|c| w.contains(c)))
+        .map(|(i, t)| (i, sla::closed(t.sla_status.as_deref())))
         .collect();
-    let metrics = metrics::compute(&open, &closed, &in_window, w);
-    Computed {
+    let metrics = {
+        let open: Vec<Open> = open.iter().map(|e| e.view(&open_rows)).collect();
+        let closed: Vec<(&Ticket, ClosedSla)> =
+            closed.iter().map(|&(i, s)| (&window_rows[i], s)).collect();
+        let in_window: Vec<&Ticket> = in_window.iter().map(|&i| &window_rows[i]).collect();
+        metrics::compute(&open, &closed, &in_window, w)
+    };
+    Payload {
         window: WindowOut {
             kind: w.kind,
             from: EatTime(w.from),
@@ -160,28 +176,61 @@ pub fn compute<'a>(
             as_of: EatTime(w.as_of),
         },
         filters: request.filters.clone(),
+        open_rows,
         open,
+        window_rows,
         closed,
         metrics,
         freshness,
     }
 }
 
-impl<'a> Computed<'a> {
+/// `hours_open` and the SLA state of an open ticket at `as_of`.
+pub fn open_sla(t: &Ticket, as_of: DateTime<Utc>, rules: &Rules) -> (Option<f64>, OpenSla) {
+    sla::open(
+        t.created_at_service.or(t.first_seen_at),
+        as_of,
+        rules.sla_target_hours,
+    )
+}
+
+/// Ticket ids in byte order.
+pub fn by_id(a: &Ticket, b: &Ticket) -> std::cmp::Ordering {
+    a.ticket_id.as_bytes().cmp(b.ticket_id.as_bytes())
+}
+
+impl OpenEntry {
+    fn view<'a>(&self, rows: &'a [Ticket]) -> Open<'a> {
+        Open {
+            ticket: &rows[self.index],
+            index: self.index,
+            hours_open: self.hours_open,
+            state: self.state,
+        }
+    }
+}
+
+impl Payload {
+    /// The open set, ordered by ticket id.
+    pub fn open(&self) -> impl ExactSizeIterator<Item = Open<'_>> {
+        self.open.iter().map(|e| e.view(&self.open_rows))
+    }
+
+    /// The closed set with the mapped SLA, ordered by ticket id.
+    pub fn closed(&self) -> impl ExactSizeIterator<Item = (&Ticket, ClosedSla)> {
+        self.closed.iter().map(|&(i, s)| (&self.window_rows[i], s))
+    }
+
     /// The typed payload (what the OpenAPI document describes; `render` writes the same
     /// bytes faster).
-    pub fn into_dashboard(self) -> Dashboard<'a> {
+    pub fn to_dashboard(&self) -> Dashboard<'_> {
         Dashboard {
-            window: self.window,
-            filters: self.filters,
-            open: self.open.iter().map(features::open).collect(),
-            closed: self
-                .closed
-                .iter()
-                .map(|&(t, state)| features::closed(t, state))
-                .collect(),
-            metrics: self.metrics,
-            freshness: self.freshness,
+            window: self.window.clone(),
+            filters: self.filters.clone(),
+            open: self.open().map(|o| features::open(&o)).collect(),
+            closed: self.closed().map(|(t, s)| features::closed(t, s)).collect(),
+            metrics: self.metrics.clone(),
+            freshness: self.freshness.clone(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The dashboard's query string: parsed, validated and normalised. Every refusal names
 //! the parameter and says why.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -25,7 +27,7 @@ pub struct ParamError {
     pub detail: String,
 }
 
-fn refuse(param: &str, detail: impl Into<String>) -> ParamError {
+pub fn refuse(param: &str, detail: impl Into<String>) -> ParamError {
     ParamError {
         param: param.to_owned(),
         detail: detail.into(),
@@ -56,6 +58,38 @@ impl Filters {
     pub fn clusters_lower(&self) -> Vec<String> {
         self.cluster.iter().map(|c| c.to_lowercase()).collect()
     }
+
+    /// The one normaliser of filter lists, for the query string and Grafana alike:
+    /// values trimmed, empty ones dropped, statuses upper-cased and checked against
+    /// `STATUSES`, case-insensitive duplicates dropped (the first spelling kept), sorted
+    /// case-insensitively — so equal filters share a cache entry.
+    pub fn new(
+        cluster: impl IntoIterator<Item = String>,
+        status: impl IntoIterator<Item = String>,
+    ) -> Result<Filters, ParamError> {
+        let status = status
+            .into_iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| self::status(&s))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Filters {
+            cluster: normalise(cluster.into_iter().map(|c| c.trim().to_owned()).collect()),
+            status: normalise(status),
+        })
+    }
+}
+
+/// One `normalized_status` value: trimmed, upper-cased, and one of `STATUSES`.
+pub fn status(value: &str) -> Result<String, ParamError> {
+    let s = value.trim().to_uppercase();
+    if STATUSES.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(refuse(
+            "status",
+            format!("{s:?} is not one of {}", STATUSES.join(", ")),
+        ))
+    }
 }
 
 /// A validated dashboard request; equal requests give equal payloads.
@@ -67,100 +101,138 @@ pub struct DashboardRequest {
     pub as_of_given: bool,
 }
 
-/// Parses `window`, `from`, `to`, `cluster`, `status` and `as_of` (repeatable or
-/// comma-separated lists for the last three but `as_of`); `now` is the server clock.
-pub fn parse(query: &str, now: DateTime<Utc>) -> Result<DashboardRequest, ParamError> {
-    let mut window = None;
-    let mut from = None;
-    let mut to = None;
-    let mut as_of = None;
-    let mut clusters: Vec<String> = Vec::new();
-    let mut statuses: Vec<String> = Vec::new();
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        let single = |slot: &mut Option<String>| {
-            if slot.replace(value.trim().to_owned()).is_some() {
-                Err(refuse(&name, "given more than once"))
+/// A query string split by parameter name: each single-valued parameter at most once,
+/// list parameters repeated or comma-separated; a name not expected is refused. The
+/// routes read their parameters from it, the common ones through the functions below.
+#[derive(Debug, Default)]
+pub struct Query {
+    singles: HashMap<&'static str, String>,
+    lists: HashMap<&'static str, Vec<String>>,
+}
+
+/// The dashboard's single-valued and list parameters (other routes add theirs).
+pub const WINDOW_PARAMS: [&str; 4] = ["window", "from", "to", "as_of"];
+pub const FILTER_PARAMS: [&str; 2] = ["cluster", "status"];
+
+impl Query {
+    pub fn parse(
+        query: &str,
+        singles: &[&'static str],
+        lists: &[&'static str],
+    ) -> Result<Query, ParamError> {
+        let mut q = Query::default();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            if let Some(&n) = singles.iter().find(|n| **n == name) {
+                if q.singles.insert(n, value.trim().to_owned()).is_some() {
+                    return Err(refuse(n, "given more than once"));
+                }
+            } else if let Some(&n) = lists.iter().find(|n| **n == name) {
+                let items = value.split(',').map(|v| v.trim().to_owned());
+                q.lists.entry(n).or_default().extend(items);
             } else {
-                Ok(())
-            }
-        };
-        match name.as_ref() {
-            "window" => single(&mut window)?,
-            "from" => single(&mut from)?,
-            "to" => single(&mut to)?,
-            "as_of" => single(&mut as_of)?,
-            "cluster" => clusters.extend(value.split(',').map(|c| c.trim().to_owned())),
-            "status" => statuses.extend(value.split(',').map(|s| s.trim().to_uppercase())),
-            other => {
+                let expected: Vec<&str> = singles.iter().chain(lists).copied().collect();
                 return Err(refuse(
-                    other,
-                    "unknown parameter (expected window, from, to, cluster, status, as_of)",
-                ))
+                    &name,
+                    format!("unknown parameter (expected {})", expected.join(", ")),
+                ));
             }
+        }
+        Ok(q)
+    }
+
+    /// A single-valued parameter, if given.
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        self.singles.remove(name)
+    }
+
+    /// A list parameter's items (empty ones included), in the order given.
+    pub fn list(&mut self, name: &str) -> Vec<String> {
+        self.lists.remove(name).unwrap_or_default()
+    }
+
+    /// `as_of` (RFC 3339), else `now`; and whether the client gave it.
+    pub fn as_of(&mut self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, bool), ParamError> {
+        match self.take("as_of") {
+            None => Ok((now, false)),
+            Some(text) => eat::parse_instant(&text)
+                .map(|t| (t, true))
+                .map_err(|e| refuse("as_of", e)),
         }
     }
-    let as_of_given = as_of.is_some();
-    let as_of = match as_of {
-        None => now,
-        Some(text) => eat::parse_instant(&text).map_err(|e| refuse("as_of", e))?,
-    };
-    let kind = match window.as_deref() {
-        None | Some("") => WindowKind::Today,
-        Some(w) => WindowKind::parse(w).ok_or_else(|| {
-            refuse(
-                "window",
-                format!("{w:?} is not one of today, week, month, custom"),
-            )
-        })?,
-    };
-    let window = if kind == WindowKind::Custom {
-        let from_text = from.ok_or_else(|| refuse("from", "required with window=custom"))?;
-        let to_text = to.ok_or_else(|| refuse("to", "required with window=custom"))?;
-        let from = bound("from", &from_text)?;
-        let to = bound("to", &to_text)?;
-        if to <= from {
-            return Err(refuse(
-                "to",
-                format!("{to_text:?} is not after from ({from_text:?})"),
-            ));
-        }
-        if to - from > Duration::days(MAX_SPAN_DAYS) {
-            return Err(refuse(
-                "to",
-                format!("the window spans more than {MAX_SPAN_DAYS} days"),
-            ));
-        }
-        Window {
-            kind,
-            from,
-            to,
-            as_of,
-        }
-    } else {
-        if from.is_some() {
-            return Err(refuse("from", "only allowed with window=custom"));
-        }
-        if to.is_some() {
-            return Err(refuse("to", "only allowed with window=custom"));
-        }
-        Window::around(kind, as_of)
-    };
-    if let Some(bad) = statuses
-        .iter()
-        .find(|s| !s.is_empty() && !STATUSES.contains(&s.as_str()))
-    {
+
+    /// `cluster` and `status`, normalised.
+    pub fn filters(&mut self) -> Result<Filters, ParamError> {
+        let cluster = self.list("cluster");
+        Filters::new(cluster, self.list("status"))
+    }
+
+    /// `window`, `from`, `to` and `as_of`, then the filters: the dashboard's request.
+    pub fn request(&mut self, now: DateTime<Utc>) -> Result<DashboardRequest, ParamError> {
+        let (as_of, as_of_given) = self.as_of(now)?;
+        let kind = match self.take("window").as_deref() {
+            None | Some("") => WindowKind::Today,
+            Some(w) => WindowKind::parse(w).ok_or_else(|| {
+                refuse(
+                    "window",
+                    format!("{w:?} is not one of today, week, month, custom"),
+                )
+            })?,
+        };
+        let (from, to) = (self.take("from"), self.take("to"));
+        let window = if kind == WindowKind::Custom {
+            let from = from.ok_or_else(|| refuse("from", "required with window=custom"))?;
+            let to = to.ok_or_else(|| refuse("to", "required with window=custom"))?;
+            custom_window(("from", &from), ("to", &to), as_of)?
+        } else {
+            if from.is_some() {
+                return Err(refuse("from", "only allowed with window=custom"));
+            }
+            if to.is_some() {
+                return Err(refuse("to", "only allowed with window=custom"));
+            }
+            Window::around(kind, as_of)
+        };
+        Ok(DashboardRequest {
+            window,
+            filters: self.filters()?,
+            as_of_given,
+        })
+    }
+}
+
+/// Parses `window`, `from`, `to`, `cluster`, `status` and `as_of` (repeatable or
+/// comma-separated lists for `cluster` and `status`); `now` is the server clock.
+pub fn parse(query: &str, now: DateTime<Utc>) -> Result<DashboardRequest, ParamError> {
+    Query::parse(query, &WINDOW_PARAMS, &FILTER_PARAMS)?.request(now)
+}
+
+/// The custom window `[from, to)` from two bounds given as `(parameter, text)`: each a
+/// date or an RFC 3339 timestamp, `to` after `from`, at most `MAX_SPAN_DAYS` apart.
+/// The query string's `from`/`to` and Grafana's `range.from`/`range.to` both end here.
+pub fn custom_window(
+    (from_param, from_text): (&str, &str),
+    (to_param, to_text): (&str, &str),
+    as_of: DateTime<Utc>,
+) -> Result<Window, ParamError> {
+    let from = bound(from_param, from_text)?;
+    let to = bound(to_param, to_text)?;
+    if to <= from {
         return Err(refuse(
-            "status",
-            format!("{bad:?} is not one of {}", STATUSES.join(", ")),
+            to_param,
+            format!("{to_text:?} is not after {from_param} ({from_text:?})"),
         ));
     }
-    Ok(DashboardRequest {
-        window,
-        as_of_given,
-        filters: Filters {
-            cluster: normalise(clusters),
-            status: normalise(statuses),
-        },
+    if to - from > Duration::days(MAX_SPAN_DAYS) {
+        return Err(refuse(
+            to_param,
+            format!("the window spans more than {MAX_SPAN_DAYS} days; pick a shorter one"),
+        ));
+    }
+    Ok(Window {
+        kind: WindowKind::Custom,
+        from,
+        to,
+        as_of,
     })
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::features;
 use super::sla::OpenSla;
-use super::{Computed, Open, Ticket};
+use super::{Open, Payload, Ticket};
 
 /// What every open feature of this ticket starts with, up to `"hours_open":`.
 pub fn open_head(ticket: &Ticket) -> String {
@@ -27,13 +27,14 @@ pub fn open_head(ticket: &Ticket) -> String {
     json
 }
 
-/// The payload as JSON, with `heads[i]` = `open_head(&open_rows[i])`.
-pub fn write_json(c: &Computed, heads: &[String]) -> serde_json::Result<Vec<u8>> {
+/// The payload as JSON, with `heads[i]` = `open_head(&open_rows[i])` for the open rows
+/// it was computed from.
+pub fn write_json(c: &Payload, heads: &[String]) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64 * 1024 + 520 * (c.open.len() + c.closed.len()));
     field(&mut out, "{\"window\":", &c.window)?;
     field(&mut out, ",\"filters\":", &c.filters)?;
     out.extend_from_slice(b",\"open\":{\"type\":\"FeatureCollection\",\"features\":[");
-    for (i, o) in c.open.iter().enumerate() {
+    for (i, o) in c.open().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -45,11 +46,8 @@ pub fn write_json(c: &Computed, heads: &[String]) -> serde_json::Result<Vec<u8>>
         out.extend_from_slice(b"}}");
     }
     out.extend_from_slice(b"]}");
-    let closed: features::ClosedCollection = c
-        .closed
-        .iter()
-        .map(|&(t, s)| features::closed(t, s))
-        .collect();
+    let closed: features::ClosedCollection =
+        c.closed().map(|(t, s)| features::closed(t, s)).collect();
     field(&mut out, ",\"closed\":", &closed)?;
     field(&mut out, ",\"metrics\":", &c.metrics)?;
     field(&mut out, ",\"freshness\":", &c.freshness)?;

@@ -7,13 +7,35 @@ use utoipa::ToSchema;
 
 use super::round;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OpenSla {
     Within,
     AtRisk,
     Breached,
     Unknown,
+}
+
+impl OpenSla {
+    pub const ALL: [OpenSla; 4] = [
+        OpenSla::Within,
+        OpenSla::AtRisk,
+        OpenSla::Breached,
+        OpenSla::Unknown,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OpenSla::Within => "within",
+            OpenSla::AtRisk => "at_risk",
+            OpenSla::Breached => "breached",
+            OpenSla::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OpenSla> {
+        OpenSla::ALL.into_iter().find(|o| o.name() == s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]

@@ -1,5 +1,6 @@
 //! The PostgreSQL pool, the migrations and the read queries.
 
+pub mod attribution;
 pub mod tickets;
 pub mod wal;
 

@@ -2,6 +2,7 @@
 //! a strong ETag; dropped after the TTL and whenever the data changes (on every replica,
 //! through the "data changed" event, see `live`).
 
+use std::any::Any;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,13 +16,15 @@ use tokio::sync::OnceCell;
 use super::error::ApiError;
 use crate::metrics::Metrics;
 
-/// A response body and its encodings.
+/// A response body and its encodings, with the typed value it was rendered from (so
+/// another renderer, e.g. Grafana, reads the same entry without parsing the bytes).
 pub struct CachedBody {
     json: Bytes,
     gzip: OnceCell<Bytes>,
     br: OnceCell<Bytes>,
     etag: HeaderValue,
     created: Instant,
+    typed: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl CachedBody {
@@ -34,7 +37,21 @@ impl CachedBody {
             gzip: OnceCell::new(),
             br: OnceCell::new(),
             created: Instant::now(),
+            typed: None,
         }
+    }
+
+    /// The body `json`, rendered from `value`.
+    pub fn of<T: Any + Send + Sync>(json: Vec<u8>, value: Arc<T>) -> CachedBody {
+        CachedBody {
+            typed: Some(value),
+            ..CachedBody::new(json)
+        }
+    }
+
+    /// The typed value the body was rendered from, if it is a `T`.
+    pub fn typed<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.typed.clone()?.downcast().ok()
     }
 
     async fn encoded(&self, encoding: Encoding) -> Bytes {
@@ -191,14 +208,23 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> ResponseCache<K> {
     where
         F: std::future::Future<Output = Result<Vec<u8>, ApiError>>,
     {
+        self.get_or_build_body(key, async { build.await.map(CachedBody::new) })
+            .await
+    }
+
+    /// The same, for a build that keeps its typed value beside the bytes.
+    pub async fn get_or_build_body<F>(&self, key: K, build: F) -> Result<Arc<CachedBody>, ApiError>
+    where
+        F: std::future::Future<Output = Result<CachedBody, ApiError>>,
+    {
         if self.ttl.is_zero() {
             Metrics::outcome(&self.metrics.cache, "miss");
-            return Ok(Arc::new(CachedBody::new(build.await?)));
+            return Ok(Arc::new(build.await?));
         }
         let entry = self
             .cache
             .entry(key)
-            .or_try_insert_with(async { build.await.map(|json| Arc::new(CachedBody::new(json))) })
+            .or_try_insert_with(async { build.await.map(Arc::new) })
             .await
             .map_err(|e: Arc<ApiError>| match Arc::try_unwrap(e) {
                 Ok(e) => e,

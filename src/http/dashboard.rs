@@ -6,11 +6,12 @@ use axum::response::Response;
 use chrono::Utc;
 
 use super::auth::Reader;
+use super::cache::CachedBody;
 use super::error::{ApiError, ErrorBody};
-use super::{AppState, CacheKey};
+use super::{AppState, CacheKey, DashboardKey};
 use crate::dashboard::freshness::Freshness;
 use crate::dashboard::params::{self, DashboardRequest};
-use crate::dashboard::{self, render, Dashboard};
+use crate::dashboard::{self, render, Dashboard, Payload};
 use crate::db;
 use crate::live::OpenSet;
 use std::sync::Arc;
@@ -48,29 +49,37 @@ pub async fn dashboard(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = params::parse(query.as_deref().unwrap_or(""), Utc::now())?;
-    let open = app.live.fresh().await;
-    let key = CacheKey::Dashboard {
-        generation: open.generation,
-        kind: request.window.kind,
-        from: request.window.from,
-        to: request.window.to,
-        as_of: request.as_of_given.then_some(request.window.as_of),
-        filters: request.filters.clone(),
-    };
-    let body = app
-        .cache
-        .get_or_build(key, build(app.clone(), open, request))
-        .await?;
+    let body = cached(&app, request).await?;
     Ok(body.respond(&headers, app.cache.ttl).await)
 }
 
-/// Queries the window's tickets and the import state, then builds and serialises the
-/// payload (with the in-memory open set) off the async threads.
-pub async fn build(
+/// The request's cache entry: its JSON and its typed `Payload`, built on a miss.
+pub async fn cached(
+    app: &AppState,
+    request: DashboardRequest,
+) -> Result<Arc<CachedBody>, ApiError> {
+    let open = app.live.fresh().await;
+    let key = CacheKey::Dashboard(DashboardKey::of(&request, open.generation));
+    app.cache
+        .get_or_build_body(key, build(app.clone(), open, request))
+        .await
+}
+
+/// The typed payload of a request, from (or into) the same cache entry as its JSON.
+pub async fn payload(app: &AppState, request: DashboardRequest) -> Result<Arc<Payload>, ApiError> {
+    cached(app, request)
+        .await?
+        .typed()
+        .ok_or_else(|| ApiError::Internal("a dashboard entry without its payload".into()))
+}
+
+/// Queries the window's tickets and the import state, then computes the payload (with
+/// the in-memory open set) and writes its JSON off the async threads.
+async fn build(
     app: AppState,
     open: Arc<OpenSet>,
     request: DashboardRequest,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<CachedBody, ApiError> {
     let started = std::time::Instant::now();
     let (rows, state) = tokio::try_join!(
         db::tickets::window_tickets(&app.read, &request),
@@ -78,14 +87,23 @@ pub async fn build(
     )?;
     let queried = started.elapsed();
     let rules = app.rules;
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let freshness = Freshness::at(&state, request.window.as_of, rules.stale_after);
-        let computed = dashboard::compute(&open.tickets, &rows, &request, freshness, &rules);
+        let n = rows.len();
+        let payload = dashboard::compute(open.tickets.clone(), rows, &request, freshness, &rules);
         let built = started.elapsed();
-        let json = render::write_json(&computed, &open.heads).map_err(|e| ApiError::Internal(e.to_string()));
-        tracing::debug!(rows = rows.len(), ?queried, ?built, serialised = ?started.elapsed(), "dashboard built");
-        json
+        let json = render::write_json(&payload, &open.heads).map_err(|e| ApiError::Internal(e.to_string()))?;
+        tracing::debug!(rows = n, ?queried, ?built, serialised = ?started.elapsed(), "dashboard built");
+        Ok(CachedBody::of(json, Arc::new(payload)))
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// Runs CPU-bound work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
 }

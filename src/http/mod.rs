@@ -6,6 +6,7 @@ mod assets;
 pub mod auth;
 pub mod cache;
 pub mod dashboard;
+pub mod dispatch;
 pub mod error;
 pub mod grafana;
 pub mod health;
@@ -27,10 +28,11 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::dashboard::params::Filters;
+use crate::dashboard::params::{DashboardRequest, Filters};
 use crate::dashboard::window::WindowKind;
 use crate::dashboard::Rules;
 use crate::db::tickets::ChoiceColumn;
+use crate::dispatch::teams::By;
 use crate::events::Events;
 use crate::ingest::run::Ingester;
 use crate::live::Live;
@@ -41,21 +43,40 @@ use cache::ResponseCache;
 /// What a cached response depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CacheKey {
-    Dashboard {
-        /// The open set's generation (see `live`).
-        generation: u64,
-        kind: WindowKind,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        /// Only when the client fixed it; otherwise the payload is "now" within the TTL.
-        as_of: Option<DateTime<Utc>>,
-        filters: Filters,
-    },
+    Dashboard(DashboardKey),
+    /// The teams table over the dashboard payload of that key.
+    Teams(By, DashboardKey),
     Choices {
         /// The open set's generation: the choices are as fresh as it.
         generation: u64,
         column: ChoiceColumn,
     },
+}
+
+/// What a dashboard payload depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DashboardKey {
+    /// The open set's generation (see `live`).
+    pub generation: u64,
+    pub kind: WindowKind,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Only when the client fixed it; otherwise the payload is "now" within the TTL.
+    pub as_of: Option<DateTime<Utc>>,
+    pub filters: Filters,
+}
+
+impl DashboardKey {
+    pub fn of(request: &DashboardRequest, generation: u64) -> DashboardKey {
+        DashboardKey {
+            generation,
+            kind: request.window.kind,
+            from: request.window.from,
+            to: request.window.to,
+            as_of: request.as_of_given.then_some(request.window.as_of),
+            filters: request.filters.clone(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -88,6 +109,8 @@ pub struct Surface {
 pub fn router(state: AppState, surface: &Surface) -> Router {
     let api = Router::new()
         .route("/api/v1/inc/dashboard", get(dashboard::dashboard))
+        .route("/api/v1/inc/nearest", get(dispatch::nearest))
+        .route("/api/v1/inc/teams", get(dispatch::teams))
         .route("/api/v1/inc/tickets/{ticket_id}", get(tickets::ticket))
         .route("/api/v1/freshness", get(tickets::freshness))
         .route("/api/v1/clusters", get(tickets::clusters))

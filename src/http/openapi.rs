@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, dashboard, health, map, tickets};
+use super::{admin, dashboard, dispatch, health, map, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,8 @@ use super::{admin, dashboard, health, map, tickets};
     ),
     paths(
         dashboard::dashboard,
+        dispatch::nearest,
+        dispatch::teams,
         tickets::ticket,
         tickets::freshness,
         tickets::clusters,
@@ -27,9 +29,11 @@ use super::{admin, dashboard, health, map, tickets};
         health::metrics,
         map::map_config,
     ),
+    components(schemas(dispatch::StatusParam)),
     modifiers(&BearerAuth),
     tags(
         (name = "dashboard", description = "The FleetOps live map's payload"),
+        (name = "dispatch", description = "Nearest open tickets and team closure attribution"),
         (name = "tickets", description = "Single tickets"),
         (name = "filters", description = "Choices for the cluster and status pickers"),
         (name = "admin", description = "Operator actions (admin token)"),

@@ -14,7 +14,7 @@ const TO: &str = "2026-06-16T21:00:00.000Z";
 const DS: &str = "simpod-json-datasource";
 
 /// Every metric the catalogue offers.
-const METRICS: [&str; 11] = [
+const METRICS: [&str; 12] = [
     "open_count",
     "closed_count",
     "closure_rate",
@@ -25,6 +25,7 @@ const METRICS: [&str; 11] = [
     "sla_closed",
     "by_cluster",
     "open_tickets",
+    "teams",
     "imports",
 ];
 

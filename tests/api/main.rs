@@ -4,6 +4,7 @@ mod app;
 mod bucket;
 mod cluster;
 mod dashboard;
+mod dispatch;
 mod geocode;
 mod grafana;
 mod helpers;

@@ -116,8 +116,8 @@ const dashboard = (base, query, token) => getJson(`${base}/api/v1/inc/dashboard?
 
 let browser;
 
-async function openPage(url, { viewport = { width: 1280, height: 800 }, storage, watch } = {}) {
-  const context = await browser.newContext({ viewport });
+async function openPage(url, { viewport = { width: 1280, height: 800 }, storage, watch, context: options } = {}) {
+  const context = await browser.newContext({ viewport, ...options });
   if (storage) await context.addInitScript((s) => Object.assign(localStorage, s), storage);
   const page = await context.newPage();
   const errors = [];
@@ -224,6 +224,61 @@ describe('live INC map', () => {
     assert.ok(api.open.features.some((f) => f.id === id && f.geometry), `popup shows an open ticket (${popup})`);
     assert.match(popup, /Status[\s\S]*Cluster[\s\S]*Location[\s\S]*Team[\s\S]*Owner[\s\S]*Open for[\s\S]*SLA/);
 
+    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
+  test('a map click or "near me" lists the nearest open tickets; the Teams tab is the API table', async () => {
+    const week = new URLSearchParams({ window: 'week', as_of: AS_OF });
+    const { page, errors, pageErrors, close } = await openPage(`${base}/?${week}`, {
+      context: { geolocation: { latitude: -1.2921, longitude: 36.8219 }, permissions: ['geolocation'] },
+    });
+    await shown(page, week);
+    const listed = () => page.evaluate(() => ({
+      ids: [...document.querySelectorAll('#nearest-list > li')].map((li) => li.dataset.ticket),
+      texts: [...document.querySelectorAll('#nearest-list > li')].map((li) => li.textContent),
+      rings: document.querySelectorAll('path.nearest-hit').length,
+      origin: window.__fleet.nearestOrigin,
+    }));
+    const expect = async (view) => {
+      const [lat, lon] = view.origin;
+      const api = await getJson(`${base}/api/v1/inc/nearest?as_of=${encodeURIComponent(AS_OF)}&lat=${lat}&lon=${lon}&limit=10`);
+      assert.equal(api.features.length, 10, 'the sample has ten placed open tickets');
+      assert.deepEqual(view.ids, api.features.map((f) => f.id));
+      assert.deepEqual(view.texts.map((t) => t.split(' km')[0]), api.features.map((f) => f.properties.distance_km.toFixed(3)));
+      assert.equal(view.rings, api.features.length, 'each listed ticket is highlighted');
+    };
+    // A click on the map's empty top-right corner.
+    const box = await page.locator('#map').boundingBox();
+    await page.mouse.click(box.x + box.width - 40, box.y + 40);
+    await page.waitForFunction(() => window.__fleet.nearest.length > 0);
+    await expect(await listed());
+    // "Near me": the browser's position (Nairobi).
+    await page.evaluate(() => { window.__fleet.nearest = []; });
+    await page.click('#near-me');
+    await page.waitForFunction(() => window.__fleet.nearest.length > 0);
+    const near = await listed();
+    assert.deepEqual(near.origin, ['-1.292100', '36.821900']);
+    await expect(near);
+
+    await page.click('#tab-teams');
+    await page.waitForFunction(() => window.__fleet.teamsRows !== null);
+    const teams = await getJson(`${base}/api/v1/inc/teams?${week}&by=team`);
+    const shownRows = await page.evaluate(() => ({
+      rows: window.__fleet.teamsRows,
+      trs: document.querySelectorAll('#teams-body > tr').length,
+      total: document.querySelector('#teams-total td').textContent,
+      metricsHidden: document.getElementById('metrics').hidden,
+    }));
+    assert.deepEqual(shownRows.rows, teams.rows);
+    assert.equal(shownRows.trs, teams.rows.length);
+    assert.equal(shownRows.total, String(teams.total.open));
+    assert.equal(shownRows.metricsHidden, true);
+    await page.selectOption('#teams-by', 'owner');
+    const owners = await getJson(`${base}/api/v1/inc/teams?${week}&by=owner`);
+    await page.waitForFunction((n) => document.querySelectorAll('#teams-body > tr').length === n
+      && document.getElementById('teams-name').textContent === 'Owner', owners.rows.length);
     assert.deepEqual(errors, []);
     assert.deepEqual(pageErrors, []);
     await close();

@@ -5,8 +5,9 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::summary::Summary;
 use crate::dashboard::window::Window;
+use crate::dashboard::Payload;
+use crate::dispatch::teams::Teams;
 use crate::eat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,7 @@ pub enum Metric {
     SlaClosed,
     ByCluster,
     OpenTickets,
+    Teams,
     Imports,
 }
 
@@ -54,7 +56,7 @@ impl Format {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 12] = [
         Metric::OpenCount,
         Metric::ClosedCount,
         Metric::ClosureRate,
@@ -65,6 +67,7 @@ impl Metric {
         Metric::SlaClosed,
         Metric::ByCluster,
         Metric::OpenTickets,
+        Metric::Teams,
         Metric::Imports,
     ];
 
@@ -80,6 +83,7 @@ impl Metric {
             Metric::SlaClosed => "sla_closed",
             Metric::ByCluster => "by_cluster",
             Metric::OpenTickets => "open_tickets",
+            Metric::Teams => "teams",
             Metric::Imports => "imports",
         }
     }
@@ -96,6 +100,7 @@ impl Metric {
             Metric::SlaClosed => "SLA of tickets closed in the range",
             Metric::ByCluster => "By cluster (table)",
             Metric::OpenTickets => "Open tickets (table)",
+            Metric::Teams => "Teams: backlog and closures (table)",
             Metric::Imports => "Import runs (annotations)",
         }
     }
@@ -112,7 +117,9 @@ impl Metric {
             | Metric::AvgMttrMinutes => Shape::Single,
             Metric::CreatedPerDay | Metric::ClosedPerDay => Shape::Daily,
             Metric::SlaOpen | Metric::SlaClosed => Shape::Split,
-            Metric::ByCluster | Metric::OpenTickets | Metric::Imports => Shape::Table,
+            Metric::ByCluster | Metric::OpenTickets | Metric::Teams | Metric::Imports => {
+                Shape::Table
+            }
         }
     }
 
@@ -149,6 +156,16 @@ impl Metric {
                 "placeholder": "all statuses", "width": 30,
             }));
         }
+        if self == Metric::Teams {
+            payloads.push(json!({
+                "name": "by", "label": "Group by", "type": "select", "width": 20,
+                "placeholder": "team",
+                "options": [
+                    {"label": "Team", "value": "team"},
+                    {"label": "Owner", "value": "owner"},
+                ],
+            }));
+        }
         if self.shape() != Shape::Table {
             payloads.push(json!({
                 "name": "format", "label": "Format", "type": "select", "width": 20,
@@ -162,8 +179,9 @@ impl Metric {
         json!({"value": self.name(), "label": self.label(), "payloads": payloads})
     }
 
-    /// The frames of a ticket metric (every metric but `imports`).
-    pub fn frames(self, format: Format, ref_id: &str, s: &Summary, window: &Window) -> Vec<Frame> {
+    /// The frames of a ticket metric computed from the payload alone (every metric but
+    /// `teams`, see `teams_table`, and `imports`).
+    pub fn frames(self, format: Format, ref_id: &str, s: &Payload, window: &Window) -> Vec<Frame> {
         let m = &s.metrics;
         let at = window.to.timestamp_millis();
         let series = |target: &str, datapoints: Vec<(Value, i64)>| Frame::Series {
@@ -262,6 +280,7 @@ impl Metric {
                     })
                     .collect(),
             )],
+            Shape::Table if self != Metric::OpenTickets => Vec::new(),
             Shape::Table => vec![Frame::table(
                 ref_id,
                 &[
@@ -275,11 +294,9 @@ impl Metric {
                     ("hours_open", "number"),
                     ("sla_state", "string"),
                 ],
-                s.open
-                    .features
-                    .iter()
-                    .map(|f| {
-                        let t = &f.properties;
+                s.open()
+                    .map(|o| {
+                        let t = o.ticket;
                         vec![
                             json!(t.ticket_id),
                             json!(t.normalized_status),
@@ -288,14 +305,41 @@ impl Metric {
                             json!(t.location_name),
                             json!(t.assigned_team),
                             json!(t.owner),
-                            json!(t.hours_open),
-                            json!(t.sla_state),
+                            json!(o.hours_open),
+                            json!(o.state),
                         ]
                     })
                     .collect(),
             )],
         }
     }
+}
+
+/// The `teams` table: one row per team (or owner), the columns named as the API's.
+pub fn teams_table(ref_id: &str, teams: &Teams) -> Frame {
+    const COLUMNS: [(&str, &str); 12] = [
+        ("name", "string"),
+        ("open", "number"),
+        ("open_within", "number"),
+        ("open_at_risk", "number"),
+        ("open_breached", "number"),
+        ("open_unknown", "number"),
+        ("closed", "number"),
+        ("closed_met", "number"),
+        ("closed_breached", "number"),
+        ("closed_unknown", "number"),
+        ("avg_mttr_minutes", "number"),
+        ("closure_rate", "number"),
+    ];
+    let rows = teams
+        .rows
+        .iter()
+        .map(|r| {
+            let v = serde_json::to_value(r).unwrap_or_default();
+            COLUMNS.iter().map(|(c, _)| v[*c].clone()).collect()
+        })
+        .collect();
+    Frame::table(ref_id, &COLUMNS, rows)
 }
 
 /// One element of the `/query` answer.

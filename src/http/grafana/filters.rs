@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use crate::dashboard::params::{Filters, STATUSES};
+use crate::dashboard::params::{self, Filters};
 use crate::dashboard::Ticket;
 
 /// A set of values: any value at all, or one of these (compared trimmed and
@@ -299,13 +299,7 @@ impl Selection {
         for p in &mut all {
             if let (Field::Status, Pattern::OneOf(values)) = (p.field, &mut p.pattern) {
                 for v in values.iter_mut() {
-                    *v = v.trim().to_uppercase();
-                    if !STATUSES.contains(&v.as_str()) {
-                        return Err(format!(
-                            "status {v:?} is not one of {}",
-                            STATUSES.join(", ")
-                        ));
-                    }
+                    *v = params::status(v).map_err(|e| format!("status {}", e.detail))?;
                 }
             }
         }
@@ -316,14 +310,12 @@ impl Selection {
                     && matches!(&p.pattern, Pattern::OneOf(v) if v.iter().any(|x| !x.trim().is_empty()))
             });
             match found.map(|i| all.remove(i).pattern) {
-                Some(Pattern::OneOf(values)) => normalise(values),
+                Some(Pattern::OneOf(values)) => values,
                 _ => Vec::new(),
             }
         };
-        let filters = Filters {
-            cluster: take(Field::Cluster),
-            status: take(Field::Status),
-        };
+        let cluster = take(Field::Cluster);
+        let filters = Filters::new(cluster, take(Field::Status)).map_err(|e| e.to_string())?;
         Ok(Selection {
             filters,
             extra: all,
@@ -366,20 +358,6 @@ impl Selection {
             Some(other) => Err(format!("{other} is neither a string nor a list of strings")),
         }
     }
-}
-
-/// The dashboard's normal form of a filter list (trimmed, without empty values or
-/// case-insensitive duplicates, sorted case-insensitively), so equal filters share a
-/// cache entry with `/api/v1/inc/dashboard`.
-fn normalise(values: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    let mut out: Vec<String> = values
-        .into_iter()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty() && seen.insert(v.to_lowercase()))
-        .collect();
-    out.sort_by_key(|v| v.to_lowercase());
-    out
 }
 
 #[cfg(test)]

@@ -17,17 +17,19 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Reader;
+use super::dispatch::teams_of;
 use super::error::ApiError;
 use super::AppState;
-use crate::dashboard::params::ParamError;
-use crate::dashboard::window::{Window, WindowKind, MAX_SPAN_DAYS};
+use crate::dashboard::params;
+use crate::dashboard::window::Window;
 use crate::db::tickets::{self, ChoiceColumn};
+use crate::dispatch::teams::By;
 use catalogue::{Format, Frame, Metric};
 use filters::{AdHocFilter, Field, Selection};
 use summary::Summaries;
@@ -248,7 +250,21 @@ async fn query(
                 .collect::<Result<Vec<_>, _>>()?;
             let selection = Selection::build(lists, &ad_hoc).map_err(refuse)?;
             let summary = summaries.get(&app, window, &selection).await?;
-            frames.extend(metric.frames(format, ref_id, &summary, &window));
+            if metric == Metric::Teams {
+                let by = match payload.get("by") {
+                    None | Some(Value::Null) => By::Team,
+                    Some(Value::String(by)) => {
+                        By::parse(Some(by.trim())).map_err(|e| refuse(e.to_string()))?
+                    }
+                    Some(other) => {
+                        return Err(refuse(format!("payload.by {other} is not a string")))
+                    }
+                };
+                let teams = teams_of(&app, &summary, by).await?;
+                frames.push(catalogue::teams_table(ref_id, &teams));
+            } else {
+                frames.extend(metric.frames(format, ref_id, &summary, &window));
+            }
         } else {
             if runs.is_none() {
                 runs = Some(imports::runs(&app.read, window.from, window.to).await?);
@@ -275,45 +291,19 @@ fn payload(t: &Target) -> Result<Map<String, Value>, String> {
 }
 
 /// The panel's time range as the dashboard's custom window `[from, to)`, "now" being
-/// the server clock: `to` after `from`, at most 366 days.
+/// the server clock (checked by the dashboard's own `custom_window`).
 fn window(range: Option<&Range>, now: DateTime<Utc>) -> Result<Window, ApiError> {
-    let refuse = |param: &str, detail: String| {
-        ApiError::BadParameter(ParamError {
-            param: param.to_owned(),
-            detail,
-        })
-    };
     let range = range.ok_or_else(|| {
-        refuse(
+        params::refuse(
             "range",
-            "required: {\"from\", \"to\"} as RFC 3339 timestamps".into(),
+            "required: {\"from\", \"to\"} as RFC 3339 timestamps",
         )
     })?;
-    let instant = |param: &str, text: &str| {
-        crate::eat::parse_instant(text.trim()).map_err(|e| refuse(param, e))
-    };
-    let (from, to) = (
-        instant("range.from", &range.from)?,
-        instant("range.to", &range.to)?,
-    );
-    if to <= from {
-        return Err(refuse(
-            "range.to",
-            format!("{:?} is not after range.from ({:?})", range.to, range.from),
-        ));
-    }
-    if to - from > Duration::days(MAX_SPAN_DAYS) {
-        return Err(refuse(
-            "range.to",
-            format!("the range spans more than {MAX_SPAN_DAYS} days; pick a shorter one"),
-        ));
-    }
-    Ok(Window {
-        kind: WindowKind::Custom,
-        from,
-        to,
-        as_of: now,
-    })
+    Ok(params::custom_window(
+        ("range.from", &range.from),
+        ("range.to", &range.to),
+        now,
+    )?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -427,6 +417,7 @@ mod tests {
 
     #[test]
     fn ranges_become_custom_windows_or_named_refusals() {
+        use crate::dashboard::window::WindowKind;
         let now = Utc::now();
         let w = window(
             Some(&range(

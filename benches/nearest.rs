@@ -1,0 +1,245 @@
+//! Nearest benchmark: `cargo bench --bench nearest -- [--samples 200] [--big-rows 1000000] [--big-open 25000]`.
+//!
+//! In one run, on a 21,312-ticket store and on a big store (default 1M tickets, of which
+//! 25,000 are made open): uncached `GET /api/v1/inc/nearest` p50/p99 over HTTP from the
+//! real binary (`fleettickets serve`), answered from the in-memory open set, and the same
+//! question asked of PostGIS (`ORDER BY geog <-> point LIMIT n`, a KNN scan of the GiST
+//! index) for the same positions; and a check that the API's distances are PostGIS
+//! `ST_Distance` to the metre. Databases `ft_bench_near`, dropped after.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleettickets::config::DatabaseConfig;
+use fleettickets::ingest::{self, generate, Mode, Source};
+use serde_json::Value;
+use sqlx::{Connection, PgConnection, PgPool};
+
+const AS_OF: &str = "2026-06-16T10:00:00+03:00";
+const LIMIT: u32 = 10;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Positions spread over Kenya's bounding box (splitmix64, the same every run).
+fn positions(n: usize) -> Vec<(f64, f64)> {
+    let mut state = 7u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| (-4.7 + 9.7 * next(), 33.9 + 8.0 * next()))
+        .collect()
+}
+
+const KNN: &str = "SELECT ticket_id, ST_Distance(geog, p) AS m
+    FROM tickets.inc, (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS p) o
+    WHERE is_actionable AND geog IS NOT NULL
+    ORDER BY geog <-> p LIMIT $3";
+
+async fn store(
+    server_url: &str,
+    rows: u64,
+    open: Option<u64>,
+    dir: &std::path::Path,
+) -> anyhow::Result<(String, PgPool)> {
+    let db_url = format!("{server_url}/ft_bench_near");
+    let path = dir.join("2026-06-16T071502.csv");
+    let as_of = chrono::DateTime::parse_from_rfc3339(AS_OF)?.with_timezone(&chrono::Utc);
+    let spec = generate::Spec {
+        rows,
+        seed: 1,
+        as_of,
+        truncated: false,
+    };
+    generate::write(
+        &spec,
+        std::io::BufWriter::new(std::fs::File::create(&path)?),
+    )?;
+    let mut admin = PgConnection::connect(&format!("{server_url}/postgres")).await?;
+    sqlx::query("DROP DATABASE IF EXISTS ft_bench_near WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    let pool = fleettickets::db::migrate(&DatabaseConfig::new(db_url.clone())).await?;
+    let t = Instant::now();
+    ingest::import_file(&pool, &path, Source::local_file(&path), Mode::Apply).await?;
+    if let Some(open) = open {
+        // The generator's backlog is crew-sized (~2,600): reopen recent closed tickets
+        // up to the size asked for (their points are already resolved).
+        // On its own connection: the pool's statement timeout is for the read path.
+        let mut conn = PgConnection::connect(&db_url).await?;
+        sqlx::raw_sql(&format!(
+            "SET statement_timeout = 0;
+             UPDATE tickets.inc SET is_actionable = true, normalized_status = 'OPEN', closed_at = NULL
+             WHERE ticket_id IN (SELECT ticket_id FROM tickets.inc WHERE NOT is_actionable
+                                 ORDER BY created_at_service DESC NULLS LAST
+                                 LIMIT greatest(0, {open} - (SELECT count(*) FROM tickets.inc WHERE is_actionable)))"
+        ))
+        .execute(&mut conn)
+        .await?;
+    }
+    sqlx::query("ANALYZE tickets.inc").execute(&pool).await?;
+    std::fs::remove_file(&path)?;
+    println!(
+        "{rows} generated tickets imported in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok((db_url, pool))
+}
+
+async fn run(server_url: &str, rows: u64, open: Option<u64>, samples: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db_url, pool) = store(server_url, rows, open, dir.path()).await?;
+    let (n_open, n_placed): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(geog) FROM tickets.inc WHERE is_actionable")
+            .fetch_one(&pool)
+            .await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_fleettickets"))
+            .arg("serve")
+            .env("DATABASE_URL", &db_url)
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("INGEST_CRON", "off")
+            .env("BUCKET_DIR", dir.path().join("bucket"))
+            .env("API_TOKENS", "")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().no_gzip().build()?;
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let points = positions(samples);
+    let url = |(lat, lon): (f64, f64)| {
+        format!("{base}/api/v1/inc/nearest?lat={lat}&lon={lon}&limit={LIMIT}")
+    };
+    // Warm-up (connections, the first reload), then the check on a few positions.
+    for &p in points.iter().take(10) {
+        client.get(url(p)).send().await?.bytes().await?;
+    }
+    let (mut mismatches, mut same_ids) = (0, 0);
+    for &(lat, lon) in points.iter().take(20) {
+        let api: Value = client.get(url((lat, lon))).send().await?.json().await?;
+        let knn: Vec<(String, f64)> = sqlx::query_as(KNN)
+            .bind(lat)
+            .bind(lon)
+            .bind(i64::from(LIMIT))
+            .fetch_all(&pool)
+            .await?;
+        let features = api["features"].as_array().cloned().unwrap_or_default();
+        for f in &features {
+            let id = f["id"].as_str().unwrap_or_default();
+            let pg: f64 = sqlx::query_scalar(
+                "SELECT ST_Distance(geog, ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography) FROM tickets.inc WHERE ticket_id = $3",
+            )
+            .bind(lat)
+            .bind(lon)
+            .bind(id)
+            .fetch_one(&pool)
+            .await?;
+            let km = f["properties"]["distance_km"].as_f64().unwrap_or(f64::NAN);
+            if (km * 1000.0).round() as i64 != pg.round() as i64 {
+                mismatches += 1;
+            }
+        }
+        // The same distances as the KNN answer (ids may differ among equal distances).
+        let ours: Vec<i64> = features
+            .iter()
+            .map(|f| {
+                (f["properties"]["distance_km"].as_f64().unwrap_or(f64::NAN) * 1000.0).round()
+                    as i64
+            })
+            .collect();
+        let theirs: Vec<i64> = knn.iter().map(|(_, m)| m.round() as i64).collect();
+        same_ids += usize::from(ours == theirs);
+    }
+    println!(
+        "  {n_open} open ({n_placed} with a point); check on 20 positions: {mismatches} distances differ from ST_Distance (rounded to metres); \
+         the KNN's top-{LIMIT} distances equal ours for {same_ids}/20"
+    );
+    anyhow::ensure!(mismatches == 0, "distances differ from PostGIS");
+    let (mut api_ms, mut knn_ms) = (Vec::new(), Vec::new());
+    for &(lat, lon) in &points {
+        let t = Instant::now();
+        let body = client.get(url((lat, lon))).send().await?.bytes().await?;
+        api_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(body.len() > 100, "an answer");
+        let t = Instant::now();
+        let rows: Vec<(String, f64)> = sqlx::query_as(KNN)
+            .bind(lat)
+            .bind(lon)
+            .bind(i64::from(LIMIT))
+            .fetch_all(&pool)
+            .await?;
+        knn_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(rows.len() == LIMIT as usize, "a KNN answer");
+    }
+    api_ms.sort_by(f64::total_cmp);
+    knn_ms.sort_by(f64::total_cmp);
+    println!(
+        "  nearest limit={LIMIT}, {samples} positions: API over HTTP p50 {:.2} ms / p99 {:.2} ms; \
+         PostGIS KNN (query alone) p50 {:.2} ms / p99 {:.2} ms => API {:.1}x the KNN's speed at p50",
+        percentile(&api_ms, 0.5),
+        percentile(&api_ms, 0.99),
+        percentile(&knn_ms, 0.5),
+        percentile(&knn_ms, 0.99),
+        percentile(&knn_ms, 0.5) / percentile(&api_ms, 0.5),
+    );
+    pool.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let samples = arg("--samples", 200) as usize;
+    let big_rows = arg("--big-rows", 1_000_000);
+    let big_open = arg("--big-open", 25_000);
+    let server_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    println!("store of 21312 tickets:");
+    run(&server_url, 21_312, None, samples).await?;
+    if big_rows > 0 {
+        println!("store of {big_rows} tickets, {big_open} open:");
+        run(&server_url, big_rows, Some(big_open), samples).await?;
+    }
+    let mut admin = PgConnection::connect(&format!("{server_url}/postgres")).await?;
+    sqlx::query("DROP DATABASE IF EXISTS ft_bench_near WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    Ok(())
+}

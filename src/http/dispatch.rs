@@ -1,0 +1,155 @@
+//! `GET /api/v1/inc/nearest` (uncached: every position differs; answered from the
+//! in-memory open set) and `GET /api/v1/inc/teams` (cached like the dashboard, over its
+//! typed payload).
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+
+use super::auth::Reader;
+use super::cache::CachedBody;
+use super::dashboard::{blocking, payload};
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, CacheKey, DashboardKey};
+use crate::dashboard::params::{DashboardRequest, Query, FILTER_PARAMS};
+use crate::dashboard::Payload;
+use crate::db;
+use crate::dispatch::nearest::{self, NearestAnswer};
+use crate::dispatch::teams::{self, By, Teams};
+
+/// The open tickets nearest a position, with their geodesic distances (WGS84, as
+/// PostGIS `ST_Distance(geography, geography)`), nearest first. Not cached.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inc/nearest",
+    tag = "dispatch",
+    params(
+        ("lat" = f64, Query, minimum = -90, maximum = 90, description = "Latitude of the position, WGS84 decimal degrees.", example = -1.2921),
+        ("lon" = f64, Query, minimum = -180, maximum = 180, description = "Longitude of the position, WGS84 decimal degrees.", example = 36.8219),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "How many tickets (default 10)."),
+        ("max_km" = Option<f64>, Query, exclusive_minimum = 0, maximum = 20000, description = "Only tickets at most this far (km)."),
+        ("cluster" = Option<Vec<String>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
+        ("status" = Option<Vec<StatusParam>>, Query, explode = true, description = "Statuses to keep; repeat or comma-separate."),
+        ("sla_state" = Option<Vec<crate::dashboard::sla::OpenSla>>, Query, explode = true, description = "SLA states to keep at `as_of`; repeat or comma-separate."),
+        ("as_of" = Option<String>, Query, format = DateTime, description = "RFC 3339 instant used as \"now\" for the SLA (default: the server clock)."),
+    ),
+    responses(
+        (status = 200, description = "A GeoJSON FeatureCollection of the dashboard's open features with `distance_km`", body = NearestAnswer),
+        (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn nearest(
+    State(app): State<AppState>,
+    _: Reader,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let request = nearest::parse(query.as_deref().unwrap_or(""), Utc::now())?;
+    let open = app.live.fresh().await;
+    let rules = app.rules;
+    let json = blocking(move || {
+        let near = nearest::nearest(&open.tickets, &request, &rules);
+        serde_json::to_vec(&nearest::answer(&near, &request))
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        json,
+    )
+        .into_response())
+}
+
+/// Per team (or owner): the open backlog with its SLA split at `as_of`, and the
+/// closures of the window attributed to the team that held the ticket when it closed,
+/// with their SLA split, mean MTTR and closure rate; `total` is the dashboard's metrics.
+///
+/// Cached like the dashboard; send `If-None-Match` with the last `ETag` to get a 304.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inc/teams",
+    tag = "dispatch",
+    params(
+        ("by" = Option<By>, Query, description = "Group by `assigned_team` (team, the default) or `owner`."),
+        ("window" = Option<crate::dashboard::window::WindowKind>, Query, description = "The window for closed tickets (EAT), as the dashboard's."),
+        ("from" = Option<String>, Query, format = Date, description = "With window=custom: start, `YYYY-MM-DD` (00:00 EAT) or an RFC 3339 date-time. Inclusive."),
+        ("to" = Option<String>, Query, format = Date, description = "With window=custom: end, `YYYY-MM-DD` or an RFC 3339 date-time. Exclusive; after `from`, at most 366 days later."),
+        ("cluster" = Option<Vec<String>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
+        ("status" = Option<Vec<StatusParam>>, Query, explode = true, description = "Statuses to keep; repeat or comma-separate."),
+        ("as_of" = Option<String>, Query, format = DateTime, description = "RFC 3339 instant used as \"now\" (default: the server clock)."),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
+    ),
+    responses(
+        (status = 200, description = "The rows and their total", body = Teams),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 503, description = "The database is unreachable (see Retry-After)", body = ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn teams(
+    State(app): State<AppState>,
+    _: Reader,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut q = Query::parse(
+        query.as_deref().unwrap_or(""),
+        &["window", "from", "to", "as_of", "by"],
+        &FILTER_PARAMS,
+    )?;
+    let by = By::parse(q.take("by").as_deref())?;
+    let request = q.request(Utc::now())?;
+    let key = CacheKey::Teams(
+        by,
+        DashboardKey::of(&request, app.live.fresh().await.generation),
+    );
+    let body = app
+        .cache
+        .get_or_build_body(key, build_teams(app.clone(), request, by))
+        .await?;
+    Ok(body.respond(&headers, app.cache.ttl).await)
+}
+
+async fn build_teams(
+    app: AppState,
+    request: DashboardRequest,
+    by: By,
+) -> Result<CachedBody, ApiError> {
+    let payload = payload(&app, request).await?;
+    let teams = teams_of(&app, &payload, by).await?;
+    let json = serde_json::to_vec(&teams).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(CachedBody::of(json, Arc::new(teams)))
+}
+
+/// The teams table of a payload, with the closures attributed from the history.
+pub async fn teams_of(app: &AppState, payload: &Payload, by: By) -> Result<Teams, ApiError> {
+    let ids: Vec<&str> = payload
+        .closed()
+        .map(|(t, _)| t.ticket_id.as_str())
+        .collect();
+    let closing = db::attribution::closing_holders(&app.read, &ids).await?;
+    Ok(teams::compute(payload, by, &closing))
+}
+
+/// The `status` values, for the OpenAPI document (parsing checks them against
+/// `params::STATUSES`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+pub enum StatusParam {
+    Open,
+    InProgress,
+    Pending,
+    Resolved,
+    Closed,
+    Cancelled,
+}
