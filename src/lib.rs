@@ -8,6 +8,7 @@ pub mod db;
 pub mod eat;
 pub mod events;
 pub mod geocode;
+pub mod history;
 pub mod http;
 pub mod ingest;
 pub mod live;

@@ -25,7 +25,7 @@ pub struct ParamError {
     pub detail: String,
 }
 
-fn refuse(param: &str, detail: impl Into<String>) -> ParamError {
+pub fn refuse(param: &str, detail: impl Into<String>) -> ParamError {
     ParamError {
         param: param.to_owned(),
         detail: detail.into(),
@@ -74,8 +74,7 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<DashboardRequest, ParamE
     let mut from = None;
     let mut to = None;
     let mut as_of = None;
-    let mut clusters: Vec<String> = Vec::new();
-    let mut statuses: Vec<String> = Vec::new();
+    let mut filter_args = FilterArgs::default();
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let single = |slot: &mut Option<String>| {
             if slot.replace(value.trim().to_owned()).is_some() {
@@ -89,8 +88,7 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<DashboardRequest, ParamE
             "from" => single(&mut from)?,
             "to" => single(&mut to)?,
             "as_of" => single(&mut as_of)?,
-            "cluster" => clusters.extend(value.split(',').map(|c| c.trim().to_owned())),
-            "status" => statuses.extend(value.split(',').map(|s| s.trim().to_uppercase())),
+            name if filter_args.take(name, &value) => {}
             other => {
                 return Err(refuse(
                     other,
@@ -147,6 +145,42 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<DashboardRequest, ParamE
         }
         Window::around(kind, as_of)
     };
+    Ok(DashboardRequest {
+        window,
+        as_of_given,
+        filters: filter_args.finish()?,
+    })
+}
+
+/// The `cluster` and `status` values as given (each repeated or comma-separated).
+#[derive(Debug, Default)]
+pub struct FilterArgs {
+    clusters: Vec<String>,
+    statuses: Vec<String>,
+}
+
+impl FilterArgs {
+    /// Takes the parameter when it is `cluster` or `status`; false for any other.
+    pub fn take(&mut self, name: &str, value: &str) -> bool {
+        match name {
+            "cluster" => self
+                .clusters
+                .extend(value.split(',').map(|c| c.trim().to_owned())),
+            "status" => self
+                .statuses
+                .extend(value.split(',').map(|s| s.trim().to_uppercase())),
+            _ => return false,
+        }
+        true
+    }
+
+    pub fn finish(self) -> Result<Filters, ParamError> {
+        filters(self.clusters, self.statuses)
+    }
+}
+
+/// Validated, normalised filters.
+fn filters(clusters: Vec<String>, statuses: Vec<String>) -> Result<Filters, ParamError> {
     if let Some(bad) = statuses
         .iter()
         .find(|s| !s.is_empty() && !STATUSES.contains(&s.as_str()))
@@ -156,18 +190,14 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<DashboardRequest, ParamE
             format!("{bad:?} is not one of {}", STATUSES.join(", ")),
         ));
     }
-    Ok(DashboardRequest {
-        window,
-        as_of_given,
-        filters: Filters {
-            cluster: normalise(clusters),
-            status: normalise(statuses),
-        },
+    Ok(Filters {
+        cluster: normalise(clusters),
+        status: normalise(statuses),
     })
 }
 
 /// A window bound: a bare date is 00:00 EAT of that date; otherwise RFC 3339.
-fn bound(param: &str, text: &str) -> Result<DateTime<Utc>, ParamError> {
+pub fn bound(param: &str, text: &str) -> Result<DateTime<Utc>, ParamError> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(eat::midnight(date));
     }

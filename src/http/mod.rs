@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backlog;
 pub mod cache;
 pub mod dashboard;
 pub mod error;
@@ -34,6 +35,7 @@ use crate::dashboard::window::WindowKind;
 use crate::dashboard::Rules;
 use crate::db::tickets::ChoiceColumn;
 use crate::events::Events;
+use crate::history::backlog::Interval;
 use crate::ingest::run::Ingester;
 use crate::live::Live;
 use crate::metrics::{Metrics, RouteLabels};
@@ -55,6 +57,14 @@ pub enum CacheKey {
         filters: Filters,
     },
     Choices(ChoiceColumn),
+    Backlog {
+        generation: u64,
+        /// `None` where the bound follows the server clock.
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        interval: Interval,
+        filters: Filters,
+    },
 }
 
 #[derive(Clone)]
@@ -82,6 +92,7 @@ pub struct Surface {
 pub fn router(state: AppState, surface: &Surface) -> Router {
     let api = Router::new()
         .route("/api/v1/inc/dashboard", get(dashboard::dashboard))
+        .route("/api/v1/inc/backlog", get(backlog::backlog))
         .route("/api/v1/inc/tickets/{ticket_id}", get(tickets::ticket))
         .route("/api/v1/freshness", get(tickets::freshness))
         .route("/api/v1/clusters", get(tickets::clusters))

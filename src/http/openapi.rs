@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, dashboard, health, map, tickets};
+use super::{admin, backlog, dashboard, health, map, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use super::{admin, dashboard, health, map, tickets};
     ),
     paths(
         dashboard::dashboard,
+        backlog::backlog,
         tickets::ticket,
         tickets::freshness,
         tickets::clusters,
@@ -30,6 +31,7 @@ use super::{admin, dashboard, health, map, tickets};
     modifiers(&BearerAuth),
     tags(
         (name = "dashboard", description = "The FleetOps live map's payload"),
+        (name = "history", description = "The backlog over time, from the captured history"),
         (name = "tickets", description = "Single tickets"),
         (name = "filters", description = "Choices for the cluster and status pickers"),
         (name = "admin", description = "Operator actions (admin token)"),

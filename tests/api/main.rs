@@ -6,6 +6,8 @@ mod dashboard;
 mod geocode;
 mod grafana;
 mod helpers;
+mod history;
 mod import;
 mod replicas;
 mod s3;
+mod series;
