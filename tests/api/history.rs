@@ -420,3 +420,76 @@ async fn backlog_parameters_are_validated_cached_and_compressed() {
         .unwrap();
     assert_eq!(br.headers()["content-encoding"], "br");
 }
+
+#[tokio::test]
+async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
+    let db = test_db().await;
+    let p = &db.pool;
+    for (name, rows) in [
+        (
+            "2026-06-16T080000.csv",
+            "INC1,OPEN,true,Karen,Nairobi,New,,,\nINC2,OPEN,true,Karen,Nairobi,New,,,\n",
+        ),
+        (
+            "2026-06-16T090000.csv",
+            "INC1,CLOSED,false,Karen,Nairobi,Closed,,,\nINC2,OPEN,true,Karen,Nairobi,New,,,\n",
+        ),
+        (
+            "2026-06-16T100000.csv",
+            "INC1,CLOSED,false,Karen,Nairobi,Closed,,,\nINC2,PENDING,true,Karen,Nairobi,New,,,\n",
+        ),
+    ] {
+        import_named(p, name, &format!("{HEAD}\n{rows}"), Mode::Apply).await;
+    }
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    // One day kept at 09:30 the next day: the version closed at 09:00 goes.
+    let retention = fleettickets::history::retention::apply;
+    assert_eq!(
+        retention(p, 1, at("2026-06-17T09:30:00+03:00"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(capture_start(p).await.as_deref(), Some("2026-06-16 09:00"));
+    assert_eq!(
+        versions(p).await,
+        vec![
+            row("INC1", "2026-06-16 09:00", None, "CLOSED", "Karen"),
+            row(
+                "INC2",
+                "2026-06-16 08:00",
+                Some("2026-06-16 10:00"),
+                "OPEN",
+                "Karen"
+            ),
+            row("INC2", "2026-06-16 10:00", None, "PENDING", "Karen"),
+        ]
+    );
+    assert_eq!(
+        retention(p, 1, at("2026-06-17T09:30:00+03:00"))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(capture_start(p).await.as_deref(), Some("2026-06-16 09:00"));
+    // Much later: every closed version goes, current ones stay.
+    assert_eq!(
+        retention(p, 30, at("2027-01-01T00:00:00+03:00"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(capture_start(p).await.as_deref(), Some("2026-06-16 10:00"));
+    assert_eq!(
+        count(
+            p,
+            "SELECT count(*) FROM tickets.inc_history WHERE valid_to IS NULL"
+        )
+        .await,
+        2
+    );
+}
