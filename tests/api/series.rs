@@ -56,6 +56,12 @@ struct Tracked {
     start: Option<DateTime<Utc>>,
 }
 
+/// Each snapshot's time and every ticket's tracked fields after it.
+type States = Vec<(DateTime<Utc>, BTreeMap<String, Tracked>)>;
+
+/// Per ticket: the stored `source_updated_at`, the current version and its start.
+type Current = BTreeMap<String, (Option<DateTime<Utc>>, Tracked, DateTime<Utc>)>;
+
 #[derive(Debug, Clone, PartialEq)]
 struct Expected {
     ticket: String,
@@ -76,14 +82,8 @@ fn non_empty(v: &str) -> Option<String> {
 /// Replays the snapshots as the spec describes an import and capture: the later row
 /// wins, alarms and empty ids are dropped, a stored row with a strictly newer
 /// `source_updated_at` is kept, a version whenever a tracked field changes.
-fn replay(
-    snapshots: &[(String, Vec<u8>)],
-) -> (
-    Vec<Expected>,
-    Vec<(DateTime<Utc>, BTreeMap<String, Tracked>)>,
-) {
-    let mut current: BTreeMap<String, (Option<DateTime<Utc>>, Tracked, DateTime<Utc>)> =
-        BTreeMap::new();
+fn replay(snapshots: &[(String, Vec<u8>)]) -> (Vec<Expected>, States) {
+    let mut current = Current::new();
     let mut closed = Vec::new();
     let mut states = Vec::new();
     for (name, body) in snapshots {
