@@ -86,7 +86,7 @@ async fn dba_ms(
          GROUP BY e ORDER BY e"
     );
     let mut conn = pool.acquire().await?;
-    sqlx::query("SET statement_timeout = '120s'")
+    sqlx::query("SET statement_timeout = '60s'")
         .execute(&mut *conn)
         .await?;
     let t = Instant::now();
@@ -101,7 +101,7 @@ async fn dba_ms(
             t.elapsed().as_secs_f64() * 1000.0,
             rows.len()
         ),
-        Err(_) => "> 120 s (stopped by statement_timeout)".into(),
+        Err(_) => "> 60 s (stopped by statement_timeout)".into(),
     })
 }
 
@@ -137,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
          SELECT 'INC' || lpad(k::text, 12, '0'), vf, lead(vf) OVER (PARTITION BY k ORDER BY vf),
                 s.status, s.status IN ('OPEN', 'IN_PROGRESS', 'PENDING'),
                 'Cluster ' || (k % 40), 'nairobi', 'Owner ' || (h % 8),
-                vf - (random() * 72 || ' hours')::interval, vf
+                vf - random() * interval '72 hours', vf
          FROM (SELECT k, 0 AS h, '{begin}'::timestamptz AS vf FROM generate_series(0, {tickets} - 1) k
                UNION ALL
                SELECT k, h, '{begin}'::timestamptz + h * interval '1 hour' FROM changes) c
