@@ -113,10 +113,14 @@ async fn main() -> anyhow::Result<()> {
     let snapshots: u32 = arg("--snapshots", 24);
     let server = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    // `--reuse`: keep the history a previous run left (it takes minutes to build).
+    let reuse = std::env::args().any(|a| a == "--reuse");
     let mut admin = PgConnection::connect(&format!("{server}/postgres")).await?;
-    sqlx::query("DROP DATABASE IF EXISTS ft_bench_history WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
+    if !reuse {
+        sqlx::query("DROP DATABASE IF EXISTS ft_bench_history WITH (FORCE)")
+            .execute(&mut admin)
+            .await?;
+    }
     let mut config = DatabaseConfig::new(format!("{server}/ft_bench_history"));
     config.db_statement_timeout_secs = 900;
     let pool = fleettickets::db::migrate(&config).await?;
@@ -126,7 +130,8 @@ async fn main() -> anyhow::Result<()> {
     // A year of history, set-based: each hour `rate` of the tickets get a new version
     // (status, cluster and owner drawn at random; ~12 % of versions actionable).
     let t = Instant::now();
-    sqlx::raw_sql(&format!(
+    if !reuse {
+        sqlx::raw_sql(&format!(
         "SET work_mem = '256MB';
          INSERT INTO tickets.history_capture (started_at) VALUES ('{begin}');
          CREATE TEMP TABLE changes AS
@@ -151,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
     ))
     .execute(&pool)
     .await?;
+    }
     let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inc_history")
         .fetch_one(&pool)
         .await?;
@@ -166,7 +172,8 @@ async fn main() -> anyhow::Result<()> {
     );
 
     for (label, span, interval, step) in [
-        ("90 days hourly", 90, Interval::Hour, "1 hour"),
+        // 2,000 hourly buckets is the API's limit (90 days would be 2,160).
+        ("83 days hourly", 83, Interval::Hour, "1 hour"),
         ("365 days daily", 365.min(days), Interval::Day, "1 day"),
     ] {
         let from = end - Duration::days(span);
