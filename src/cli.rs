@@ -1,10 +1,9 @@
-//! The command line: `serve`, `migrate`, `import`, `generate`.
+//! The command line: `serve`, `migrate`, `import`, `history backfill`, `openapi`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{BucketConfig, DatabaseConfig, GeocoderConfig, Settings};
@@ -35,10 +34,32 @@ pub enum Command {
     },
     /// Import one INC snapshot. A dry run unless --apply.
     Import(Box<ImportArgs>),
-    /// Write a realistic generated INC snapshot (for tests, demos and benchmarks).
-    Generate(GenerateArgs),
+    /// The ticket history: replay the archive into it.
+    #[command(subcommand)]
+    History(HistoryCommand),
     /// Print the OpenAPI document (as committed in openapi/openapi.json).
     Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HistoryCommand {
+    /// Replay the archived snapshots (automations/inc/processed/) older than the recorded
+    /// history into it, oldest first. A dry run unless --apply.
+    Backfill(Box<BackfillArgs>),
+}
+
+#[derive(Args, Debug)]
+pub struct BackfillArgs {
+    /// Write to the database; without it nothing is written.
+    #[arg(long)]
+    pub apply: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+    #[command(flatten)]
+    pub bucket: BucketConfig,
 }
 
 #[derive(Args, Debug)]
@@ -76,24 +97,6 @@ pub struct ImportArgs {
     pub geocoder: GeocoderConfig,
 }
 
-#[derive(Args, Debug)]
-pub struct GenerateArgs {
-    /// Data rows to write (the sentinel, if any, comes on top).
-    #[arg(long, default_value_t = 21_312)]
-    pub rows: u64,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Export time (RFC 3339); tickets are created before it. Default: now.
-    #[arg(long)]
-    pub as_of: Option<DateTime<Utc>>,
-    /// End with the `EXPORT STOPPED` sentinel.
-    #[arg(long)]
-    pub truncated: bool,
-    /// Output file (default: standard output).
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-}
-
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve(settings) => serve(&settings).await,
@@ -101,7 +104,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             println!("migrations applied");
         }),
         Command::Import(args) => import(*args).await,
-        Command::Generate(args) => generate(args),
+        Command::History(HistoryCommand::Backfill(args)) => backfill(*args).await,
         Command::Openapi => {
             print!("{}", crate::http::openapi::document());
             Ok(())
@@ -205,6 +208,49 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let mode = if args.apply {
+        Mode::Apply
+    } else {
+        Mode::DryRun
+    };
+    let pool = crate::db::connect(&args.db)
+        .await
+        .context("cannot reach the database")?;
+    crate::db::check_migrated(&pool).await?;
+    let bucket = Bucket::from_config(&args.bucket)?;
+    let terminal = std::io::stderr().is_terminal();
+    let report =
+        crate::history::backfill::run(&pool, &bucket, &args.db.database_url, mode, |line| {
+            if terminal {
+                eprintln!("{line}");
+            }
+        })
+        .await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("bucket    {}", bucket.description());
+    if !report.applied {
+        println!("DRY RUN: nothing was written (add --apply to backfill)");
+    }
+    let verb = if report.applied { "added" } else { "would add" };
+    println!(
+        "history   {} archived snapshots replayed: {verb} {} versions; capture starts at {}",
+        report.snapshots,
+        report.versions,
+        report
+            .capture_started_at
+            .map_or_else(|| "(nothing recorded)".into(), crate::eat::rfc3339)
+    );
+    for (key, why) in &report.skipped {
+        println!("skipped   {key}: {why}");
+    }
+    Ok(())
+}
+
 /// The operator's summary of a bucket run.
 pub fn render_run(run: &RunReport, bucket: &str, mode: Mode) -> String {
     let mut out = format!("bucket    {bucket}\n");
@@ -273,24 +319,6 @@ pub fn render_report(r: &ImportReport) -> String {
         c.skipped_older
     ));
     out
-}
-
-fn generate(args: GenerateArgs) -> anyhow::Result<()> {
-    let spec = ingest::generate::Spec {
-        rows: args.rows,
-        seed: args.seed,
-        as_of: args.as_of.unwrap_or_else(Utc::now),
-        truncated: args.truncated,
-    };
-    match &args.out {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            ingest::generate::write(&spec, std::io::BufWriter::new(file))?;
-        }
-        None => ingest::generate::write(&spec, std::io::stdout().lock())?,
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -112,6 +112,10 @@ pub struct IngestConfig {
     /// Also run one ingest as soon as `serve` starts.
     #[arg(long, env = "INGEST_ON_START")]
     pub ingest_on_start: bool,
+    /// Drop history versions closed more than this many days ago, after each scheduled
+    /// ingest run (capture start moves forward). Unset: history is kept for good.
+    #[arg(long, env = "HISTORY_RETENTION_DAYS")]
+    pub history_retention_days: Option<u32>,
 }
 
 /// Everything `serve` needs.

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod eat;
 pub mod events;
 pub mod geocode;
+pub mod history;
 pub mod http;
 pub mod ingest;
 pub mod live;

@@ -96,7 +96,12 @@ impl Application {
             tracing::warn!("no API_TOKENS: the read API is open and admin routes are refused");
         }
         if let Some(schedule) = schedule {
-            schedule::spawn(ingester.clone(), schedule, settings.ingest.ingest_on_start);
+            schedule::spawn(
+                ingester.clone(),
+                schedule,
+                settings.ingest.ingest_on_start,
+                settings.ingest.history_retention_days,
+            );
         }
         tracing::info!(bucket = ingester.bucket.description(), "ready");
         Ok(Application {

@@ -237,7 +237,7 @@ pub fn custom_window(
 }
 
 /// A window bound: a bare date is 00:00 EAT of that date; otherwise RFC 3339.
-fn bound(param: &str, text: &str) -> Result<DateTime<Utc>, ParamError> {
+pub fn bound(param: &str, text: &str) -> Result<DateTime<Utc>, ParamError> {
     eat::parse_bound(text).map_err(|e| refuse(param, e))
 }
 

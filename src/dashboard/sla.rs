@@ -75,6 +75,16 @@ pub fn open(
     (Some(round::ratio(micros, MICROS_PER_HOUR, 1)), state)
 }
 
+/// How long after its start an open ticket turns `at_risk` and `breached`: the instants
+/// at which `open` changes its verdict, to the microsecond.
+pub fn thresholds(target_hours: f64) -> (chrono::Duration, chrono::Duration) {
+    let target = (target_hours * MICROS_PER_HOUR as f64) as i128;
+    // at_risk when micros * 4 >= target * 3, i.e. micros >= ceil(3 target / 4).
+    let at_risk = (target * 3 + 3) / 4;
+    let micros = |m: i128| chrono::Duration::microseconds(i64::try_from(m).unwrap_or(i64::MAX));
+    (micros(at_risk), micros(target))
+}
+
 /// The source `sla_status`, trimmed and case-insensitive.
 pub fn closed(sla_status: Option<&str>) -> ClosedSla {
     match sla_status.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
@@ -136,6 +146,19 @@ mod tests {
             open(Some(as_of() - Duration::hours(8)), as_of(), 8.0).1,
             OpenSla::Breached
         );
+    }
+
+    #[test]
+    fn thresholds_are_where_the_verdict_changes() {
+        for target in [24.0, 8.0, 0.001, 7.3, 0.000_000_277] {
+            let (at_risk, breached) = thresholds(target);
+            let verdict = |d: Duration| open(Some(as_of() - d), as_of(), target).1;
+            let us = Duration::microseconds(1);
+            assert_eq!(verdict(at_risk - us), OpenSla::Within, "{target}");
+            assert_eq!(verdict(at_risk), OpenSla::AtRisk, "{target}");
+            assert_eq!(verdict(breached - us), OpenSla::AtRisk, "{target}");
+            assert_eq!(verdict(breached), OpenSla::Breached, "{target}");
+        }
     }
 
     #[test]

@@ -8,13 +8,6 @@ use sqlx::PgPool;
 
 use crate::dispatch::teams::Holder;
 
-/// Whether `tickets.inc_history` exists in this database.
-pub async fn history_exists(pool: &PgPool) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT to_regclass('tickets.inc_history') IS NOT NULL")
-        .fetch_one(pool)
-        .await
-}
-
 /// For those of `ticket_ids` that have one, the team and owner of the latest version in
 /// which the ticket stopped being actionable (its previous version was actionable). A
 /// ticket captured already closed (its first version) has none: its current row counts.
@@ -22,7 +15,7 @@ pub async fn closing_holders(
     pool: &PgPool,
     ticket_ids: &[&str],
 ) -> sqlx::Result<HashMap<String, Holder>> {
-    if ticket_ids.is_empty() || !history_exists(pool).await? {
+    if ticket_ids.is_empty() {
         return Ok(HashMap::new());
     }
     let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(

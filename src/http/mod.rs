@@ -4,6 +4,7 @@
 pub mod admin;
 mod assets;
 pub mod auth;
+pub mod backlog;
 pub mod cache;
 pub mod dashboard;
 pub mod dispatch;
@@ -34,6 +35,7 @@ use crate::dashboard::Rules;
 use crate::db::tickets::ChoiceColumn;
 use crate::dispatch::teams::By;
 use crate::events::Events;
+use crate::history::backlog::Interval;
 use crate::ingest::run::Ingester;
 use crate::live::Live;
 use crate::metrics::{Metrics, RouteLabels};
@@ -50,6 +52,14 @@ pub enum CacheKey {
         /// The open set's generation: the choices are as fresh as it.
         generation: u64,
         column: ChoiceColumn,
+    },
+    Backlog {
+        generation: u64,
+        /// `None` where the bound follows the server clock.
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        interval: Interval,
+        filters: Filters,
     },
 }
 
@@ -111,6 +121,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .route("/api/v1/inc/dashboard", get(dashboard::dashboard))
         .route("/api/v1/inc/nearest", get(dispatch::nearest))
         .route("/api/v1/inc/teams", get(dispatch::teams))
+        .route("/api/v1/inc/backlog", get(backlog::backlog))
         .route("/api/v1/inc/tickets/{ticket_id}", get(tickets::ticket))
         .route("/api/v1/freshness", get(tickets::freshness))
         .route("/api/v1/clusters", get(tickets::clusters))

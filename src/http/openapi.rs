@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, dashboard, dispatch, health, map, tickets};
+use super::{admin, backlog, dashboard, dispatch, health, map, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use super::{admin, dashboard, dispatch, health, map, tickets};
         dashboard::dashboard,
         dispatch::nearest,
         dispatch::teams,
+        backlog::backlog,
         tickets::ticket,
         tickets::freshness,
         tickets::clusters,
@@ -34,6 +35,7 @@ use super::{admin, dashboard, dispatch, health, map, tickets};
     tags(
         (name = "dashboard", description = "The FleetOps live map's payload"),
         (name = "dispatch", description = "Nearest open tickets and team closure attribution"),
+        (name = "history", description = "The backlog over time, from the captured history"),
         (name = "tickets", description = "Single tickets"),
         (name = "filters", description = "Choices for the cluster and status pickers"),
         (name = "admin", description = "Operator actions (admin token)"),

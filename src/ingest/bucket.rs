@@ -12,7 +12,9 @@ use md5::{Digest, Md5};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, PutPayload, RetryConfig,
+};
 use tokio::io::AsyncWriteExt;
 
 use crate::config::BucketConfig;
@@ -110,31 +112,58 @@ impl Bucket {
 
     /// The pending snapshots, oldest export first (by the time in their names).
     pub async fn pending(&self) -> Result<Vec<Pending>, BucketError> {
-        let listing = self
-            .store
-            .list_with_delimiter(Some(&Path::from(PREFIX)))
-            .await?;
         let mut pending = Vec::new();
-        for meta in listing.objects {
-            let key = meta.location.to_string();
-            let name = meta.location.filename().unwrap_or_default().to_owned();
-            let Some(snapshot_at) = super::snapshot_time(&name) else {
-                tracing::warn!(%key, "ignored: not a snapshot name (YYYY-MM-DDTHHMMSS.csv)");
-                continue;
-            };
+        for (meta, name, snapshot_at) in self.snapshots_in(PREFIX).await? {
             let etag = match (&meta.e_tag, self.hash_content) {
                 (Some(etag), false) => etag.trim_matches('"').to_owned(),
                 _ => self.content_md5(&meta.location).await?,
             };
             pending.push(Pending {
-                key,
+                key: meta.location.to_string(),
                 name,
                 etag,
                 snapshot_at,
             });
         }
-        pending.sort_by(|a, b| (a.snapshot_at, &a.key).cmp(&(b.snapshot_at, &b.key)));
         Ok(pending)
+    }
+
+    /// The archived snapshots under `processed/`, oldest export first (no ETags: a
+    /// backfill does not need them).
+    pub async fn archived(&self) -> Result<Vec<Pending>, BucketError> {
+        Ok(self
+            .snapshots_in(&format!("{PREFIX}/processed"))
+            .await?
+            .into_iter()
+            .map(|(meta, name, snapshot_at)| Pending {
+                key: meta.location.to_string(),
+                name,
+                etag: String::new(),
+                snapshot_at,
+            })
+            .collect())
+    }
+
+    /// The snapshot files directly under `prefix`, by export time then key.
+    async fn snapshots_in(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(ObjectMeta, String, DateTime<Utc>)>, BucketError> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&Path::from(prefix)))
+            .await?;
+        let mut found = Vec::new();
+        for meta in listing.objects {
+            let name = meta.location.filename().unwrap_or_default().to_owned();
+            let Some(snapshot_at) = super::snapshot_time(&name) else {
+                tracing::warn!(key = %meta.location, "ignored: not a snapshot name (YYYY-MM-DDTHHMMSS.csv)");
+                continue;
+            };
+            found.push((meta, name, snapshot_at));
+        }
+        found.sort_by(|a, b| (a.2, a.0.location.as_ref()).cmp(&(b.2, b.0.location.as_ref())));
+        Ok(found)
     }
 
     async fn content_md5(&self, location: &Path) -> Result<String, BucketError> {

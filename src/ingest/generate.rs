@@ -1,5 +1,6 @@
 //! Realistic INC snapshots for tests, the demo and benchmarks: the columns, the messy
-//! casing, the drops and the awkward values of `inc-csv.md`, for any row count and seed.
+//! casing, the drops and the awkward values of `inc-csv.md`, for any row count and seed;
+//! and hourly series of them, with the changes history capture has to follow.
 
 use std::io::Write;
 
@@ -130,21 +131,218 @@ fn stamp(t: DateTime<Utc>) -> String {
 pub fn write(spec: &Spec, out: impl Write) -> csv::Result<()> {
     let clusters = gazetteer::clusters();
     let mut rng = Rng(spec.seed);
+    let rows = (0..spec.rows).map(|i| row(&mut rng, &clusters, spec, i));
+    write_rows(rows, spec.truncated, out)
+}
+
+fn write_rows<R: AsRef<[String]>>(
+    rows: impl Iterator<Item = R>,
+    truncated: bool,
+    out: impl Write,
+) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
-    let mut record: Vec<String> = Vec::with_capacity(HEADER.len());
-    for i in 0..spec.rows {
-        record.clear();
-        record.extend(row(&mut rng, &clusters, spec, i));
-        w.write_record(&record)?;
+    for r in rows {
+        w.write_record(r.as_ref())?;
     }
-    if spec.truncated {
+    if truncated {
         let mut sentinel = vec![String::new(); HEADER.len()];
         sentinel[0] = "EXPORT STOPPED: row limit 50000 reached".into();
         w.write_record(&sentinel)?;
     }
     w.flush()?;
     Ok(())
+}
+
+/// An hourly series of snapshots: the first is `base`, each next one an hour later with
+/// `change_rate` of the tickets changed (closures, reopenings, status changes,
+/// reassignments between clusters and owners) and a few new tickets. Snapshot
+/// `identical_at` re-emits the one before byte for byte; snapshot `stale_at` re-sends one
+/// ticket's first row (an older `source_updated_at`, other content).
+#[derive(Debug, Clone)]
+pub struct SeriesSpec {
+    pub base: Spec,
+    pub snapshots: u32,
+    pub change_rate: f64,
+    pub identical_at: Option<u32>,
+    pub stale_at: Option<u32>,
+}
+
+/// The column positions the series changes.
+mod col {
+    pub const RAW_STATUS: usize = 0;
+    pub const LAST_SEEN: usize = 2;
+    pub const STATUS: usize = 3;
+    pub const SLA: usize = 6;
+    pub const CREATED: usize = 5;
+    pub const ACTIONABLE: usize = 7;
+    pub const OWNER: usize = 9;
+    pub const TICKET_ID: usize = 11;
+    pub const CLOSED_AT: usize = 14;
+    pub const REGION: usize = 15;
+    pub const ALARM: usize = 16;
+    pub const BUCKET: usize = 17;
+    pub const TEAM: usize = 20;
+    pub const FIRST_SEEN: usize = 23;
+    pub const UPDATED: usize = 30;
+    pub const MTTR: usize = 31;
+    pub const CLUSTER: usize = 32;
+}
+
+/// The series' file names (`YYYY-MM-DDTHHMMSS.csv`, EAT) and contents, in order, each
+/// handed to `each` as it is made (one snapshot in memory at a time).
+pub fn series(
+    spec: &SeriesSpec,
+    mut each: impl FnMut(String, Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let clusters = gazetteer::clusters();
+    let mut rng = Rng(spec.base.seed);
+    let mut rows: Vec<[String; 33]> = (0..spec.base.rows)
+        .map(|i| row(&mut rng, &clusters, &spec.base, i))
+        .collect();
+    let first_rows = rows.clone();
+    let mut previous: Vec<u8> = Vec::new();
+    for n in 0..spec.snapshots {
+        let as_of = spec.base.as_of + Duration::hours(i64::from(n));
+        let name = format!(
+            "{}.csv",
+            as_of.with_timezone(&eat::TZ).format("%Y-%m-%dT%H%M%S")
+        );
+        if n > 0 && spec.identical_at == Some(n) {
+            each(name, previous.clone())?;
+            continue;
+        }
+        if n > 0 {
+            // Changes fall on open tickets; a closed one picked is rarely reopened.
+            let changes = (rows.len() as f64 * spec.change_rate).round() as usize;
+            let (mut done, mut closed) = (0, 0);
+            for _ in 0..changes * 50 {
+                if done == changes {
+                    break;
+                }
+                let i = rng.below(rows.len() as u64) as usize;
+                if !is_open(&rows[i]) && !rng.chance(0.02) {
+                    continue;
+                }
+                closed += usize::from(change(&mut rng, &clusters, &mut rows[i], as_of));
+                done += 1;
+            }
+            // As many tickets open as close: the backlog stays about its size.
+            for _ in 0..closed.max(1) {
+                let i = rows.len() as u64;
+                let spec_now = Spec {
+                    as_of,
+                    ..spec.base.clone()
+                };
+                let mut fresh = row(&mut rng, &clusters, &spec_now, i);
+                reopen(&mut fresh, "New");
+                if !fresh[col::CREATED].is_empty() && fresh[col::CREATED] != "N/A" {
+                    fresh[col::CREATED] = stamp(as_of - Duration::minutes(30));
+                }
+                fresh[col::FIRST_SEEN] = stamp(as_of - Duration::minutes(25));
+                fresh[col::UPDATED] = stamp(as_of - Duration::minutes(5));
+                rows.push(fresh);
+            }
+        }
+        for r in rows.iter_mut() {
+            r[col::LAST_SEEN] = stamp(as_of);
+        }
+        let mut out = Vec::new();
+        let stale = (spec.stale_at == Some(n)).then(|| stale_row(&rows, &first_rows));
+        let emitted = rows.iter().map(|r| match &stale {
+            Some((i, old)) if r[col::TICKET_ID] == rows[*i][col::TICKET_ID] => old,
+            _ => r,
+        });
+        write_rows(emitted, spec.base.truncated, &mut out).map_err(std::io::Error::other)?;
+        each(name, out.clone())?;
+        previous = out;
+    }
+    Ok(())
+}
+
+/// A ticket whose first row differs from its current one, and that first row (whose
+/// `source_updated_at` is older) with the current export bookkeeping.
+fn stale_row(rows: &[[String; 33]], first: &[[String; 33]]) -> (usize, [String; 33]) {
+    let i = (0..first.len())
+        .find(|&i| {
+            !rows[i][col::TICKET_ID].is_empty()
+                && super::values::boolean(&rows[i][col::ALARM]) != Some(true)
+                && rows[i][col::UPDATED] > first[i][col::UPDATED]
+                && rows[i][col::STATUS] != first[i][col::STATUS]
+        })
+        .unwrap_or(0);
+    let mut old = first[i].clone();
+    old[col::LAST_SEEN] = rows[i][col::LAST_SEEN].clone();
+    (i, old)
+}
+
+/// Makes a row an open ticket (a reopened or a new one).
+fn reopen(r: &mut [String; 33], raw_status: &str) {
+    r[col::STATUS] = "OPEN".into();
+    r[col::RAW_STATUS] = raw_status.into();
+    r[col::ACTIONABLE] = "true".into();
+    r[col::CLOSED_AT] = String::new();
+    r[col::MTTR] = String::new();
+    r[col::SLA] = String::new();
+    r[col::BUCKET] = "0-4h".into();
+}
+
+fn is_open(r: &[String; 33]) -> bool {
+    super::values::boolean(&r[col::ACTIONABLE]) == Some(true)
+}
+
+/// One ticket changed at `as_of`: an open one is closed, moves on in its workflow, or
+/// is reassigned (to another cluster or owner); a closed one is reopened. True when it
+/// was closed.
+fn change(
+    rng: &mut Rng,
+    clusters: &[GazetteerCluster],
+    r: &mut [String; 33],
+    as_of: DateTime<Utc>,
+) -> bool {
+    let at = as_of - Duration::minutes(rng.below(50) as i64 + 1);
+    let closes = is_open(r) && rng.below(10) < 4;
+    match (is_open(r), rng.below(6)) {
+        _ if closes => {
+            let hours = (rng.below(48_000) as f64 / 1000.0).max(0.05);
+            r[col::STATUS] = if rng.chance(0.5) {
+                "RESOLVED"
+            } else {
+                "CLOSED"
+            }
+            .into();
+            r[col::RAW_STATUS] = if r[col::STATUS] == "RESOLVED" {
+                "Resolved"
+            } else {
+                "Closed"
+            }
+            .into();
+            r[col::ACTIONABLE] = "false".into();
+            r[col::CLOSED_AT] = stamp(at);
+            r[col::MTTR] = format!("{hours}");
+            r[col::SLA] = if hours >= 24.0 { "Breached" } else { "Met" }.into();
+            r[col::BUCKET] = "closed".into();
+        }
+        (true, 0..2) => {
+            let (status, raw) = *rng.pick(&[
+                ("OPEN", "Assigned"),
+                ("IN_PROGRESS", "In Progress"),
+                ("PENDING", "Pending customer"),
+            ]);
+            r[col::STATUS] = status.into();
+            r[col::RAW_STATUS] = raw.into();
+        }
+        (true, 2..4) => {
+            let c = rng.pick(clusters);
+            r[col::CLUSTER] = c.cluster.into();
+            r[col::REGION] = c.region.into();
+            r[col::TEAM] = format!("FO {}", c.region.to_uppercase());
+        }
+        (true, _) => r[col::OWNER] = rng.pick(&OWNERS).to_string(),
+        (false, _) => reopen(r, "Reopened"),
+    }
+    r[col::UPDATED] = stamp(at);
+    closes
 }
 
 fn row(rng: &mut Rng, clusters: &[GazetteerCluster], spec: &Spec, i: u64) -> [String; 33] {

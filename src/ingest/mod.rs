@@ -4,6 +4,7 @@ pub mod bucket;
 pub mod clean;
 #[cfg(test)]
 mod clean_props;
+pub mod columns;
 pub mod generate;
 pub mod run;
 pub mod schedule;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use md5::{Digest, Md5};
-use sqlx::{Connection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
 use crate::geocode::names::{ticket_location_query, Aliases};
@@ -90,28 +91,7 @@ pub async fn import_file(
 ) -> Result<ImportReport, ImportError> {
     let started_at = Utc::now();
     let started_at_instant = std::time::Instant::now();
-    let (tx_batches, mut batches) = mpsc::channel(2);
-    let label = source.key.clone();
     let aliases = Aliases::load(&mut *pool.acquire().await?).await?;
-    let mut reader = Some({
-        let (path, label) = (path.to_path_buf(), label.clone());
-        tokio::task::spawn_blocking(move || read_file(path, &label, &aliases, &tx_batches))
-    });
-    let join = |handle: tokio::task::JoinHandle<_>| async {
-        handle.await.unwrap_or_else(|e| {
-            Err(ImportError::Io {
-                file: label.clone(),
-                source: std::io::Error::other(e),
-            })
-        })
-    };
-    // A file refused at its header (or empty) is refused before the database is touched.
-    let first = batches.recv().await;
-    let mut finished = None;
-    if first.is_none() {
-        finished = Some(join(reader.take().expect("not joined yet")).await?);
-    }
-
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     // The dedupe sort of a production-size snapshot fits in memory with this.
@@ -121,35 +101,23 @@ pub async fn import_file(
     sqlx::query("SET LOCAL statement_timeout = '15min'")
         .execute(&mut *tx)
         .await?;
-    upsert::create_staging(&mut tx).await?;
-    if mode == Mode::DryRun {
-        // From here on only temporary tables can be written: the proof of a dry run.
-        sqlx::query("SET TRANSACTION READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-    }
-    let mut copy = tx.copy_in_raw(upsert::COPY_STAGING).await?;
-    let mut next = first;
-    while let Some(batch) = next {
-        copy.send(batch).await?;
-        next = batches.recv().await;
-    }
-    // The reader's verdict decides: a file error aborts the COPY and so the transaction.
-    let (stats, md5) = match finished {
-        Some(done) => done,
-        None => match join(reader.take().expect("not joined yet")).await {
-            Ok(done) => done,
-            Err(e) => {
-                copy.abort(e.to_string()).await.ok();
-                return Err(e);
-            }
-        },
-    };
-    copy.finish().await?;
+    let (stats, md5) = stage(&mut tx, path, &source.key, aliases, mode).await?;
     let staged_ms = started_at_instant.elapsed().as_millis();
-    let changes = match mode {
-        Mode::DryRun => upsert::classify(&mut tx).await?,
-        Mode::Apply => upsert::apply(&mut tx).await?,
+    let import_id = match mode {
+        Mode::DryRun => None,
+        Mode::Apply => Some(upsert::next_import_id(&mut tx).await?),
+    };
+    let changes = match import_id {
+        None => upsert::classify(&mut tx).await?,
+        Some(id) => {
+            let wanted = source.snapshot_at.unwrap_or(started_at);
+            let at = upsert::history_time(&mut tx, upsert::LIVE, wanted).await?;
+            let changes = upsert::apply(&mut tx, at, id).await?;
+            if changes.versions > 0 {
+                upsert::start_capture(&mut tx, at).await?;
+            }
+            changes
+        }
     };
     let written_ms = started_at_instant.elapsed().as_millis();
     source.etag.get_or_insert(md5);
@@ -159,13 +127,14 @@ pub async fn import_file(
         stats,
         changes,
         applied: mode == Mode::Apply,
-        import_id: None,
+        import_id,
     };
     if mode == Mode::DryRun {
         tx.rollback().await?;
         return Ok(report);
     }
     let record = upsert::ImportRecord {
+        id: import_id,
         source: &source,
         outcome: "imported",
         stats: &report.stats,
@@ -185,6 +154,62 @@ pub async fn import_file(
         "import phases"
     );
     Ok(report)
+}
+
+/// Streams a snapshot file, cleaned, into a new staging table on `conn` (inside its
+/// transaction). A file refused at its header (or empty) is refused before the staging
+/// table exists; a dry run's transaction is made read-only once it does.
+pub async fn stage(
+    conn: &mut PgConnection,
+    path: &Path,
+    label: &str,
+    aliases: Aliases,
+    mode: Mode,
+) -> Result<(RowStats, String), ImportError> {
+    let (tx_batches, mut batches) = mpsc::channel(2);
+    let mut reader = Some({
+        let (path, label) = (path.to_path_buf(), label.to_owned());
+        tokio::task::spawn_blocking(move || read_file(path, &label, &aliases, &tx_batches))
+    });
+    let join = |handle: tokio::task::JoinHandle<_>| async {
+        handle.await.unwrap_or_else(|e| {
+            Err(ImportError::Io {
+                file: label.to_owned(),
+                source: std::io::Error::other(e),
+            })
+        })
+    };
+    let first = batches.recv().await;
+    let mut finished = None;
+    if first.is_none() {
+        finished = Some(join(reader.take().expect("not joined yet")).await?);
+    }
+    upsert::create_staging(conn).await?;
+    if mode == Mode::DryRun {
+        // From here on only temporary tables can be written: the proof of a dry run.
+        sqlx::query("SET TRANSACTION READ ONLY")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut copy = conn.copy_in_raw(upsert::COPY_STAGING).await?;
+    let mut next = first;
+    while let Some(batch) = next {
+        copy.send(batch).await?;
+        next = batches.recv().await;
+    }
+    // The reader's verdict decides: a file error aborts the COPY and so the transaction.
+    let done = match finished {
+        Some(done) => done,
+        None => match join(reader.take().expect("not joined yet")).await {
+            Ok(done) => done,
+            Err(e) => {
+                copy.abort(e.to_string()).await.ok();
+                return Err(e);
+            }
+        },
+    };
+    copy.finish().await?;
+    Ok(done)
 }
 
 /// Reads, cleans and encodes the file on a blocking thread, sending COPY batches.

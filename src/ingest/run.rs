@@ -15,8 +15,9 @@ use super::{import_file, ImportError, ImportReport, Mode};
 use crate::geocode::run::{Geocoder, Steps};
 use crate::metrics::Metrics;
 
-/// The advisory lock key that makes one replica the importer ("INC" in ASCII).
-const LOCK_KEY: i64 = 0x494e43;
+/// The advisory lock key that makes one replica the importer, or the backfill ("INC"
+/// in ASCII).
+pub const LOCK_KEY: i64 = 0x494e43;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -232,6 +233,7 @@ async fn record_without_rows(
     error: Option<&str>,
 ) -> sqlx::Result<i64> {
     let record = ImportRecord {
+        id: None,
         source,
         outcome,
         stats,

@@ -9,6 +9,7 @@ use croner::Cron;
 use super::run::Ingester;
 use super::Mode;
 use crate::eat;
+use crate::history::retention;
 
 #[derive(Debug, Clone)]
 pub struct Schedule(Cron);
@@ -29,16 +30,26 @@ impl Schedule {
     }
 }
 
-/// Runs the ingester on the schedule until the process ends. Failures are logged and
-/// counted by the ingester; the next tick tries again.
+/// Runs the ingester on the schedule until the process ends, each run followed by the
+/// history's retention when one is set. Failures are logged and counted by the
+/// ingester; the next tick tries again.
 pub fn spawn(
     ingester: Ingester,
     schedule: Schedule,
     on_start: bool,
+    retention_days: Option<u32>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if on_start {
+        let run = || async {
             ingester.run(Mode::Apply).await.ok();
+            if let Some(days) = retention_days {
+                if let Err(e) = retention::apply(&ingester.pool, days, Utc::now()).await {
+                    tracing::warn!(error = %e, "history retention failed; the next run retries");
+                }
+            }
+        };
+        if on_start {
+            run().await;
         }
         loop {
             let now = Utc::now();
@@ -49,7 +60,7 @@ pub fn spawn(
             let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
             tracing::debug!(next = %eat::rfc3339(next), "next ingest run");
             tokio::time::sleep(wait).await;
-            ingester.run(Mode::Apply).await.ok();
+            run().await;
         }
     })
 }

@@ -4,34 +4,32 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::clean::{CleanRow, RowStats, Stamp};
+use std::sync::LazyLock;
+
+use super::clean::{CleanRow, RowStats};
+use super::columns::{self, Value, COLUMNS, TYPED};
 use crate::geocode::resolve::{POINT_COLUMNS, POINT_JOINS};
 
-const STAGING_DDL: &str = "
-CREATE TEMP TABLE inc_staging (
-    ord bigint NOT NULL, ticket_id text NOT NULL, raw text NOT NULL, row_hash uuid NOT NULL,
-    normalized_status text, raw_status text, bucket text, is_actionable boolean,
-    cluster text, region text, location_name text, assigned_team text, owner text,
-    sla_status text, mttr integer,
-    created_at_service timestamptz, scheduled_at timestamptz, closed_at timestamptz,
-    first_seen_at timestamptz, last_seen_at timestamptz,
-    source_created_at timestamptz, source_updated_at timestamptz,
-    feed_lat double precision, feed_lon double precision, location_query text
-) ON COMMIT DROP";
+/// The staging table: the ticket's key, raw text and hash, the typed columns of
+/// `columns::COLUMNS`, and the feed point (in COPY order).
+static STAGING_DDL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "CREATE TEMP TABLE inc_staging (
+             ord bigint NOT NULL, ticket_id text NOT NULL, raw text NOT NULL, row_hash uuid NOT NULL,
+             {}, feed_lat double precision, feed_lon double precision
+         ) ON COMMIT DROP",
+        columns::definitions(false)
+    )
+});
 
 pub const COPY_STAGING: &str = "COPY inc_staging FROM STDIN";
-
-/// The typed columns shared by the staging table and `tickets.inc`.
-const TYPED: &str = "normalized_status, raw_status, bucket, is_actionable, cluster, region,
-    location_name, assigned_team, owner, sla_status, mttr, created_at_service, scheduled_at,
-    closed_at, first_seen_at, last_seen_at, source_created_at, source_updated_at, location_query";
 
 /// "The stored row is strictly newer" — a null `source_updated_at` counts as oldest.
 const STORED_IS_NEWER: &str =
     "COALESCE(t.source_updated_at, '-infinity') > COALESCE(s.source_updated_at, '-infinity')";
 
 pub async fn create_staging(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query(STAGING_DDL).execute(conn).await.map(drop)
+    sqlx::query(&STAGING_DDL).execute(conn).await.map(drop)
 }
 
 /// What the staged snapshot does to the store, worked out before (or instead of) writing.
@@ -45,14 +43,31 @@ pub struct Changes {
     pub unchanged: i64,
     /// The stored row has a strictly newer `source_updated_at`: left untouched.
     pub skipped_older: i64,
+    /// History versions recorded (or, in a dry run, that would be).
+    pub versions: i64,
     /// The greatest `source_updated_at` among the rows written.
     #[serde(skip)]
     pub written_max_updated_at: Option<DateTime<Utc>>,
 }
 
+/// The tables one replay of snapshots writes: the live store, or a backfill's
+/// temporary copies (`history::backfill`), so both go through the same statements.
+#[derive(Debug, Clone, Copy)]
+pub struct Store {
+    /// Holds each ticket's `row_hash` and `source_updated_at` (the newer-row guard).
+    pub tickets: &'static str,
+    /// Shaped like `tickets.inc_history`.
+    pub history: &'static str,
+}
+
+pub const LIVE: Store = Store {
+    tickets: "tickets.inc",
+    history: "tickets.inc_history",
+};
+
 /// The staged snapshot, one row per ticket (the later row wins), each with what it does
 /// to the store: `new`, `updated`, `unchanged`, or `older` (the stored row is newer).
-fn classified() -> String {
+pub fn classified(store: Store) -> String {
     format!(
         "WITH s AS (
              SELECT * FROM inc_staging s
@@ -63,38 +78,113 @@ fn classified() -> String {
                               WHEN {STORED_IS_NEWER} THEN 'older'
                               WHEN t.row_hash = s.row_hash THEN 'unchanged'
                               ELSE 'updated' END AS change
-             FROM s LEFT JOIN tickets.inc t USING (ticket_id))"
+             FROM s LEFT JOIN {tickets} t USING (ticket_id))",
+        tickets = store.tickets
     )
 }
 
-const COUNT_CHANGES: &str = "SELECT count(*),
-        count(*) FILTER (WHERE change = 'new'),
-        count(*) FILTER (WHERE change = 'updated'),
-        count(*) FILTER (WHERE change = 'unchanged'),
-        count(*) FILTER (WHERE change = 'older'),
-        max(source_updated_at) FILTER (WHERE change IN ('new', 'updated'))
-    FROM c";
+/// History capture over the rows `written` (a relation with the staging columns): a new
+/// version, valid from `$1` and recorded by import `$2`, for each ticket without a
+/// current version or whose tracked fields differ from it; the current one is closed.
+/// With `write` false only `v` (the versions that would be recorded) is defined.
+pub fn capture(store: Store, written: &str, write: bool) -> String {
+    let history = store.history;
+    let v = format!(
+        "v AS (SELECT x.* FROM {written} x
+               LEFT JOIN {history} h ON h.ticket_id = x.ticket_id AND h.valid_to IS NULL
+               WHERE h.ticket_id IS NULL OR ROW({h}) IS DISTINCT FROM ROW({x}))",
+        h = columns::list("h.", true),
+        x = columns::list("x.", true),
+    );
+    if !write {
+        return v;
+    }
+    // A version recorded at the same instant as the current one (history time never goes
+    // backwards, so two imports can share it) replaces it: it was never valid.
+    format!(
+        "{v},
+         closed AS (UPDATE {history} h SET valid_to = $1 FROM v
+                    WHERE h.ticket_id = v.ticket_id AND h.valid_to IS NULL AND h.valid_from < $1),
+         added AS (INSERT INTO {history} AS h (ticket_id, valid_from, {tracked}, import_id)
+                   SELECT v.ticket_id, $1, {v_tracked}, $2 FROM v
+                   ON CONFLICT (ticket_id, valid_from) DO UPDATE SET {set_tracked},
+                       import_id = EXCLUDED.import_id
+                   RETURNING 1)",
+        tracked = *columns::TRACKED,
+        v_tracked = columns::list("v.", true),
+        set_tracked = set_excluded(true),
+    )
+}
+
+/// `col = EXCLUDED.col, …` over the typed (or only the tracked) columns.
+fn set_excluded(tracked_only: bool) -> String {
+    COLUMNS
+        .iter()
+        .filter(|c| c.tracked || !tracked_only)
+        .map(|c| format!("{0} = EXCLUDED.{0}", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The counts of `Changes`, over `c` and the versions relation `versions`.
+fn count_changes(versions: &str) -> String {
+    format!(
+        "SELECT count(*),
+            count(*) FILTER (WHERE change = 'new'),
+            count(*) FILTER (WHERE change = 'updated'),
+            count(*) FILTER (WHERE change = 'unchanged'),
+            count(*) FILTER (WHERE change = 'older'),
+            (SELECT count(*) FROM {versions}),
+            max(source_updated_at) FILTER (WHERE change IN ('new', 'updated'))
+         FROM c"
+    )
+}
+
+/// The instant a version recorded now is valid from: `wanted` (the snapshot time, else
+/// the import's start), or the newest time already recorded when that is later.
+pub async fn history_time(
+    conn: &mut PgConnection,
+    store: Store,
+    wanted: DateTime<Utc>,
+) -> sqlx::Result<DateTime<Utc>> {
+    sqlx::query_scalar(&format!(
+        "SELECT GREATEST($1, (SELECT max(valid_from) FROM {}))",
+        store.history
+    ))
+    .bind(wanted)
+    .fetch_one(conn)
+    .await
+}
 
 /// What the staged snapshot would do, without writing (the dry run).
 pub async fn classify(conn: &mut PgConnection) -> sqlx::Result<Changes> {
-    let sql = format!("{} {COUNT_CHANGES}", classified());
+    let sql = format!(
+        "{}, {} {}",
+        classified(LIVE),
+        capture(
+            LIVE,
+            "(SELECT * FROM c WHERE change IN ('new', 'updated'))",
+            false
+        ),
+        count_changes("v")
+    );
     changes(sqlx::query_as(&sql).fetch_one(conn).await?)
 }
 
-/// Writes the new and updated tickets in one statement; never deletes. Unchanged and
-/// older rows are not touched (and their JSON is never parsed).
-pub async fn apply(conn: &mut PgConnection) -> sqlx::Result<Changes> {
-    let set_typed: Vec<String> = TYPED
-        .split(',')
-        .map(str::trim)
-        .map(|c| format!("{c} = EXCLUDED.{c}"))
-        .collect();
+/// Writes the new and updated tickets in one statement, recording their history
+/// versions valid from `at` by import `import_id`; never deletes. Unchanged and older
+/// rows are not touched (and their JSON is never parsed).
+pub async fn apply(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+    import_id: i64,
+) -> sqlx::Result<Changes> {
     // Each written row gets its point resolved from the geocode caches as it is written.
     // The ON CONFLICT guard repeats the rule, so a concurrent writer cannot be overrun.
     let sql = format!(
         "{classified},
          w AS (
-             INSERT INTO tickets.inc AS t (ticket_id, raw, row_hash, {TYPED}, latitude, longitude, geo_source)
+             INSERT INTO tickets.inc AS t (ticket_id, raw, row_hash, {typed}, latitude, longitude, geo_source)
              SELECT x.ticket_id, x.raw::jsonb, x.row_hash, {typed_x}, {POINT_COLUMNS}
              FROM c x {POINT_JOINS}
              WHERE x.change IN ('new', 'updated')
@@ -102,20 +192,42 @@ pub async fn apply(conn: &mut PgConnection) -> sqlx::Result<Changes> {
                  raw = EXCLUDED.raw, row_hash = EXCLUDED.row_hash, {set_typed},
                  latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude,
                  geo_source = EXCLUDED.geo_source, ingested_at = now()
-             WHERE NOT ({newer}) AND t.row_hash <> EXCLUDED.row_hash)
-         {COUNT_CHANGES}",
-        classified = classified(),
-        typed_x = TYPED.split(',').map(|c| format!("x.{}", c.trim())).collect::<Vec<_>>().join(", "),
-        set_typed = set_typed.join(", "),
+             WHERE NOT ({newer}) AND t.row_hash <> EXCLUDED.row_hash
+             RETURNING t.ticket_id),
+         {capture}
+         {counts}",
+        classified = classified(LIVE),
+        typed = *TYPED,
+        typed_x = columns::list("x.", false),
+        set_typed = set_excluded(false),
         newer = STORED_IS_NEWER.replace("s.", "EXCLUDED."),
+        capture = capture(LIVE, "(SELECT c.* FROM c JOIN w USING (ticket_id))", true),
+        counts = count_changes("added"),
     );
-    changes(sqlx::query_as(&sql).fetch_one(conn).await?)
+    changes(
+        sqlx::query_as(&sql)
+            .bind(at)
+            .bind(import_id)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
-type ChangeCounts = (i64, i64, i64, i64, i64, Option<DateTime<Utc>>);
+/// Marks capture as started at `at` unless it already has.
+pub async fn start_capture(conn: &mut PgConnection, at: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO tickets.history_capture (started_at) VALUES ($1) ON CONFLICT DO NOTHING",
+    )
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+type ChangeCounts = (i64, i64, i64, i64, i64, i64, Option<DateTime<Utc>>);
 
 fn changes(
-    (tickets, new, updated, unchanged, skipped_older, written_max_updated_at): ChangeCounts,
+    (tickets, new, updated, unchanged, skipped_older, versions, written_max_updated_at): ChangeCounts,
 ) -> sqlx::Result<Changes> {
     Ok(Changes {
         tickets,
@@ -123,6 +235,7 @@ fn changes(
         updated,
         unchanged,
         skipped_older,
+        versions,
         written_max_updated_at,
     })
 }
@@ -153,6 +266,8 @@ impl Source {
 
 /// One row of `tickets.import_meta`.
 pub struct ImportRecord<'a> {
+    /// Reserved beforehand (`next_import_id`) when versions refer to it; else drawn here.
+    pub id: Option<i64>,
     pub source: &'a Source,
     pub outcome: &'static str,
     pub stats: &'a RowStats,
@@ -164,11 +279,12 @@ pub struct ImportRecord<'a> {
 pub async fn record(conn: &mut PgConnection, r: &ImportRecord<'_>) -> sqlx::Result<i64> {
     let duplicates = (r.stats.rows_kept as i64 - r.changes.tickets).max(0);
     sqlx::query_scalar(
-        "INSERT INTO tickets.import_meta (source_key, etag, snapshot_at, outcome, rows_read,
+        "INSERT INTO tickets.import_meta (id, source_key, etag, snapshot_at, outcome, rows_read,
              rows_kept, dropped_alarm, dropped_sentinel, dropped_empty_id, duplicate_ids,
              warnings, inserted, updated, skipped_older, truncated, error, started_at, finished_at,
              content_max_updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now(),
+         VALUES (COALESCE($19, nextval(pg_get_serial_sequence('tickets.import_meta', 'id'))),
+             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now(),
              (SELECT max(m) FROM (SELECT max(content_max_updated_at) AS m FROM tickets.import_meta
                                   UNION ALL SELECT $18) x))
          RETURNING id",
@@ -191,8 +307,16 @@ pub async fn record(conn: &mut PgConnection, r: &ImportRecord<'_>) -> sqlx::Resu
     .bind(r.error)
     .bind(r.started_at)
     .bind(r.changes.written_max_updated_at)
+    .bind(r.id)
     .fetch_one(conn)
     .await
+}
+
+/// An `import_meta` id drawn ahead, for the versions an import records before its row.
+pub async fn next_import_id(conn: &mut PgConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('tickets.import_meta', 'id'))")
+        .fetch_one(conn)
+        .await
 }
 
 /// Appends one staging row in COPY text format.
@@ -202,36 +326,17 @@ pub fn encode_row(ord: u64, row: &CleanRow, out: &mut Vec<u8>) {
     field.text(&row.ticket_id);
     field.text(&row.raw);
     field.text(&row_hash(&row.raw));
-    for v in [&row.normalized_status, &row.raw_status, &row.bucket] {
-        field.opt(v.as_deref());
-    }
-    field.opt(row.is_actionable.map(|b| if b { "t" } else { "f" }));
-    for v in [
-        &row.cluster,
-        &row.region,
-        &row.location_name,
-        &row.assigned_team,
-        &row.owner,
-        &row.sla_status,
-    ] {
-        field.opt(v.as_deref());
-    }
-    field.opt(row.mttr.map(|m| m.to_string()).as_deref());
-    for stamp in [
-        Stamp::CreatedAtService,
-        Stamp::ScheduledAt,
-        Stamp::ClosedAt,
-        Stamp::FirstSeenAt,
-        Stamp::LastSeenAt,
-        Stamp::SourceCreatedAt,
-        Stamp::SourceUpdatedAt,
-    ] {
-        field.opt(row.stamp(stamp).map(utc_text).as_deref());
+    for column in COLUMNS {
+        match (column.value)(row) {
+            Value::Text(v) => field.opt(v),
+            Value::Bool(v) => field.opt(v.map(|b| if b { "t" } else { "f" })),
+            Value::Int(v) => field.opt(v.map(|m| m.to_string()).as_deref()),
+            Value::Time(v) => field.opt(v.map(utc_text).as_deref()),
+        }
     }
     let point = row.feed_point();
     field.opt(point.map(|p| p.lat.to_string()).as_deref());
     field.opt(point.map(|p| p.lon.to_string()).as_deref());
-    field.opt(row.location_query.as_deref());
     let line = field.0;
     *line.last_mut().expect("fields were written") = b'\n';
 }
@@ -340,7 +445,7 @@ mod tests {
         assert_eq!(fields[10], "line1\\nline2\\r");
         assert_eq!(fields[14], "345");
         assert_eq!(fields[21], "2026-06-16 04:15:02.000000+00");
-        assert_eq!(fields[22..], ["-1.2676", "36.8108", "\\N"]);
+        assert_eq!(fields[22..], ["\\N", "-1.2676", "36.8108"]);
         assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
     }
 

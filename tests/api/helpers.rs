@@ -133,6 +133,18 @@ pub async fn tickets_checksum(pool: &PgPool) -> String {
     .unwrap()
 }
 
+/// A checksum of the history and its capture start.
+pub async fn history_checksum(pool: &PgPool) -> String {
+    sqlx::query_scalar(
+        "SELECT md5(COALESCE(string_agg(h::text, '|' ORDER BY h.ticket_id, h.valid_from), '')
+                    || COALESCE((SELECT started_at::text FROM tickets.history_capture), ''))
+         FROM tickets.inc_history h",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }

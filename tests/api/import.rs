@@ -6,8 +6,8 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::helpers::{
-    count, import_path as import, import_text, temp_dir, test_data, test_db, tickets_checksum,
-    write_file,
+    count, history_checksum, import_path as import, import_text, temp_dir, test_data, test_db,
+    tickets_checksum, write_file,
 };
 
 async fn ticket(pool: &PgPool, id: &str) -> serde_json::Value {
@@ -414,6 +414,7 @@ async fn a_dropped_connection_leaves_the_table_as_before() {
         .await
         .unwrap();
     let before = tickets_checksum(&db.pool).await;
+    let history_before = history_checksum(&db.pool).await;
     let dir = temp_dir();
     let path = dir.path().join("big.csv");
     let spec = fleettickets::ingest::generate::Spec {
@@ -447,6 +448,7 @@ async fn a_dropped_connection_leaves_the_table_as_before() {
         "a lost connection is not the file's fault: {err}"
     );
     assert_eq!(tickets_checksum(&db.pool).await, before);
+    assert_eq!(history_checksum(&db.pool).await, history_before);
     assert_eq!(
         count(&db.pool, "SELECT count(*) FROM tickets.import_meta").await,
         1

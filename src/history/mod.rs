@@ -1,0 +1,30 @@
+//! History capture (`history.md`): the versions the import records (`ingest::upsert`),
+//! the backlog over time computed from them, the archive backfill and retention.
+
+pub mod backfill;
+pub mod backlog;
+pub mod params;
+pub mod read;
+pub mod retention;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::dashboard::params::Filters;
+use crate::eat::EatTime;
+use backlog::{Interval, Point};
+
+/// The payload of `GET /api/v1/inc/backlog`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Backlog {
+    pub interval: Interval,
+    #[schema(value_type = String, format = DateTime)]
+    pub from: EatTime,
+    #[schema(value_type = String, format = DateTime)]
+    pub to: EatTime,
+    pub filters: Filters,
+    /// The first instant the history knows; null before anything was recorded.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub capture_started_at: Option<EatTime>,
+    pub points: Vec<Point>,
+}

@@ -1,0 +1,158 @@
+//! The backlog's query string (`history.md`), validated like the dashboard's: every
+//! refusal names its parameter.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::backlog::{self, Bucket, Interval, MAX_BUCKETS};
+use crate::dashboard::params::{bound, refuse, Filters, ParamError, Query, FILTER_PARAMS};
+
+/// The default period, and the longest one `interval` defaults to `hour` for.
+const DEFAULT_DAYS: i64 = 7;
+
+/// A validated backlog request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacklogRequest {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub interval: Interval,
+    pub filters: Filters,
+    pub buckets: Vec<Bucket>,
+    /// The bounds that follow the server clock (`None`): what a cache key may hold.
+    pub fixed_from: Option<DateTime<Utc>>,
+    pub fixed_to: Option<DateTime<Utc>>,
+}
+
+/// Parses `from`, `to`, `interval`, `cluster` and `status`; `now` is the server clock.
+pub fn parse(query: &str, now: DateTime<Utc>) -> Result<BacklogRequest, ParamError> {
+    let mut q = Query::parse(query, &["from", "to", "interval"], &FILTER_PARAMS)?;
+    let (from, to, interval) = (q.take("from"), q.take("to"), q.take("interval"));
+    let to_given = to.as_deref().map(|t| bound("to", t)).transpose()?;
+    // A `to` after now is taken as now, and then follows the clock like no `to`.
+    let fixed_to = to_given.filter(|t| *t < now);
+    let to = fixed_to.unwrap_or(now);
+    let fixed_from = match from.as_deref() {
+        Some(text) => Some(bound("from", text)?),
+        None => fixed_to.map(|to| to - Duration::days(DEFAULT_DAYS)),
+    };
+    let from = fixed_from.unwrap_or(to - Duration::days(DEFAULT_DAYS));
+    if from >= to {
+        return Err(refuse(
+            "from",
+            format!(
+                "{} is not before to ({})",
+                crate::eat::rfc3339(from),
+                crate::eat::rfc3339(to)
+            ),
+        ));
+    }
+    let interval = match interval.as_deref() {
+        None | Some("") if to - from <= Duration::days(DEFAULT_DAYS) => Interval::Hour,
+        None | Some("") => Interval::Day,
+        Some(text) => Interval::parse(text)
+            .ok_or_else(|| refuse("interval", format!("{text:?} is not one of hour, day")))?,
+    };
+    let buckets = backlog::buckets(from, to, interval).map_err(|n| {
+        let param = if interval == Interval::Hour {
+            "interval"
+        } else {
+            "from"
+        };
+        refuse(
+            param,
+            format!(
+                "the period has {n} buckets, more than {MAX_BUCKETS}: narrow the period or use interval=day"
+            ),
+        )
+    })?;
+    Ok(BacklogRequest {
+        from,
+        to,
+        interval,
+        filters: q.filters()?,
+        buckets,
+        fixed_from,
+        fixed_to,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eat;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-06-16T10:20:00+03:00")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn err(q: &str) -> (String, String) {
+        let e = parse(q, now()).unwrap_err();
+        (e.param, e.detail)
+    }
+
+    #[test]
+    fn defaults_to_the_last_seven_days_hourly_following_the_clock() {
+        let r = parse("", now()).unwrap();
+        assert_eq!(r.to, now());
+        assert_eq!(r.from, now() - Duration::days(7));
+        assert_eq!(r.interval, Interval::Hour);
+        assert_eq!((r.fixed_from, r.fixed_to), (None, None));
+        // 7 days from 10:20 hourly: from 10:00 to 10:20 a week later.
+        assert_eq!(r.buckets.len(), 7 * 24 + 1);
+        assert_eq!(eat::rfc3339(r.buckets[0].t), "2026-06-09T10:00:00+03:00");
+        // A `to` in the future is now.
+        let r = parse("to=2027-01-01", now()).unwrap();
+        assert_eq!((r.to, r.fixed_to), (now(), None));
+    }
+
+    #[test]
+    fn longer_periods_default_to_days_and_filters_are_the_dashboards() {
+        let r = parse(
+            "from=2026-05-01&to=2026-06-01&cluster=Karen,westlands&status=open",
+            now(),
+        )
+        .unwrap();
+        assert_eq!(r.interval, Interval::Day);
+        assert_eq!(r.buckets.len(), 31);
+        assert_eq!(
+            r.fixed_from,
+            Some(eat::midnight(
+                chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap()
+            ))
+        );
+        assert_eq!(r.filters.cluster, ["Karen", "westlands"]);
+        assert_eq!(r.filters.status, ["OPEN"]);
+        let r = parse("to=2026-06-10T12:00:00Z", now()).unwrap();
+        assert_eq!(r.from, r.to - Duration::days(7));
+        assert_eq!(r.fixed_from, Some(r.from));
+    }
+
+    #[test]
+    fn every_bad_input_names_its_parameter() {
+        assert_eq!(err("interval=week").0, "interval");
+        assert_eq!(err("from=yesterday").0, "from");
+        assert_eq!(err("to=2026-02-30").0, "to");
+        assert_eq!(err("from=2026-06-16T10:20:00+03:00").0, "from");
+        assert_eq!(err("from=2026-06-10&to=2026-06-09").0, "from");
+        assert_eq!(err("status=DONE").0, "status");
+        assert_eq!(err("window=week").0, "window");
+        assert_eq!(
+            err("interval=hour&interval=day"),
+            ("interval".into(), "given more than once".into())
+        );
+        let (param, detail) = err("from=2026-01-01&interval=hour");
+        assert_eq!(param, "interval");
+        assert!(
+            detail.contains("narrow the period or use interval=day"),
+            "{detail}"
+        );
+        assert!(parse("from=2020-01-01&interval=day", now()).is_err());
+        assert!(
+            parse("from=2020-01-01&interval=day", now())
+                .unwrap_err()
+                .param
+                == "from"
+        );
+    }
+}

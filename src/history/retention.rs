@@ -1,0 +1,24 @@
+//! `HISTORY_RETENTION_DAYS`: versions closed more than that many days ago are dropped,
+//! and capture start moves to the last instant they covered (before it, the history is
+//! no longer complete; from it on, every version valid is kept).
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
+
+/// Drops the versions closed before `now − days`; returns how many.
+pub async fn apply(pool: &PgPool, days: u32, now: DateTime<Utc>) -> sqlx::Result<i64> {
+    let dropped = sqlx::query_scalar(
+        "WITH dropped AS (DELETE FROM tickets.inc_history WHERE valid_to < $1 RETURNING valid_to),
+              moved AS (UPDATE tickets.history_capture
+                        SET started_at = GREATEST(started_at, (SELECT max(valid_to) FROM dropped))
+                        WHERE EXISTS (SELECT 1 FROM dropped) RETURNING 1)
+         SELECT count(*) FROM dropped",
+    )
+    .bind(now - Duration::days(i64::from(days)))
+    .fetch_one(pool)
+    .await?;
+    if dropped > 0 {
+        tracing::info!(dropped, days, "history retention: old versions dropped");
+    }
+    Ok(dropped)
+}

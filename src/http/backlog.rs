@@ -1,0 +1,93 @@
+//! `GET /api/v1/inc/backlog`: the backlog over time, cached like the dashboard.
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::Utc;
+
+use super::auth::Reader;
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, CacheKey};
+use crate::eat::EatTime;
+use crate::history::backlog::{self, Interval};
+use crate::history::params::{self, BacklogRequest};
+use crate::history::{read, Backlog};
+
+/// The open backlog with its SLA split at the end of each hour or day, and the tickets
+/// that entered and left it over the bucket.
+///
+/// Counts are null for buckets that end before capture start. Cached per normalised
+/// parameters for `CACHE_TTL_SECS` and dropped when an import writes rows; send
+/// `If-None-Match` with the last `ETag` to get a 304.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inc/backlog",
+    tag = "history",
+    params(
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the period: RFC 3339, or `YYYY-MM-DD` (00:00 EAT). Default: `to` − 7 days.", example = "2026-06-15"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the period: RFC 3339, or `YYYY-MM-DD` (00:00 EAT); after `from`. Default, and at most: now."),
+        ("interval" = Option<Interval>, Query, description = "Bucket size in EAT. Default: `hour` for periods up to 7 days, else `day`. At most 2,000 buckets."),
+        ("cluster" = Option<Vec<String>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
+        ("status" = Option<Vec<String>>, Query, explode = true, description = "Statuses to keep: OPEN, IN_PROGRESS, PENDING, RESOLVED, CLOSED, CANCELLED; repeat or comma-separate."),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
+    ),
+    responses(
+        (status = 200, description = "The series", body = Backlog),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 503, description = "The database is unreachable (see Retry-After)", body = ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn backlog(
+    State(app): State<AppState>,
+    _: Reader,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let request = params::parse(query.as_deref().unwrap_or(""), Utc::now())?;
+    let key = CacheKey::Backlog {
+        generation: app.live.fresh().await.generation,
+        from: request.fixed_from,
+        to: request.fixed_to,
+        interval: request.interval,
+        filters: request.filters.clone(),
+    };
+    let body = app
+        .cache
+        .get_or_build(key, build(app.clone(), request))
+        .await?;
+    Ok(body.respond(&headers, app.cache.ttl).await)
+}
+
+/// Reads the versions that overlap the buckets, then computes and serialises the series
+/// off the async threads.
+pub async fn build(app: AppState, request: BacklogRequest) -> Result<Vec<u8>, ApiError> {
+    let first = request.buckets.first().map_or(request.from, |b| b.t);
+    let (capture_start, versions) = tokio::try_join!(
+        read::capture_start(&app.read),
+        read::versions(&app.read, first, request.to, &request.filters),
+    )?;
+    let target = app.rules.sla_target_hours;
+    tokio::task::spawn_blocking(move || {
+        let points = backlog::compute(
+            &versions,
+            &request.buckets,
+            capture_start,
+            &request.filters,
+            target,
+        );
+        let payload = Backlog {
+            interval: request.interval,
+            from: EatTime(request.from),
+            to: EatTime(request.to),
+            filters: request.filters,
+            capture_started_at: capture_start.map(EatTime),
+            points,
+        };
+        serde_json::to_vec(&payload).map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+}
