@@ -7,32 +7,19 @@
 //! missing); and reads the server's resident memory. The server is the real binary
 //! (`fleettickets serve`), over the database `ft_bench_dash`, dropped after.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/mod.rs"]
+mod common;
 
+use std::process::Command;
+use std::time::Instant;
+
+use common::arg;
 use fleettickets::config::DatabaseConfig;
 use fleettickets::ingest::{self, generate, Mode, Source};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
 
 /// `VmRSS` and `VmHWM` of a process, in MB.
 fn memory_mb(pid: u32) -> (f64, f64) {
@@ -116,9 +103,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let rows = arg("--rows", 21_312);
-    let samples = arg("--samples", 30) as usize;
-    let wrk_secs = arg("--wrk-seconds", 10);
+    let rows = arg::<u64>("--rows", 21_312);
+    let samples = arg::<u64>("--samples", 30) as usize;
+    let wrk_secs = arg::<u64>("--wrk-seconds", 10);
     let server_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let db_url = format!("{server_url}/ft_bench_dash");
@@ -152,35 +139,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     sqlx::query("ANALYZE tickets.inc").execute(&pool).await?;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_fleettickets"))
-            .arg("serve")
-            .env("DATABASE_URL", &db_url)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("INGEST_CRON", "off")
-            .env("BUCKET_DIR", dir.path().join("bucket"))
-            .env("API_TOKENS", "")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    // No automatic decompression: requests say themselves what they accept.
-    let client = reqwest::Client::builder().no_gzip().build()?;
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (server, client) = common::Server::start(&db_url, &dir.path().join("bucket")).await?;
+    let base = server.base.clone();
 
     let clusters: Vec<String> = client
         .get(format!("{base}/api/v1/clusters"))
@@ -225,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let (rss, _) = memory_mb(server.0.id());
+    let (rss, _) = memory_mb(server.pid());
     println!("server memory after the checks (4 payloads cached): {rss:.1} MB resident");
 
     // Uncached latency: each request has its own as_of, so each is a cache miss. The
@@ -318,7 +278,7 @@ async fn main() -> anyhow::Result<()> {
             println!("\nwrk is not installed (apt-get install wrk): cached throughput skipped")
         }
     }
-    let (rss, hwm) = memory_mb(server.0.id());
+    let (rss, hwm) = memory_mb(server.pid());
     println!("server memory at the end (every sample's payload cached, up to the 256 MiB cap): {rss:.1} MB resident, {hwm:.1} MB peak");
     drop(server);
     pool.close().await;

@@ -9,9 +9,13 @@
 //! series (snapshots/s, this process's peak RSS). Uses the database `ft_bench_history` on
 //! `TEST_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432), recreated each run.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
+use common::{arg, peak_rss_mb};
 use fleettickets::config::{BucketConfig, DatabaseConfig};
 use fleettickets::dashboard::params::Filters;
 use fleettickets::history::backlog::{self, Interval};
@@ -20,25 +24,6 @@ use fleettickets::ingest::bucket::Bucket;
 use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
 use fleettickets::ingest::Mode;
 use sqlx::{Connection, PgConnection, PgPool};
-
-fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(default)
-}
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

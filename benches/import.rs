@@ -7,8 +7,12 @@
 //! `ft_bench` on `TEST_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432),
 //! dropped and recreated each run.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
+use common::peak_rss_mb;
 use fleettickets::config::DatabaseConfig;
 use fleettickets::ingest::{self, generate, Mode, Source};
 use sqlx::{Connection, PgConnection};
@@ -18,18 +22,6 @@ fn arg(name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
-}
-
-/// Peak resident set size of this process, from /proc (Linux).
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 #[tokio::main]

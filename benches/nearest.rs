@@ -7,9 +7,12 @@
 //! index) for the same positions; and a check that the API's distances are PostGIS
 //! `ST_Distance` to the metre. Databases `ft_bench_near`, dropped after.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/mod.rs"]
+mod common;
 
+use std::time::Instant;
+
+use common::arg;
 use fleettickets::config::DatabaseConfig;
 use fleettickets::ingest::{self, generate, Mode, Source};
 use serde_json::Value;
@@ -17,23 +20,6 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
 const LIMIT: u32 = 10;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -116,34 +102,8 @@ async fn run(server_url: &str, rows: u64, open: Option<u64>, samples: usize) -> 
         sqlx::query_as("SELECT count(*), count(geog) FROM tickets.inc WHERE is_actionable")
             .fetch_one(&pool)
             .await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_fleettickets"))
-            .arg("serve")
-            .env("DATABASE_URL", &db_url)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("INGEST_CRON", "off")
-            .env("BUCKET_DIR", dir.path().join("bucket"))
-            .env("API_TOKENS", "")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().no_gzip().build()?;
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (_server, client) = common::Server::start(&db_url, &dir.path().join("bucket")).await?;
+    let base = _server.base.clone();
     let points = positions(samples);
     let url = |(lat, lon): (f64, f64)| {
         format!("{base}/api/v1/inc/nearest?lat={lat}&lon={lon}&limit={LIMIT}")
@@ -226,9 +186,9 @@ async fn run(server_url: &str, rows: u64, open: Option<u64>, samples: usize) -> 
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let samples = arg("--samples", 200) as usize;
-    let big_rows = arg("--big-rows", 1_000_000);
-    let big_open = arg("--big-open", 25_000);
+    let samples = arg::<u64>("--samples", 200) as usize;
+    let big_rows = arg::<u64>("--big-rows", 1_000_000);
+    let big_open = arg::<u64>("--big-open", 25_000);
     let server_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     println!("store of 21312 tickets:");

@@ -8,24 +8,19 @@
 
 #[path = "../tests/api/cluster.rs"]
 mod cluster;
+#[path = "common/mod.rs"]
+mod common;
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use cluster::{Nginx, Replicated, Serve};
+use common::arg;
 use fleettickets::config::DatabaseConfig;
 use fleettickets::ingest::{self, generate, Mode, Source};
 use serde_json::Value;
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The `freshness.last_import_at` a replica's (cached) dashboard says.
 async fn served_import(client: &reqwest::Client, url: &str) -> Option<DateTime<Utc>> {
@@ -86,9 +81,9 @@ async fn import(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let rows = arg("--rows", 21_312);
-    let imports = arg("--imports", 5);
-    let wrk_secs = arg("--wrk-seconds", 10);
+    let rows = arg::<u64>("--rows", 21_312);
+    let imports = arg::<u64>("--imports", 5);
+    let wrk_secs = arg::<u64>("--wrk-seconds", 10);
     let cluster =
         Replicated::start("2s").ok_or_else(|| anyhow::anyhow!("no PostgreSQL server binaries"))?;
     let primary_url = cluster.primary.url("fleettickets");
