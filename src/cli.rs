@@ -168,6 +168,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         }
     } else {
         let ingester = Ingester {
+            seal_sla_target_hours: None,
             pool: pool.clone(),
             bucket: Bucket::from_config(&args.bucket)?,
             metrics: Default::default(),

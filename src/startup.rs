@@ -62,6 +62,7 @@ impl Application {
         let metrics = Arc::new(Metrics::default());
         let events = Events::default();
         let ingester = Ingester {
+            seal_sla_target_hours: Some(rules.sla_target_hours),
             pool: pool.clone(),
             bucket,
             metrics: metrics.clone(),

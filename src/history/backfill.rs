@@ -133,6 +133,10 @@ pub async fn run(
         .bind(oldest)
         .execute(&mut *tx)
         .await?;
+        // The past changed: the sealed hours are sealed again by the next ingest run.
+        sqlx::query("DELETE FROM tickets.backlog_hourly")
+            .execute(&mut *tx)
+            .await?;
     }
     report.capture_started_at =
         sqlx::query_scalar("SELECT LEAST((SELECT started_at FROM tickets.history_capture), $1)")

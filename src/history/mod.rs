@@ -6,6 +6,7 @@ pub mod backlog;
 pub mod params;
 pub mod read;
 pub mod retention;
+pub mod sealed;
 
 use serde::Serialize;
 use utoipa::ToSchema;

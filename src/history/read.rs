@@ -1,22 +1,22 @@
 //! The backlog's queries: capture start and the versions that overlap a period.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 
 use super::backlog::Version;
 use crate::dashboard::params::Filters;
 
 /// When capture started (`None`: nothing is recorded yet).
-pub async fn capture_start(pool: &PgPool) -> sqlx::Result<Option<DateTime<Utc>>> {
+pub async fn capture_start(db: impl PgExecutor<'_>) -> sqlx::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar("SELECT started_at FROM tickets.history_capture")
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
 }
 
 /// The actionable versions valid at some instant of `[from, to]` that pass the filters
 /// (the rest cannot count in the backlog). `compute` applies the filters again.
 pub async fn versions(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     filters: &Filters,
@@ -33,6 +33,6 @@ pub async fn versions(
     .bind(to)
     .bind(filters.clusters_lower())
     .bind(&filters.status)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }

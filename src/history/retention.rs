@@ -5,8 +5,10 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
-/// Drops the versions closed before `now − days`; returns how many.
+/// Drops the versions closed before `now − days`, and the sealed hours that start before
+/// the new capture start; returns how many versions.
 pub async fn apply(pool: &PgPool, days: u32, now: DateTime<Utc>) -> sqlx::Result<i64> {
+    let mut tx = pool.begin().await?;
     let dropped = sqlx::query_scalar(
         "WITH dropped AS (DELETE FROM tickets.inc_history WHERE valid_to < $1 RETURNING valid_to),
               moved AS (UPDATE tickets.history_capture
@@ -15,8 +17,15 @@ pub async fn apply(pool: &PgPool, days: u32, now: DateTime<Utc>) -> sqlx::Result
          SELECT count(*) FROM dropped",
     )
     .bind(now - Duration::days(i64::from(days)))
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    sqlx::query(
+        "DELETE FROM tickets.backlog_hourly
+         WHERE hour_end - interval '1 hour' < (SELECT started_at FROM tickets.history_capture)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     if dropped > 0 {
         tracing::info!(dropped, days, "history retention: old versions dropped");
     }

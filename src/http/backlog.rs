@@ -9,9 +9,10 @@ use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, CacheKey};
 use crate::eat::EatTime;
-use crate::history::backlog::{self, Interval};
+use crate::history::backlog::Interval;
 use crate::history::params::{self, BacklogRequest};
-use crate::history::{read, Backlog};
+use crate::history::sealed::Parts;
+use crate::history::Backlog;
 
 /// The open backlog with its SLA split at the end of each hour or day, and the tickets
 /// that entered and left it over the bucket.
@@ -61,23 +62,14 @@ pub async fn backlog(
     Ok(body.respond(&headers, app.cache.ttl).await)
 }
 
-/// Reads the versions that overlap the buckets, then computes and serialises the series
-/// off the async threads.
+/// Reads the sealed hours and the versions of the buckets they leave, then computes and
+/// serialises the series off the async threads.
 pub async fn build(app: AppState, request: BacklogRequest) -> Result<Vec<u8>, ApiError> {
-    let first = request.buckets.first().map_or(request.from, |b| b.t);
-    let (capture_start, versions) = tokio::try_join!(
-        read::capture_start(&app.read),
-        read::versions(&app.read, first, request.to, &request.filters),
-    )?;
     let target = app.rules.sla_target_hours;
+    let parts = Parts::read(&app.read, &request.buckets, &request.filters, target).await?;
     tokio::task::spawn_blocking(move || {
-        let points = backlog::compute(
-            &versions,
-            &request.buckets,
-            capture_start,
-            &request.filters,
-            target,
-        );
+        let capture_start = parts.capture_start;
+        let points = parts.series(&request.buckets, &request.filters, target);
         let payload = Backlog {
             interval: request.interval,
             from: EatTime(request.from),

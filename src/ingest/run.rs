@@ -13,6 +13,7 @@ use super::clean::RowStats;
 use super::upsert::{self, Changes, ImportRecord, Source};
 use super::{import_file, ImportError, ImportReport, Mode};
 use crate::geocode::run::{Geocoder, Steps};
+use crate::history::sealed;
 use crate::metrics::Metrics;
 
 /// The advisory lock key that makes one replica the importer, or the backfill ("INC"
@@ -74,6 +75,9 @@ pub struct Ingester {
     pub database_url: crate::config::SecretString,
     /// Run (in the background) after an ingest run that wrote rows.
     pub geocoder: Option<Geocoder>,
+    /// The SLA target the backlog's hours are sealed for after each run
+    /// (`history::sealed`); `None` (the CLI) leaves them to the server's next run.
+    pub seal_sla_target_hours: Option<f64>,
 }
 
 impl Ingester {
@@ -130,6 +134,12 @@ impl Ingester {
                 etag: snapshot.etag,
                 outcome,
             });
+        }
+        if let (Some(target), Some(_)) = (self.seal_sla_target_hours, &lock) {
+            // A cache of the history: if this fails, the backlog reads the versions.
+            if let Err(e) = sealed::extend(&self.pool, target).await {
+                tracing::warn!(error = %e, "sealing the backlog's hours failed; the next run retries");
+            }
         }
         if let Some(lock) = lock {
             lock.close().await.ok();

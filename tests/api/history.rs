@@ -446,6 +446,9 @@ async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
             .unwrap()
             .with_timezone(&chrono::Utc)
     };
+    // The hour 08:00–09:00 is sealed; 09:00–10:00 waits (an import at 10:00 may redo it).
+    let sealed = fleettickets::history::sealed::extend;
+    assert_eq!(sealed(p, 24.0).await.unwrap(), 1);
     // One day kept at 09:30 the next day: the version closed at 09:00 goes.
     let retention = fleettickets::history::retention::apply;
     assert_eq!(
@@ -455,6 +458,10 @@ async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
         1
     );
     assert_eq!(capture_start(p).await.as_deref(), Some("2026-06-16 09:00"));
+    // Its sealed hour began before the new capture start: gone, and not sealed again.
+    let hours = "SELECT count(*) FROM tickets.backlog_hourly";
+    assert_eq!(count(p, hours).await, 0);
+    assert_eq!(sealed(p, 24.0).await.unwrap(), 0);
     assert_eq!(
         versions(p).await,
         vec![

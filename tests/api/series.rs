@@ -214,6 +214,21 @@ async fn full_history(pool: &sqlx::PgPool) -> Vec<String> {
 /// The backlog the replay says at each of `ends` (hourly, in order), for a cluster:
 /// the state after the last snapshot at or before the end (none before the first: -1),
 /// SLA judged at the end, the flow of the snapshots after the previous end.
+/// The sealed hours: each hour end (EAT) with the rest of its row as text.
+async fn sealed_rows(pool: &sqlx::PgPool) -> Vec<(String, String)> {
+    let rows: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT hour_end, format('%s %s %s %s %s %s %s %s', sla_target_hours, open, within,
+                                 at_risk, breached, unknown, entered, \"left\")
+         FROM tickets.backlog_hourly ORDER BY hour_end",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|(t, rest)| (fleettickets::eat::rfc3339(t), rest))
+        .collect()
+}
+
 fn expected_points(
     states: &[(DateTime<Utc>, BTreeMap<String, Tracked>)],
     ends: &[DateTime<Utc>],
@@ -369,6 +384,28 @@ async fn a_generated_series_gives_the_replayed_versions_and_backlog() {
             "open(end) = open + entered − left"
         );
     }
+    // The hours from 07:00 to 16:00 are sealed (the last snapshot's, 17:00, may still be
+    // replaced by an import at that instant), and the series reads them from there.
+    let sealed = sealed_rows(p).await;
+    let hours: Vec<String> = (1..=10)
+        .map(|h| fleettickets::eat::rfc3339(start() + Duration::hours(h)))
+        .collect();
+    assert_eq!(
+        sealed.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        hours
+    );
+    sqlx::query("UPDATE tickets.backlog_hourly SET open = open + 1000 WHERE hour_end = $1")
+        .bind(start() + Duration::hours(3))
+        .execute(p)
+        .await
+        .unwrap();
+    let (_, tampered) = app.get_json(&q.replace("T18:00:00", "T17:59:00")).await;
+    assert_eq!(
+        got_points(&tampered)[3][0],
+        points[3][0] + 1000,
+        "09:00 read from its row"
+    );
+    assert_eq!(got_points(&tampered)[4], points[4]);
     let moved = expected
         .windows(2)
         .find(|w| {
@@ -465,6 +502,11 @@ async fn backfill_gives_the_history_a_live_capture_would_have() {
     assert_eq!(done.skipped.len(), 1);
     assert_eq!(done.skipped[0].0, format!("automations/inc/{broken}"));
     assert_eq!(full_history(&db.pool).await, full_history(&live.pool).await);
+    // The past changed, so its sealed hours went; the next run seals them as live did.
+    assert_eq!(sealed_rows(&db.pool).await, []);
+    ing.run(Mode::Apply).await.unwrap();
+    assert_eq!(sealed_rows(&db.pool).await, sealed_rows(&live.pool).await);
+    assert_eq!(sealed_rows(&db.pool).await.len(), SNAPSHOTS as usize - 2);
     let starts = "SELECT extract(epoch FROM started_at)::bigint FROM tickets.history_capture";
     assert_eq!(
         count(&db.pool, starts).await,
