@@ -1,13 +1,16 @@
-//! History benchmark: `cargo bench --bench history -- --tickets 21000 --days 365 --rate 0.03`.
+//! History benchmark: `cargo bench --bench history -- --tickets 21000 --days 365 --rate 0.02`
+//! (`--reuse` keeps the history a previous run built).
 //!
 //! Builds, with set-based SQL (not by importing 8,760 snapshots), a store of `--tickets`
 //! tickets with `--days` of hourly history where `--rate` of the tickets change each
-//! hour, then in one run times: the uncached backlog (the endpoint's query, computation
-//! and serialisation) for 90 days hourly and 365 days daily, beside the SQL a DBA would
-//! write over `tickets.inc_history` for the same open counts; the history's size on
-//! disk; and the backfill of `--snapshots` archived hourly snapshots of the generator's
-//! series (snapshots/s, this process's peak RSS). Uses the database `ft_bench_history` on
-//! `TEST_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432), recreated each run.
+//! hour, seals its hours, then in one run times: the uncached backlog (the endpoint's
+//! reads, computation and serialisation) for 90 days hourly and 365 days daily, beside
+//! the SQL a DBA would write over `tickets.inc_history` for the same open counts; an
+//! hourly import of a 21,312-row export with history capture and without; the history's
+//! size on disk; and the backfill of `--snapshots` archived hourly snapshots of the
+//! generator's series (snapshots/s, this process's peak RSS). Uses the database
+//! `ft_bench_history` on `TEST_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432),
+//! recreated each run.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -18,11 +21,14 @@ use chrono::{DateTime, Duration, Utc};
 use common::{arg, peak_rss_mb};
 use fleettickets::config::{BucketConfig, DatabaseConfig};
 use fleettickets::dashboard::params::Filters;
+use fleettickets::geocode::names::Aliases;
+use fleettickets::history::backfill;
 use fleettickets::history::backlog::{self, Interval};
-use fleettickets::history::{backfill, read};
+use fleettickets::history::sealed::{self, Parts};
 use fleettickets::ingest::bucket::Bucket;
 use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
-use fleettickets::ingest::Mode;
+use fleettickets::ingest::upsert::{self, Source};
+use fleettickets::ingest::{self, Mode};
 use sqlx::{Connection, PgConnection, PgPool};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -30,28 +36,56 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// The endpoint's uncached work: the versions query, the sweep and the JSON.
+/// The endpoint's uncached work: the sealed hours and versions read, the series, the JSON.
 async fn backlog_ms(
     pool: &PgPool,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     interval: Interval,
+    filters: &Filters,
 ) -> anyhow::Result<(f64, usize)> {
     let mut times = Vec::new();
     let mut points = 0;
-    for _ in 0..5 {
+    for _ in 0..7 {
         let t = Instant::now();
         let buckets =
             backlog::buckets(from, to, interval).map_err(|n| anyhow::anyhow!("{n} buckets"))?;
-        let start = read::capture_start(pool).await?;
-        let versions = read::versions(pool, buckets[0].t, to, &Filters::default()).await?;
-        let series = backlog::compute(&versions, &buckets, start, &Filters::default(), 24.0);
+        let parts = Parts::read(pool, &buckets, filters, 24.0).await?;
+        let series = parts.series(&buckets, filters, 24.0);
         let json = serde_json::to_vec(&series)?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         points = series.len();
         std::hint::black_box(json);
     }
     Ok((median(times), points))
+}
+
+/// One hourly import (staging, the upsert with or without capture), rolled back so
+/// every run starts from the same store. Returns the milliseconds of the whole and of
+/// the upsert alone.
+async fn import_ms(
+    pool: &PgPool,
+    path: &std::path::Path,
+    capture: bool,
+) -> anyhow::Result<(f64, f64)> {
+    let aliases = Aliases::load(&mut *pool.acquire().await?).await?;
+    let mut conn = pool.acquire().await?;
+    let t = Instant::now();
+    let mut tx = conn.begin().await?;
+    ingest::writer_settings(&mut tx).await?;
+    ingest::stage(&mut tx, path, "bench", aliases, Mode::Apply).await?;
+    let id = upsert::next_import_id(&mut tx).await?;
+    let at = upsert::history_time(&mut tx, upsert::LIVE, Utc::now()).await?;
+    let upsert_started = Instant::now();
+    let changes = match capture {
+        true => upsert::apply(&mut tx, at, id).await?,
+        false => upsert::apply_without_history(&mut tx, at, id).await?,
+    };
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+    let times = (ms(t), ms(upsert_started));
+    tx.rollback().await?;
+    anyhow::ensure!(changes.updated > 0 && (changes.versions > 0) == capture);
+    Ok(times)
 }
 
 /// What a DBA would write: the open count and its SLA split at each bucket end.
@@ -94,7 +128,7 @@ async fn dba_ms(
 async fn main() -> anyhow::Result<()> {
     let tickets: i64 = arg("--tickets", 21_000);
     let days: i64 = arg("--days", 365);
-    let rate: f64 = arg("--rate", 0.03);
+    let rate: f64 = arg("--rate", 0.02);
     let snapshots: u32 = arg("--snapshots", 24);
     let server = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
@@ -156,18 +190,92 @@ async fn main() -> anyhow::Result<()> {
         size as f64 / 1e6 * 365.0 / days as f64,
     );
 
-    for (label, span, interval, step) in [
-        // 2,000 hourly buckets is the API's limit (90 days would be 2,160).
-        ("83 days hourly", 83, Interval::Hour, "1 hour"),
-        ("365 days daily", 365.min(days), Interval::Day, "1 day"),
+    let t = Instant::now();
+    let hours = sealed::extend(&pool, 24.0).await?;
+    println!(
+        "sealed {hours} hours of the unfiltered backlog in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let one_cluster = Filters::new(vec!["Cluster 7".into()], vec![])?;
+    for (label, span, interval, step, filters) in [
+        (
+            "90 days hourly",
+            90,
+            Interval::Hour,
+            "1 hour",
+            Filters::default(),
+        ),
+        (
+            "365 days daily",
+            365.min(days),
+            Interval::Day,
+            "1 day",
+            Filters::default(),
+        ),
+        (
+            "90 days hourly, one cluster",
+            90,
+            Interval::Hour,
+            "",
+            one_cluster.clone(),
+        ),
+        (
+            "365 days daily, one cluster",
+            365.min(days),
+            Interval::Day,
+            "",
+            one_cluster,
+        ),
     ] {
         let from = end - Duration::days(span);
-        let (ms, points) = backlog_ms(&pool, from, end, interval).await?;
-        let dba = dba_ms(&pool, from, end, step).await?;
-        println!(
-            "backlog {label}: {points} points, uncached {ms:.0} ms (target 50 ms); DBA SQL {dba}"
-        );
+        let (ms, points) = backlog_ms(&pool, from, end, interval, &filters).await?;
+        let dba = match step {
+            "" => String::new(),
+            step => format!("; DBA SQL {}", dba_ms(&pool, from, end, step).await?),
+        };
+        println!("backlog {label}: {points} points, uncached {ms:.1} ms (target 50 ms){dba}");
     }
+
+    // An hourly import on this store: the generator's export, then its next hour.
+    let dir = tempfile::tempdir()?;
+    let mut files = Vec::new();
+    generate::series(
+        &SeriesSpec {
+            base: Spec {
+                rows: 21_312,
+                seed: 7,
+                as_of: end,
+                truncated: false,
+            },
+            snapshots: 2,
+            change_rate: rate,
+            identical_at: None,
+            stale_at: None,
+        },
+        |name, body| {
+            let path = dir.path().join(name);
+            files.push(path.clone());
+            std::fs::write(path, body)
+        },
+    )?;
+    ingest::import_file(&pool, &files[0], Source::local_file(&files[0]), Mode::Apply).await?;
+    // Alternated, so load on the machine weighs on both alike.
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..9 {
+        without.push(import_ms(&pool, &files[1], false).await?);
+        with.push(import_ms(&pool, &files[1], true).await?);
+    }
+    let whole = |v: &[(f64, f64)]| median(v.iter().map(|t| t.0).collect());
+    let upsert = |v: &[(f64, f64)]| median(v.iter().map(|t| t.1).collect());
+    println!(
+        "hourly import of 21,312 rows ({:.0} % changed) on this store: {:.0} ms with capture, {:.0} ms without = {:.3}x (target at most 1.10x); the upsert statement alone {:.0} ms vs {:.0} ms",
+        rate * 100.0,
+        whole(&with),
+        whole(&without),
+        whole(&with) / whole(&without),
+        upsert(&with),
+        upsert(&without),
+    );
 
     // Backfill: an archive of hourly snapshots of a 21k-ticket export.
     let dir = tempfile::tempdir()?;
@@ -190,12 +298,22 @@ async fn main() -> anyhow::Result<()> {
     generate::series(&series, |name, body| {
         std::fs::write(archive.join(name), body)
     })?;
-    sqlx::raw_sql("TRUNCATE tickets.inc_history; DELETE FROM tickets.history_capture")
-        .execute(&pool)
+    // Into a store of its own, so `--reuse` keeps the year of history.
+    sqlx::query("DROP DATABASE IF EXISTS ft_bench_backfill WITH (FORCE)")
+        .execute(&mut admin)
         .await?;
+    let backfill_db = DatabaseConfig::new(format!("{server}/ft_bench_backfill"));
+    let pool = fleettickets::db::migrate(&backfill_db).await?;
     let rss_before = peak_rss_mb();
     let t = Instant::now();
-    let report = backfill::run(&pool, &bucket, &config.database_url, Mode::Apply, |_| {}).await?;
+    let report = backfill::run(
+        &pool,
+        &bucket,
+        &backfill_db.database_url,
+        Mode::Apply,
+        |_| {},
+    )
+    .await?;
     let secs = t.elapsed().as_secs_f64();
     println!(
         "backfill: {} snapshots of 21,312 rows, {} versions in {secs:.1} s = {:.2} snapshots/s; peak RSS {:.0} MB (before: {rss_before:.0} MB)",
@@ -205,8 +323,13 @@ async fn main() -> anyhow::Result<()> {
         peak_rss_mb(),
     );
     pool.close().await;
-    sqlx::query("DROP DATABASE IF EXISTS ft_bench_history WITH (FORCE)")
+    sqlx::query("DROP DATABASE ft_bench_backfill WITH (FORCE)")
         .execute(&mut admin)
         .await?;
+    if !reuse {
+        sqlx::query("DROP DATABASE IF EXISTS ft_bench_history WITH (FORCE)")
+            .execute(&mut admin)
+            .await?;
+    }
     Ok(())
 }

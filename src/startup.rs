@@ -57,7 +57,20 @@ impl Application {
             "off" => None,
             expr => Some(Schedule::parse(expr).map_err(anyhow::Error::msg)?),
         };
-        let pool = crate::db::migrate(&settings.db).await?;
+        let standby = crate::db::read_url(&settings.db).is_some();
+        let (pool, primary_up) = match crate::db::migrate(&settings.db).await {
+            Ok(pool) => (pool, true),
+            // A replica with a standby serves from it while the primary is down; imports
+            // and LISTEN wait for the primary (their loops retry).
+            Err(e) if standby && crate::db::is_unreachable(&e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "the primary is unreachable: serving from DATABASE_READ_URL until it is back"
+                );
+                (crate::db::connect_lazy(&settings.db)?, false)
+            }
+            Err(e) => return Err(e),
+        };
         let bucket = Bucket::from_config(&settings.bucket)?;
         let metrics = Arc::new(Metrics::default());
         let events = Events::default();
@@ -86,7 +99,14 @@ impl Application {
         // A standby serves once it has replayed the primary as it is now (migrations
         // included).
         let patience = Duration::from_secs(settings.db.replica_wait_secs);
-        live.expect(crate::db::wal::primary_position(&pool).await?);
+        let target = if primary_up {
+            crate::db::wal::primary_position(&pool).await?
+        } else {
+            // No position to wait for: the standby as it is, with this binary's schema.
+            crate::db::check_migrated(&read).await?;
+            crate::db::wal::Lsn::default()
+        };
+        live.expect(target);
         anyhow::ensure!(
             live.catch_up_within(patience).await?,
             "DATABASE_READ_URL has not replayed the primary's WAL after {patience:?}"

@@ -45,20 +45,38 @@ pub async fn connect(config: &DatabaseConfig) -> sqlx::Result<PgPool> {
     }
 }
 
+/// A pool on the primary that connects when first used: a replica started while the
+/// primary is down (`startup`).
+pub fn connect_lazy(config: &DatabaseConfig) -> sqlx::Result<PgPool> {
+    let options = connect_options(config, config.database_url.expose_secret())?;
+    Ok(pool_options(config).connect_lazy_with(options))
+}
+
+/// `DATABASE_READ_URL`, when set and not blank.
+pub fn read_url(config: &DatabaseConfig) -> Option<&str> {
+    let url = config.database_read_url.as_ref()?.expose_secret().trim();
+    (!url.is_empty()).then_some(url)
+}
+
 /// The read path's pool: on `DATABASE_READ_URL` (never migrated: a standby is read-only
 /// and gets the schema by replication), else the primary's own. It connects when first
 /// used: a standby may not have replayed the database's creation yet.
 pub fn connect_read(config: &DatabaseConfig, primary: &PgPool) -> sqlx::Result<PgPool> {
-    match config
-        .database_read_url
-        .as_ref()
-        .map(|u| u.expose_secret().trim())
-    {
-        Some(url) if !url.is_empty() => {
-            Ok(pool_options(config).connect_lazy_with(connect_options(config, url)?))
-        }
-        _ => Ok(primary.clone()),
+    match read_url(config) {
+        Some(url) => Ok(pool_options(config).connect_lazy_with(connect_options(config, url)?)),
+        None => Ok(primary.clone()),
     }
+}
+
+/// The database could not be reached at all (refused, no route, timed out), as opposed
+/// to refusing us (password, missing database) or failing a migration.
+pub fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
+        )
+    })
 }
 
 fn connect_options(config: &DatabaseConfig, url: &str) -> sqlx::Result<PgConnectOptions> {

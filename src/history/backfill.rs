@@ -73,9 +73,9 @@ pub async fn run(
         .into_iter()
         .filter(|s| known_from.is_none_or(|k| s.snapshot_at < k))
         .collect();
+    crate::ingest::writer_settings(&mut tx).await?;
     sqlx::raw_sql(
-        "SET LOCAL work_mem = '64MB';
-         CREATE TEMP TABLE replay_inc (ticket_id text PRIMARY KEY, row_hash uuid NOT NULL,
+        "CREATE TEMP TABLE replay_inc (ticket_id text PRIMARY KEY, row_hash uuid NOT NULL,
                                        source_updated_at timestamptz) ON COMMIT DROP;
          CREATE TEMP TABLE replay_history (LIKE tickets.inc_history INCLUDING ALL) ON COMMIT DROP;",
     )

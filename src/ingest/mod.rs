@@ -82,6 +82,16 @@ impl ImportReport {
     }
 }
 
+/// The settings of a transaction that writes a snapshot: the dedupe sort of a
+/// production-size snapshot fits in memory, and no JIT (the import's statements are
+/// estimated far above their real size, and compiling them cost 0.2 s an import).
+pub async fn writer_settings(tx: &mut PgConnection) -> sqlx::Result<()> {
+    for setting in ["SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"] {
+        sqlx::query(setting).execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
 /// Imports one snapshot file: all of it in one transaction, or nothing.
 pub async fn import_file(
     pool: &PgPool,
@@ -94,10 +104,7 @@ pub async fn import_file(
     let aliases = Aliases::load(&mut *pool.acquire().await?).await?;
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
-    // The dedupe sort of a production-size snapshot fits in memory with this.
-    sqlx::query("SET LOCAL work_mem = '64MB'")
-        .execute(&mut *tx)
-        .await?;
+    writer_settings(&mut tx).await?;
     sqlx::query("SET LOCAL statement_timeout = '15min'")
         .execute(&mut *tx)
         .await?;

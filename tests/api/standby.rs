@@ -190,6 +190,22 @@ async fn replicas_on_a_hot_standby_serve_each_import_once_replayed_and_outlive_t
         );
     }
 
+    // A replica started now (a restart, a scale-out) serves from the standby too.
+    let c = Serve::spawn(binary, cluster.path().join("c.log"), &env);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while open_count(&client, &c.url(DASHBOARD)).await != (200, Some(3)) {
+        assert!(
+            Instant::now() < deadline,
+            "a replica started without its primary never served:\n{}",
+            tail(&cluster.path().join("c.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        get_json(&client, &c.url("/readyz")).await,
+        json!({"status": "degraded", "primary": "down", "read": "ok"})
+    );
+
     // A snapshot arriving meanwhile waits in the bucket (the scheduled runs fail and are
     // retried each second), and is imported once the primary is back.
     let bucket = Bucket::from_config(&BucketConfig::local(bucket_dir.path())).unwrap();
@@ -217,6 +233,16 @@ async fn replicas_on_a_hot_standby_serve_each_import_once_replayed_and_outlive_t
             .await
             .unwrap();
     assert_eq!(runs, [(pending, "imported".to_owned())], "imported once");
+    // The replica that started without its primary hears of the import once it is back.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while open_count(&client, &c.url(DASHBOARD)).await != (200, Some(4)) {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            tail(&cluster.path().join("c.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let ready = get_json(&client, &a.url("/readyz")).await;
