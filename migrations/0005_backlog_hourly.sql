@@ -13,4 +13,9 @@ CREATE TABLE IF NOT EXISTS tickets.backlog_hourly (
     "left"           bigint NOT NULL
 );
 
+-- The backlog of some clusters reads only their actionable versions (history/read.rs).
+CREATE INDEX IF NOT EXISTS inc_history_actionable_cluster_end_idx
+    ON tickets.inc_history (lower(cluster), (COALESCE(valid_to, 'infinity'::timestamptz)), valid_from)
+    WHERE is_actionable;
+
 GRANT SELECT ON tickets.backlog_hourly TO dashboard_ro, grafana_ro;

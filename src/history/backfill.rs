@@ -74,11 +74,14 @@ pub async fn run(
         .filter(|s| known_from.is_none_or(|k| s.snapshot_at < k))
         .collect();
     crate::ingest::writer_settings(&mut tx).await?;
-    sqlx::raw_sql(
-        "CREATE TEMP TABLE replay_inc (ticket_id text PRIMARY KEY, row_hash uuid NOT NULL,
-                                       source_updated_at timestamptz) ON COMMIT DROP;
+    // The guard's columns and the tracked fields of `tickets.inc`, as the replay goes.
+    sqlx::raw_sql(&format!(
+        "CREATE TEMP TABLE replay_inc ON COMMIT DROP AS
+             SELECT ticket_id, row_hash, source_updated_at, {} FROM tickets.inc WITH NO DATA;
+         ALTER TABLE replay_inc ADD PRIMARY KEY (ticket_id);
          CREATE TEMP TABLE replay_history (LIKE tickets.inc_history INCLUDING ALL) ON COMMIT DROP;",
-    )
+        *crate::ingest::columns::TRACKED
+    ))
     .execute(&mut *tx)
     .await?;
     let mut report = BackfillReport {
@@ -168,16 +171,18 @@ async fn replay(
     let at = upsert::history_time(conn, REPLAY, snapshot_at).await?;
     let sql = format!(
         "{classified},
-         w AS (INSERT INTO replay_inc AS t (ticket_id, row_hash, source_updated_at)
-               SELECT ticket_id, row_hash, source_updated_at FROM c
+         w AS (INSERT INTO replay_inc AS t (ticket_id, row_hash, source_updated_at, {tracked})
+               SELECT ticket_id, row_hash, source_updated_at, {tracked} FROM c
                WHERE change IN ('new', 'updated')
                ON CONFLICT (ticket_id) DO UPDATE SET row_hash = EXCLUDED.row_hash,
-                   source_updated_at = EXCLUDED.source_updated_at
+                   source_updated_at = EXCLUDED.source_updated_at, {set_tracked}
                RETURNING t.ticket_id),
          {capture}
          SELECT count(*) FROM added",
         classified = upsert::classified(REPLAY),
         capture = upsert::capture(REPLAY, "(SELECT c.* FROM c JOIN w USING (ticket_id))", true),
+        tracked = *crate::ingest::columns::TRACKED,
+        set_tracked = upsert::set_excluded(true),
     );
     let versions = sqlx::query_scalar(&sql)
         .bind(at)

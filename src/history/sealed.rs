@@ -36,10 +36,6 @@ fn hour() -> Duration {
     Duration::hours(1)
 }
 
-fn is_whole_hour(t: DateTime<Utc>) -> bool {
-    Interval::Hour.floor(t) == t
-}
-
 /// The hour ends still to seal: from the hour after `last_sealed` (or the first hour that
 /// starts at or after capture start) to the last hour end before `newest`, the newest
 /// version time (an import at that same instant may still replace its versions).
@@ -62,47 +58,52 @@ pub fn to_seal(
     (first <= last).then_some((first, last))
 }
 
-/// The points the sealed hours (ordered by `hour_end`) give for `buckets`: `None` for a
-/// bucket not wholly covered (its end is not a whole hour, or one of its hours is not
-/// sealed). An hour's point is its row; a day's takes its last hour's backlog and the sum
-/// of its hours' flow.
-pub fn points(buckets: &[Bucket], sealed: &[SealedHour]) -> Vec<Option<Point>> {
+/// How one bucket is answered: by its leading sealed hours (the last one's backlog, the
+/// sum of their flow), and for the rest of it, if any, by the versions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    bucket: Bucket,
+    sealed: Option<(SealedHour, i64, i64)>,
+    /// Never `None` when `sealed` is: a bucket is not empty.
+    rest: Option<Bucket>,
+}
+
+/// The plan of each bucket, given the sealed hours ordered by `hour_end`. A bucket's
+/// leading hours count only while each is sealed; the rest of it (the hours since the
+/// last import, a period ending between two whole hours) is left to the versions.
+pub fn plan(buckets: &[Bucket], sealed: &[SealedHour]) -> Vec<Plan> {
     let row = |end: DateTime<Utc>| {
         sealed
             .binary_search_by_key(&end, |s| s.hour_end)
             .ok()
-            .map(|i| &sealed[i])
+            .map(|i| sealed[i])
     };
     buckets
         .iter()
         .map(|b| {
-            if !is_whole_hour(b.end) {
-                return None;
+            let mut lead: Option<(SealedHour, i64, i64)> = None;
+            let mut upto = b.t;
+            while let Some(r) = Some(upto + hour()).filter(|e| *e <= b.end).and_then(row) {
+                let (entered, left) = lead.map_or((0, 0), |(_, n, l)| (n, l));
+                lead = Some((r, entered + r.entered, left + r.left));
+                upto = r.hour_end;
             }
-            let hours = (b.end - b.t).num_hours();
-            let rows = (1..=hours)
-                .map(|k| row(b.t + hour() * k as i32))
-                .collect::<Option<Vec<_>>>()?;
-            let last = rows.last()?;
-            Some(Point {
-                t: EatTime(b.t),
-                end: EatTime(b.end),
-                open: Some(last.open),
-                within: Some(last.within),
-                at_risk: Some(last.at_risk),
-                breached: Some(last.breached),
-                unknown: Some(last.unknown),
-                entered: Some(rows.iter().map(|r| r.entered).sum()),
-                left: Some(rows.iter().map(|r| r.left).sum()),
-            })
+            Plan {
+                bucket: *b,
+                sealed: lead,
+                rest: (upto < b.end).then_some(Bucket {
+                    t: upto,
+                    end: b.end,
+                }),
+            }
         })
         .collect()
 }
 
-/// The runs of consecutive buckets `points` left uncovered.
-pub fn gaps(points: &[Option<Point>]) -> Vec<Range<usize>> {
+/// The runs of consecutive buckets whose plans leave a rest to compute.
+fn runs(plans: &[Plan]) -> Vec<Range<usize>> {
     let mut runs: Vec<Range<usize>> = Vec::new();
-    for (i, _) in points.iter().enumerate().filter(|(_, p)| p.is_none()) {
+    for (i, _) in plans.iter().enumerate().filter(|(_, p)| p.rest.is_some()) {
         match runs.last_mut() {
             Some(run) if run.end == i => run.end = i + 1,
             _ => runs.push(i..i + 1),
@@ -111,12 +112,12 @@ pub fn gaps(points: &[Option<Point>]) -> Vec<Range<usize>> {
     runs
 }
 
-/// What a series is made from: the points the sealed hours give (unfiltered requests
-/// only: the rows hold the whole backlog), and the versions of each gap between them.
+/// What a series is made from: each bucket's plan (sealed hours for unfiltered requests
+/// only: the rows hold the whole backlog), and the versions of each run of rests.
 pub struct Parts {
     pub capture_start: Option<DateTime<Utc>>,
-    points: Vec<Option<Point>>,
-    gaps: Vec<(Range<usize>, Vec<Version>)>,
+    plans: Vec<Plan>,
+    runs: Vec<(Range<usize>, Vec<Version>)>,
 }
 
 impl Parts {
@@ -138,41 +139,72 @@ impl Parts {
                 _ => Ok(Vec::new()),
             }
         })?;
-        let points = points(buckets, &sealed);
-        let gaps = futures::future::try_join_all(gaps(&points).into_iter().map(|gap| async {
-            let span = (buckets[gap.start].t, buckets[gap.end - 1].end);
-            let versions = read::versions(db, span.0, span.1, filters).await?;
-            Ok::<_, sqlx::Error>((gap, versions))
+        let plans = plan(buckets, &sealed);
+        let runs = futures::future::try_join_all(runs(&plans).into_iter().map(|run| {
+            let rests: Vec<Bucket> = plans[run.clone()].iter().filter_map(|p| p.rest).collect();
+            async move {
+                let (from, to) = (rests[0].t, rests[rests.len() - 1].end);
+                Ok::<_, sqlx::Error>((run, read::versions(db, from, to, filters).await?))
+            }
         }))
         .await?;
         Ok(Parts {
             capture_start,
-            points,
-            gaps,
+            plans,
+            runs,
         })
     }
 
-    /// The series: each gap computed from its versions (CPU-bound: run it off the async
-    /// threads).
-    pub fn series(
-        mut self,
-        buckets: &[Bucket],
-        filters: &Filters,
-        sla_target_hours: f64,
-    ) -> Vec<Point> {
-        for (gap, versions) in self.gaps {
+    /// The series: the rests computed from their versions and joined to the sealed
+    /// hours before them (CPU-bound: run it off the async threads).
+    pub fn series(self, filters: &Filters, sla_target_hours: f64) -> Vec<Point> {
+        let mut rests: Vec<Option<Point>> = vec![None; self.plans.len()];
+        for (run, versions) in &self.runs {
+            let buckets: Vec<Bucket> = self.plans[run.clone()]
+                .iter()
+                .filter_map(|p| p.rest)
+                .collect();
             let computed = backlog::compute(
-                &versions,
-                &buckets[gap.clone()],
+                versions,
+                &buckets,
                 self.capture_start,
                 filters,
                 sla_target_hours,
             );
-            for (slot, point) in self.points[gap].iter_mut().zip(computed) {
+            for (slot, point) in rests[run.clone()].iter_mut().zip(computed) {
                 *slot = Some(point);
             }
         }
-        self.points.into_iter().flatten().collect()
+        self.plans
+            .iter()
+            .zip(rests)
+            .map(|(plan, rest)| {
+                let (t, end) = (EatTime(plan.bucket.t), EatTime(plan.bucket.end));
+                let (entered, left) = plan.sealed.map_or((0, 0), |(_, n, l)| (n, l));
+                match (rest, plan.sealed) {
+                    (Some(rest), _) => Point {
+                        t,
+                        entered: rest.entered.map(|n| n + entered),
+                        left: rest.left.map(|l| l + left),
+                        ..rest
+                    },
+                    (None, last) => {
+                        let count = |f: fn(&SealedHour) -> i64| last.map(|(h, _, _)| f(&h));
+                        Point {
+                            t,
+                            end,
+                            open: count(|h| h.open),
+                            within: count(|h| h.within),
+                            at_risk: count(|h| h.at_risk),
+                            breached: count(|h| h.breached),
+                            unknown: count(|h| h.unknown),
+                            entered: Some(entered),
+                            left: Some(left),
+                        }
+                    }
+                }
+            })
+            .collect()
     }
 }
 
@@ -206,11 +238,12 @@ pub async fn extend(pool: &PgPool, sla_target_hours: f64) -> sqlx::Result<i64> {
         .bind(sla_target_hours)
         .execute(&mut *tx)
         .await?;
-    let (start, newest, last): (
+    type Instants = (
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
-    ) = sqlx::query_as(
+    );
+    let (start, newest, last): Instants = sqlx::query_as(
         "SELECT (SELECT started_at FROM tickets.history_capture),
                     (SELECT max(valid_from) FROM tickets.inc_history),
                     (SELECT max(hour_end) FROM tickets.backlog_hourly)",
@@ -362,6 +395,26 @@ mod tests {
             .collect()
     }
 
+    /// The series as `Parts` gives it, every run reading all the versions.
+    fn merged(
+        versions: &[Version],
+        bs: &[Bucket],
+        sealed: &[SealedHour],
+        start: DateTime<Utc>,
+    ) -> Vec<Point> {
+        let plans = plan(bs, sealed);
+        let runs = runs(&plans)
+            .into_iter()
+            .map(|r| (r, versions.to_vec()))
+            .collect();
+        Parts {
+            capture_start: Some(start),
+            plans,
+            runs,
+        }
+        .series(&Filters::default(), 24.0)
+    }
+
     #[test]
     fn sealed_hours_and_the_versions_give_the_same_series() {
         let versions = history();
@@ -370,49 +423,62 @@ mod tests {
         assert_eq!(sealed.len(), 54, "08:00 on the 14th to 13:00 on the 16th");
         let cases = [
             (at("15T00:00:00"), at("16T15:30:00"), Interval::Hour),
-            (at("15T05:00:00"), at("16T12:00:00"), Interval::Hour),
-            (at("14T00:00:00"), at("16T15:30:00"), Interval::Day),
+            (at("14T05:00:00"), at("16T12:00:00"), Interval::Hour),
+            (at("13T00:00:00"), at("16T15:30:00"), Interval::Day),
             (at("16T00:00:00"), at("16T13:00:00"), Interval::Day),
         ];
         for (from, to, interval) in cases {
             let bs = buckets(from, to, interval).unwrap();
             let exact = compute(&versions, &bs, Some(start), &Filters::default(), 24.0);
-            let mut merged = points(&bs, &sealed);
-            let covered = merged.iter().filter(|p| p.is_some()).count();
+            let sealed_used = plan(&bs, &sealed)
+                .iter()
+                .filter(|p| p.sealed.is_some())
+                .count();
             assert!(
-                covered > 0,
-                "{from} {interval:?}: some buckets come from sealed hours"
+                sealed_used > 0,
+                "{from} {interval:?}: some buckets use sealed hours"
             );
-            for gap in gaps(&merged) {
-                let run = compute(
-                    &versions,
-                    &bs[gap.clone()],
-                    Some(start),
-                    &Filters::default(),
-                    24.0,
-                );
-                for (i, p) in gap.zip(run) {
-                    merged[i] = Some(p);
-                }
-            }
-            let merged: Vec<Point> = merged.into_iter().map(Option::unwrap).collect();
-            assert_eq!(merged, exact, "{from} {to} {interval:?}");
+            assert_eq!(
+                merged(&versions, &bs, &sealed, start),
+                exact,
+                "{from} {to} {interval:?}"
+            );
         }
     }
 
     #[test]
-    fn a_bucket_with_a_missing_or_partial_hour_is_left_to_the_versions() {
+    fn what_the_sealed_hours_do_not_cover_is_left_to_the_versions() {
         let versions = history();
         let start = at("14T06:20:00");
         let mut sealed = seal(&versions, start, at("16T14:00:00"));
         sealed.retain(|s| s.hour_end != at("16T10:00:00"));
+        let bucket = |t: &str, end: &str| {
+            Some(Bucket {
+                t: at(t),
+                end: at(end),
+            })
+        };
         let bs = buckets(at("16T08:00:00"), at("16T12:30:00"), Interval::Hour).unwrap();
-        let p = points(&bs, &sealed);
-        let covered: Vec<bool> = p.iter().map(Option::is_some).collect();
-        assert_eq!(covered, [true, false, true, true, false]);
-        assert_eq!(gaps(&p), [1..2, 4..5]);
-        // A day is covered only when all its hours are.
+        let rests: Vec<_> = plan(&bs, &sealed).iter().map(|p| p.rest).collect();
+        assert_eq!(
+            rests,
+            [
+                None,
+                bucket("16T09:00:00", "16T10:00:00"),
+                None,
+                None,
+                bucket("16T12:00:00", "16T12:30:00")
+            ]
+        );
+        assert_eq!(runs(&plan(&bs, &sealed)), [1..2, 4..5]);
+        let exact = compute(&versions, &bs, Some(start), &Filters::default(), 24.0);
+        assert_eq!(merged(&versions, &bs, &sealed, start), exact);
+        // A day uses its hours up to the first one missing, and computes the rest.
         let days = buckets(at("16T00:00:00"), at("16T12:00:00"), Interval::Day).unwrap();
-        assert_eq!(points(&days, &sealed), [None]);
+        let p = plan(&days, &sealed);
+        assert_eq!(p[0].sealed.map(|s| s.0.hour_end), Some(at("16T09:00:00")));
+        assert_eq!(p[0].rest, bucket("16T09:00:00", "16T12:00:00"));
+        let exact = compute(&versions, &days, Some(start), &Filters::default(), 24.0);
+        assert_eq!(merged(&versions, &days, &sealed, start), exact);
     }
 }

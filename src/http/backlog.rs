@@ -69,7 +69,7 @@ pub async fn build(app: AppState, request: BacklogRequest) -> Result<Vec<u8>, Ap
     let parts = Parts::read(&app.read, &request.buckets, &request.filters, target).await?;
     tokio::task::spawn_blocking(move || {
         let capture_start = parts.capture_start;
-        let points = parts.series(&request.buckets, &request.filters, target);
+        let points = parts.series(&request.filters, target);
         let payload = Backlog {
             interval: request.interval,
             from: EatTime(request.from),

@@ -66,7 +66,8 @@ pub const LIVE: Store = Store {
 };
 
 /// The staged snapshot, one row per ticket (the later row wins), each with what it does
-/// to the store: `new`, `updated`, `unchanged`, or `older` (the stored row is newer).
+/// to the store: `new`, `updated`, `unchanged`, or `older` (the stored row is newer),
+/// and `retracked`: new, or a tracked field differs from the stored row.
 pub fn classified(store: Store) -> String {
     format!(
         "WITH s AS (
@@ -77,9 +78,12 @@ pub fn classified(store: Store) -> String {
              SELECT s.*, CASE WHEN t.ticket_id IS NULL THEN 'new'
                               WHEN {STORED_IS_NEWER} THEN 'older'
                               WHEN t.row_hash = s.row_hash THEN 'unchanged'
-                              ELSE 'updated' END AS change
+                              ELSE 'updated' END AS change,
+                    t.ticket_id IS NULL OR ROW({t}) IS DISTINCT FROM ROW({s}) AS retracked
              FROM s LEFT JOIN {tickets} t USING (ticket_id))",
-        tickets = store.tickets
+        tickets = store.tickets,
+        t = columns::list("t.", true),
+        s = columns::list("s.", true),
     )
 }
 
@@ -89,15 +93,17 @@ pub fn classified(store: Store) -> String {
 /// With `write` false only `v` (the versions that would be recorded) is defined.
 pub fn capture(store: Store, written: &str, write: bool) -> String {
     let history = store.history;
-    // The current version is looked up per written row (LATERAL … LIMIT 1 keeps it an
-    // index probe whatever the estimates), and closed by its row address: an hourly
-    // import writes a few hundred tickets of a history of millions of versions.
+    // The stored row's tracked fields are its current version's (the same statement
+    // writes both), so only `retracked` rows can need a version: an hourly import
+    // rewrites every ticket (`last_seen` moves) but a few hundred change a tracked field.
+    // Their current version is looked up one by one (LATERAL … LIMIT 1 stays an index
+    // probe whatever the estimates) and closed by its row address.
     let v = format!(
         "v AS (SELECT x.*, h.ctid AS current_ctid FROM {written} x
                LEFT JOIN LATERAL (SELECT h.ctid, {h} FROM {history} h
                                   WHERE h.ticket_id = x.ticket_id AND h.valid_to IS NULL
                                   LIMIT 1) h ON true
-               WHERE h.ctid IS NULL OR ROW({h}) IS DISTINCT FROM ROW({x}))",
+               WHERE x.retracked AND (h.ctid IS NULL OR ROW({h}) IS DISTINCT FROM ROW({x})))",
         h = columns::list("h.", true),
         x = columns::list("x.", true),
     );
@@ -123,7 +129,7 @@ pub fn capture(store: Store, written: &str, write: bool) -> String {
 }
 
 /// `col = EXCLUDED.col, …` over the typed (or only the tracked) columns.
-fn set_excluded(tracked_only: bool) -> String {
+pub fn set_excluded(tracked_only: bool) -> String {
     COLUMNS
         .iter()
         .filter(|c| c.tracked || !tracked_only)
