@@ -3,6 +3,8 @@
 //! own cache entry (`CacheKey::Backlog`), so a panel and the API show the same numbers
 //! and a refresh of either costs one computation. A point is plotted at its `end`.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -84,16 +86,31 @@ pub struct Point {
 }
 
 #[derive(Debug, Deserialize)]
-struct Series {
+struct Payload {
     points: Vec<Point>,
 }
 
-/// The points of the request, from (or into) the route's cache entry.
-pub async fn points(app: &AppState, request: BacklogRequest) -> Result<Vec<Point>, ApiError> {
-    let body = cached(app, request).await?;
-    let series: Series = serde_json::from_slice(body.json())
-        .map_err(|e| ApiError::Internal(format!("a backlog entry that does not parse: {e}")))?;
-    Ok(series.points)
+/// The points of each distinct request of one `/query` call (`backlog` and
+/// `backlog_flow` of a panel read one entry once), from (or into) the route's cache.
+#[derive(Default)]
+pub struct Series(Vec<(BacklogRequest, Arc<[Point]>)>);
+
+impl Series {
+    pub async fn get(
+        &mut self,
+        app: &AppState,
+        request: BacklogRequest,
+    ) -> Result<Arc<[Point]>, ApiError> {
+        if let Some((_, points)) = self.0.iter().find(|(r, _)| *r == request) {
+            return Ok(points.clone());
+        }
+        let body = cached(app, request.clone()).await?;
+        let payload: Payload = serde_json::from_slice(body.json())
+            .map_err(|e| ApiError::Internal(format!("a backlog entry that does not parse: {e}")))?;
+        let points: Arc<[Point]> = payload.points.into();
+        self.0.push((request, points.clone()));
+        Ok(points)
+    }
 }
 
 /// The frames of `backlog` or `backlog_flow`: a series per column (a null count, before

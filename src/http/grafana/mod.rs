@@ -219,6 +219,7 @@ async fn query(
     let now = Utc::now();
     let window = || window(request.range.as_ref(), now);
     let mut summaries = Summaries::default();
+    let mut series = backlog::Series::default();
     let mut runs = None;
     let mut frames = Vec::new();
     for t in targets {
@@ -270,7 +271,7 @@ async fn query(
                 filters,
                 now,
             )?;
-            let points = backlog::points(&app, asked).await?;
+            let points = series.get(&app, asked).await?;
             frames.extend(backlog::frames(metric, format, ref_id, &points));
             continue;
         }
