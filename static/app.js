@@ -1,6 +1,7 @@
 // The live INC map: draws the dashboard payload (/api/v1/inc/dashboard) with Leaflet,
 // keeps the whole view in the URL and refreshes with If-None-Match.
 
+import { setupBacklog } from './backlog.js';
 import { setupNearest } from './nearest.js';
 import { setupTeams } from './teams.js';
 
@@ -52,6 +53,15 @@ function apiParams(state) {
   state.cluster.forEach((c) => q.append('cluster', c));
   state.status.forEach((s) => q.append('status', s));
   if (state.asOf) q.set('as_of', state.asOf);
+  return q;
+}
+
+/** The backlog chart's query: the filters; the last 7 days end at the replayed instant. */
+function backlogParams(state) {
+  const q = new URLSearchParams();
+  state.cluster.forEach((c) => q.append('cluster', c));
+  state.status.forEach((s) => q.append('status', s));
+  if (state.asOf) q.set('to', state.asOf);
   return q;
 }
 
@@ -111,6 +121,7 @@ const timeFormat = new Intl.DateTimeFormat('en-GB', {
 const dayFormat = new Intl.DateTimeFormat('en-GB', { timeZone: TZ, day: 'numeric', month: 'short' });
 const isoDay = new Intl.DateTimeFormat('en-CA', { timeZone: TZ }); // YYYY-MM-DD
 
+const dayLabel = (date) => dayFormat.format(new Date(`${date}T12:00:00+03:00`));
 const formatTime = (iso) => (iso ? `${timeFormat.format(new Date(iso))} EAT` : 'unknown');
 
 function formatDuration(minutes) {
@@ -264,10 +275,9 @@ function renderDaily(box, daily) {
     return [bar(x, 'created', day), bar(x + barWidth, 'closed', day)];
   });
   const label = (x, y, text, anchor = 'start') => svg('text', { x, y, 'text-anchor': anchor }, [text]);
-  const dayLabel = (d) => dayFormat.format(new Date(`${d.date}T12:00:00+03:00`));
   const every = Math.ceil(daily.length / 7); // at most about seven date labels
   const labels = daily.flatMap((d, i) => (i % every
-    ? [] : [label(left + i * step + step / 2, height - 3, dayLabel(d), 'middle')]));
+    ? [] : [label(left + i * step + step / 2, height - 3, dayLabel(d.date), 'middle')]));
   box.replaceChildren(svg('svg', {
     viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'Tickets created and closed per day',
   }, [
@@ -458,6 +468,7 @@ async function loadDashboard(app, { fit }) {
     if (changed || url !== fleet.url) render(app, body, fit);
     fleet.url = url;
     app.refreshTeams?.();
+    app.refreshBacklog?.();
     showError(null);
     document.body.dataset.state = 'ready';
   } catch (error) {
@@ -595,6 +606,9 @@ async function main() {
     },
   });
   app.refreshTeams = setupTeams({ params: () => apiParams(app.state), get, onError: handleError, fleet });
+  app.refreshBacklog = setupBacklog({
+    params: () => backlogParams(app.state), get: getJson, onError: handleError, svg, dayLabel, fleet,
+  });
   if (app.config.auth_required && !localStorage.getItem(TOKEN_KEY)) askForToken('This API needs a token.');
   else start(app);
 }

@@ -26,11 +26,31 @@ pub struct BacklogRequest {
 pub fn parse(query: &str, now: DateTime<Utc>) -> Result<BacklogRequest, ParamError> {
     let mut q = Query::parse(query, &["from", "to", "interval"], &FILTER_PARAMS)?;
     let (from, to, interval) = (q.take("from"), q.take("to"), q.take("interval"));
-    let to_given = to.as_deref().map(|t| bound("to", t)).transpose()?;
+    let filters = q.filters()?;
+    request(
+        from.as_deref(),
+        to.as_deref(),
+        interval.as_deref(),
+        filters,
+        now,
+    )
+}
+
+/// The request for these values of `from`, `to` and `interval` (text as in the query
+/// string, absent as `None`) and already validated filters: what the Grafana
+/// datasource asks for a panel, refused exactly as the route refuses it.
+pub fn request(
+    from: Option<&str>,
+    to: Option<&str>,
+    interval: Option<&str>,
+    filters: Filters,
+    now: DateTime<Utc>,
+) -> Result<BacklogRequest, ParamError> {
+    let to_given = to.map(|t| bound("to", t)).transpose()?;
     // A `to` after now is taken as now, and then follows the clock like no `to`.
     let fixed_to = to_given.filter(|t| *t < now);
     let to = fixed_to.unwrap_or(now);
-    let fixed_from = match from.as_deref() {
+    let fixed_from = match from {
         Some(text) => Some(bound("from", text)?),
         None => fixed_to.map(|to| to - Duration::days(DEFAULT_DAYS)),
     };
@@ -45,7 +65,7 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<BacklogRequest, ParamErr
             ),
         ));
     }
-    let interval = match interval.as_deref() {
+    let interval = match interval {
         None | Some("") if to - from <= Duration::days(DEFAULT_DAYS) => Interval::Hour,
         None | Some("") => Interval::Day,
         Some(text) => Interval::parse(text)
@@ -68,7 +88,7 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<BacklogRequest, ParamErr
         from,
         to,
         interval,
-        filters: q.filters()?,
+        filters,
         buckets,
         fixed_from,
         fixed_to,

@@ -1,11 +1,14 @@
 //! `GET /api/v1/inc/backlog`: the backlog over time, cached like the dashboard.
 
+use std::sync::Arc;
+
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::Utc;
 
 use super::auth::Reader;
+use super::cache::CachedBody;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, CacheKey};
 use crate::eat::EatTime;
@@ -48,6 +51,13 @@ pub async fn backlog(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = params::parse(query.as_deref().unwrap_or(""), Utc::now())?;
+    let body = cached(&app, request).await?;
+    Ok(body.respond(&headers, app.cache.ttl).await)
+}
+
+/// The request's cache entry, built on a miss: what the route sends and what the
+/// Grafana datasource plots.
+pub async fn cached(app: &AppState, request: BacklogRequest) -> Result<Arc<CachedBody>, ApiError> {
     let key = CacheKey::Backlog {
         generation: app.live.fresh().await.generation,
         from: request.fixed_from,
@@ -55,11 +65,9 @@ pub async fn backlog(
         interval: request.interval,
         filters: request.filters.clone(),
     };
-    let body = app
-        .cache
+    app.cache
         .get_or_build(key, build(app.clone(), request))
-        .await?;
-    Ok(body.respond(&headers, app.cache.ttl).await)
+        .await
 }
 
 /// Reads the sealed hours and the versions of the buckets they leave, then computes and

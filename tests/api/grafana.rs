@@ -14,7 +14,7 @@ const TO: &str = "2026-06-16T21:00:00.000Z";
 const DS: &str = "simpod-json-datasource";
 
 /// Every metric the catalogue offers.
-const METRICS: [&str; 12] = [
+const METRICS: [&str; 14] = [
     "open_count",
     "closed_count",
     "closure_rate",
@@ -27,9 +27,11 @@ const METRICS: [&str; 12] = [
     "open_tickets",
     "teams",
     "imports",
+    "backlog",
+    "backlog_flow",
 ];
 
-async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+pub async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
     post_as(app, path, body, None).await
 }
 
@@ -45,7 +47,7 @@ async fn post_as(app: &TestApp, path: &str, body: &Value, token: Option<&str>) -
 
 /// A panel target as the plugin sends it (builder mode; `target` and payload already
 /// interpolated).
-fn target(ref_id: &str, metric: &str, payload: Value) -> Value {
+pub fn target(ref_id: &str, metric: &str, payload: Value) -> Value {
     json!({
         "refId": ref_id, "target": metric, "payload": payload, "editorMode": "builder",
         "hide": false, "key": format!("Q-{ref_id}"), "queryType": "",
@@ -58,7 +60,7 @@ fn query_body(targets: Value) -> Value {
     query_range(targets, FROM, TO)
 }
 
-fn query_range(targets: Value, from: &str, to: &str) -> Value {
+pub fn query_range(targets: Value, from: &str, to: &str) -> Value {
     json!({
         "app": "dashboard", "requestId": "Q102", "timezone": "browser",
         "panelId": 2, "dashboardUID": "fleettickets-inc-operations", "panelPluginId": "stat",
@@ -89,7 +91,7 @@ async fn dashboard(app: &TestApp, extra: &str) -> Value {
     body
 }
 
-async fn query(app: &TestApp, body: &Value) -> Vec<Value> {
+pub async fn query(app: &TestApp, body: &Value) -> Vec<Value> {
     let (status, frames) = post(app, "/grafana/query", body).await;
     assert_eq!(status, 200, "{frames}");
     frames.as_array().unwrap().clone()
@@ -104,7 +106,7 @@ fn single(frames: &[Value], ref_id: &str) -> Value {
 }
 
 /// A time series as the plugin's `toDataFrame` takes it.
-fn assert_series(f: &Value) {
+pub fn assert_series(f: &Value) {
     assert!(f["target"].is_string(), "{f}");
     assert!(f["refId"].is_string(), "{f}");
     for p in f["datapoints"].as_array().unwrap() {
@@ -116,7 +118,7 @@ fn assert_series(f: &Value) {
 }
 
 /// A table: `type: table`, typed columns, rows as wide as the columns.
-fn assert_table(f: &Value) -> Vec<&str> {
+pub fn assert_table(f: &Value) -> Vec<&str> {
     assert_eq!(f["type"], "table", "{f}");
     let columns: Vec<&str> = f["columns"]
         .as_array()
@@ -194,6 +196,8 @@ async fn health_catalogue_options_variables_and_tags() {
     assert_eq!(payloads("sla_open"), ["cluster", "status", "format"]);
     assert_eq!(payloads("open_tickets"), ["cluster", "status"]);
     assert!(payloads("imports").is_empty());
+    assert_eq!(payloads("backlog"), ["cluster", "status", "format"]);
+    assert_eq!(payloads("backlog_flow"), ["cluster", "status", "format"]);
 
     // /metric-payload-options: the data's clusters and statuses, and the formats.
     let (_, clusters) = app.get_json("/api/v1/clusters").await;

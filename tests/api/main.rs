@@ -7,6 +7,7 @@ mod dashboard;
 mod dispatch;
 mod geocode;
 mod grafana;
+mod grafana_backlog;
 mod helpers;
 mod history;
 mod import;

@@ -18,13 +18,13 @@ use crate::helpers::{count, temp_dir, test_db};
 
 const SNAPSHOTS: u32 = 12;
 
-fn start() -> DateTime<Utc> {
+pub fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-06-16T06:00:00+03:00")
         .unwrap()
         .with_timezone(&Utc)
 }
 
-fn series() -> Vec<(String, Vec<u8>)> {
+pub fn series() -> Vec<(String, Vec<u8>)> {
     let spec = SeriesSpec {
         base: Spec {
             rows: 1500,

@@ -26,6 +26,9 @@ const SAMPLE = path.join(ROOT, 'tests/data/inc-sample.csv');
 const PG = process.env.BROWSER_TEST_PG || 'postgres://postgres@127.0.0.1:5432';
 const DB = `ft_browser_${process.pid}`;
 const DATABASE_URL = `${PG}/${DB}`;
+// A second database whose history is known: the sample's first half imported as the
+// 07:00 EAT snapshot of 2026-06-16, all of it as the 09:00 one.
+const HISTORY_DB = `${DB}_history`;
 const AS_OF = '2026-06-16T10:00:00+03:00';
 const TOKEN = 'browser-test-reader-token-0123456789';
 const CHROMIUM_ARGS = [
@@ -100,8 +103,38 @@ function cli(...args) {
   return execFileSync(BIN, args, { cwd: ROOT, env: serverEnv({}), encoding: 'utf8' });
 }
 
-function dropDatabase() {
-  execFileSync('psql', [`${PG}/postgres`, '-qc', `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`]);
+function dropDatabase(name = DB) {
+  execFileSync('psql', [`${PG}/postgres`, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+}
+
+/** The sample's records, header first (a quoted field may hold a line break). */
+function sampleRecords() {
+  const records = [];
+  let current = null;
+  for (const line of readFileSync(SAMPLE, 'utf8').split('\n')) {
+    current = current === null ? line : `${current}\n${line}`;
+    if ((current.match(/"/g) || []).length % 2 === 0) {
+      if (current.trim()) records.push(current);
+      current = null;
+    }
+  }
+  return records;
+}
+
+/** HISTORY_DB with its two snapshots; returns its DATABASE_URL. */
+function makeHistory() {
+  const url = `${PG}/${HISTORY_DB}`;
+  const env = serverEnv({ DATABASE_URL: url });
+  const folder = mkdtempSync(path.join(os.tmpdir(), 'fleettickets-history-'));
+  const [header, ...rows] = sampleRecords();
+  const snapshots = [['2026-06-16T070000.csv', rows.slice(0, rows.length / 2)], ['2026-06-16T090000.csv', rows]];
+  execFileSync(BIN, ['migrate'], { cwd: ROOT, env });
+  for (const [name, part] of snapshots) {
+    const file = path.join(folder, name);
+    writeFileSync(file, [header, ...part].join('\n'));
+    execFileSync(BIN, ['import', '--inc-csv', file, '--apply'], { cwd: ROOT, env });
+  }
+  return url;
 }
 
 async function getJson(url, token) {
@@ -190,6 +223,7 @@ describe('live INC map', () => {
   let staleBase;
   let authBase;
   let noTilesBase;
+  let historyBase;
 
   before(async () => {
     cli('migrate');
@@ -199,6 +233,7 @@ describe('live INC map', () => {
     authBase = await startServer({ API_TOKENS: `browser:reader:${TOKEN}` });
     const nobody = await freePort(); // nothing listens there: every tile fails, as offline
     noTilesBase = await startServer({ MAP_TILE_URL: `http://127.0.0.1:${nobody}/{z}/{x}/{y}.png` });
+    historyBase = await startServer({ DATABASE_URL: makeHistory() });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   });
 
@@ -206,6 +241,7 @@ describe('live INC map', () => {
     await browser?.close();
     await stopServers();
     dropDatabase();
+    dropDatabase(HISTORY_DB);
   });
 
   test('loads without console errors; markers + listed tickets = open_count', async () => {
@@ -322,6 +358,69 @@ describe('live INC map', () => {
     assert.match(await page.evaluate(() => location.search), /closed=0/);
     assert.equal(await closedOnMap(), 0, 'closed layer hidden');
     assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
+  test('the backlog chart draws the last 7 days hourly for the filters and follows a change', async () => {
+    const query = new URLSearchParams({ window: 'today', as_of: AS_OF });
+    const { page, errors, pageErrors, close } = await openPage(`${historyBase}/?${query}`);
+    await shown(page, query);
+    /** The chart once it shows these backlog parameters, and the API's answer for them. */
+    const chart = async (params) => {
+      const url = `/api/v1/inc/backlog?${params}`;
+      await page.waitForFunction((u) => window.__fleet.backlog?.url === u
+        && document.getElementById('backlog').dataset.state === 'ready', url);
+      const view = await page.evaluate(() => ({
+        ...window.__fleet.backlog,
+        points: Number(document.querySelector('#backlog svg').dataset.points),
+        lines: [...document.querySelectorAll('#backlog path.backlog-line')].map((p) => [
+          p.classList.contains('backlog-open') ? 'open' : 'breached',
+          Number(p.dataset.points), p.getAttribute('d').split(/[ML]/).filter((v) => v.trim()).length]),
+        legend: document.getElementById('backlog-legend').textContent,
+      }));
+      const api = await getJson(`${historyBase}${url}`);
+      assert.deepEqual(view.open, api.points.map((p) => p.open), 'open as the API says');
+      assert.deepEqual(view.breached, api.points.map((p) => p.breached), 'breached as the API says');
+      return view;
+    };
+    const all = await chart(new URLSearchParams({ to: AS_OF }));
+    // 7 days of hours to 10:00; nothing known before capture start (07:00): 164 gaps,
+    // then one line over the 4 hours since, for open and for breached.
+    assert.equal(all.points, 168);
+    assert.equal(all.open.filter((v) => v === null).length, 164);
+    assert.deepEqual(all.lines, [['open', 4, 4], ['breached', 4, 4]]);
+    const api = await dashboard(historyBase, query);
+    assert.equal(all.open.at(-1), api.metrics.open_count, 'at 10:00: the open set of now');
+    assert.equal(all.breached.at(-1), api.metrics.sla.open.breached, 'and its breached part');
+    assert.ok(all.open[164] < all.open.at(-1), 'the 09:00 snapshot added open tickets');
+    assert.equal(all.legend, `open ${api.metrics.open_count}breached ${api.metrics.sla.open.breached}at 2026-06-16 10:00 EAT`);
+
+    const cluster = api.metrics.by_cluster[0].cluster;
+    await page.selectOption('#cluster', [cluster]);
+    const filtered = await chart(new URLSearchParams([['cluster', cluster], ['to', AS_OF]]));
+    const narrowed = await dashboard(historyBase, new URLSearchParams([['window', 'today'], ['cluster', cluster], ['as_of', AS_OF]]));
+    assert.equal(filtered.open.at(-1), narrowed.metrics.open_count);
+    assert.ok(filtered.open.at(-1) < all.open.at(-1), 'the filter narrows the backlog');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
+  test('a backlog that cannot be fetched is shown in the error banner, never a hang', async () => {
+    const watch = (page) => page.route('**/api/v1/inc/backlog?*', (route) => route.abort('connectionrefused'));
+    const { page, pageErrors, close } = await openPage(`${historyBase}/?as_of=${encodeURIComponent(AS_OF)}`, { watch });
+    await page.waitForFunction(() => document.getElementById('backlog').dataset.state === 'error');
+    assert.equal(await page.evaluate(() => document.body.dataset.state), 'error');
+    assert.equal(await page.locator('#error').isVisible(), true);
+    assert.match(await page.locator('#error').innerText(), /Cannot reach the server/);
+    assert.match(await page.locator('#backlog').innerText(), /could not be loaded/);
+    assert.ok(await page.evaluate(() => window.__fleet.renders) > 0, 'the rest of the page is drawn');
+    // Once the backlog answers again, the next load draws it and clears the banner.
+    await page.unroute('**/api/v1/inc/backlog?*');
+    await page.selectOption('#window', 'week');
+    await page.waitForFunction(() => document.getElementById('backlog').dataset.state === 'ready');
+    assert.equal(await page.locator('#error').isVisible(), false);
     assert.deepEqual(pageErrors, []);
     await close();
   });

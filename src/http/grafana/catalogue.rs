@@ -24,6 +24,8 @@ pub enum Metric {
     OpenTickets,
     Teams,
     Imports,
+    Backlog,
+    BacklogFlow,
 }
 
 /// How a metric's values are laid out.
@@ -37,6 +39,8 @@ enum Shape {
     Split,
     /// Rows only.
     Table,
+    /// One row per hour or day of the history (see `backlog`).
+    Buckets,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +60,7 @@ impl Format {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 14] = [
         Metric::OpenCount,
         Metric::ClosedCount,
         Metric::ClosureRate,
@@ -69,6 +73,8 @@ impl Metric {
         Metric::OpenTickets,
         Metric::Teams,
         Metric::Imports,
+        Metric::Backlog,
+        Metric::BacklogFlow,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +91,8 @@ impl Metric {
             Metric::OpenTickets => "open_tickets",
             Metric::Teams => "teams",
             Metric::Imports => "imports",
+            Metric::Backlog => "backlog",
+            Metric::BacklogFlow => "backlog_flow",
         }
     }
 
@@ -102,6 +110,8 @@ impl Metric {
             Metric::OpenTickets => "Open tickets (table)",
             Metric::Teams => "Teams: backlog and closures (table)",
             Metric::Imports => "Import runs (annotations)",
+            Metric::Backlog => "Open backlog over time, by SLA state",
+            Metric::BacklogFlow => "Backlog flow over time (entered, left)",
         }
     }
 
@@ -120,6 +130,7 @@ impl Metric {
             Metric::ByCluster | Metric::OpenTickets | Metric::Teams | Metric::Imports => {
                 Shape::Table
             }
+            Metric::Backlog | Metric::BacklogFlow => Shape::Buckets,
         }
     }
 
@@ -180,7 +191,7 @@ impl Metric {
     }
 
     /// The frames of a ticket metric computed from the payload alone (every metric but
-    /// `teams`, see `teams_table`, and `imports`).
+    /// `teams`, see `teams_table`, `imports` and the history's, see `backlog::frames`).
     pub fn frames(self, format: Format, ref_id: &str, s: &Payload, window: &Window) -> Vec<Frame> {
         let m = &s.metrics;
         let at = window.to.timestamp_millis();
@@ -281,6 +292,7 @@ impl Metric {
                     .collect(),
             )],
             Shape::Table if self != Metric::OpenTickets => Vec::new(),
+            Shape::Buckets => Vec::new(),
             Shape::Table => vec![Frame::table(
                 ref_id,
                 &[
@@ -410,6 +422,11 @@ mod tests {
         assert!(Metric::ByCluster.format(Some(Format::TimeSeries)).is_err());
         assert_eq!(Metric::SlaOpen.format(None), Ok(Format::TimeSeries));
         assert_eq!(Metric::Imports.format(None), Ok(Format::Table));
+        assert_eq!(Metric::Backlog.format(None), Ok(Format::TimeSeries));
+        assert_eq!(
+            Metric::BacklogFlow.format(Some(Format::Table)),
+            Ok(Format::Table)
+        );
     }
 
     #[test]

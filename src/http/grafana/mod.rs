@@ -4,6 +4,7 @@
 //! dashboard payload's, computed by the same code over the panel's time range (see
 //! `summary`); the plugin's contract and our choices are in `docs/grafana.md`.
 
+pub mod backlog;
 pub mod catalogue;
 pub mod filters;
 pub mod imports;
@@ -26,7 +27,7 @@ use super::auth::Reader;
 use super::dispatch::teams_of;
 use super::error::ApiError;
 use super::AppState;
-use crate::dashboard::params;
+use crate::dashboard::params::{self, ParamError};
 use crate::dashboard::window::Window;
 use crate::db::tickets::{self, ChoiceColumn};
 use crate::dispatch::teams::By;
@@ -167,6 +168,9 @@ struct QueryRequest {
     /// The same, as plugin versions before 0.6.x sent them.
     #[serde(rename = "adhocFilters")]
     adhoc_filters: Option<Vec<AdHocFilter>>,
+    /// Grafana's interval for the panel's width: the backlog's bucket size.
+    #[serde(rename = "intervalMs")]
+    interval_ms: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -212,8 +216,10 @@ async fn query(
     if targets.is_empty() {
         return Ok(Json(Vec::new()));
     }
-    let window = window(request.range.as_ref(), Utc::now())?;
+    let now = Utc::now();
+    let window = || window(request.range.as_ref(), now);
     let mut summaries = Summaries::default();
+    let mut series = backlog::Series::default();
     let mut runs = None;
     let mut frames = Vec::new();
     for t in targets {
@@ -239,37 +245,50 @@ async fn query(
             Some(other) => return Err(refuse(format!("payload.format {other} is not a string"))),
         };
         let format = metric.format(format).map_err(refuse)?;
-        if metric.filtered() {
-            let lists = Field::ALL
-                .into_iter()
-                .map(|f| {
-                    Selection::payload_pattern(payload.get(f.key()))
-                        .map(|p| (f, p))
-                        .map_err(|why| refuse(format!("payload.{}: {why}", f.key())))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let selection = Selection::build(lists, &ad_hoc).map_err(refuse)?;
-            let summary = summaries.get(&app, window, &selection).await?;
-            if metric == Metric::Teams {
-                let by = match payload.get("by") {
-                    None | Some(Value::Null) => By::Team,
-                    Some(Value::String(by)) => {
-                        By::parse(Some(by.trim())).map_err(|e| refuse(e.to_string()))?
-                    }
-                    Some(other) => {
-                        return Err(refuse(format!("payload.by {other} is not a string")))
-                    }
-                };
-                let teams = teams_of(&app, &summary, by).await?;
-                frames.push(catalogue::teams_table(ref_id, &teams));
-            } else {
-                frames.extend(metric.frames(format, ref_id, &summary, &window));
-            }
-        } else {
+        if !metric.filtered() {
+            let window = window()?;
             if runs.is_none() {
                 runs = Some(imports::runs(&app.read, window.from, window.to).await?);
             }
             frames.push(imports::frame(ref_id, runs.as_deref().unwrap_or_default()));
+            continue;
+        }
+        let lists = Field::ALL
+            .into_iter()
+            .map(|f| {
+                Selection::payload_pattern(payload.get(f.key()))
+                    .map(|p| (f, p))
+                    .map_err(|why| refuse(format!("payload.{}: {why}", f.key())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let selection = Selection::build(lists, &ad_hoc).map_err(refuse)?;
+        if matches!(metric, Metric::Backlog | Metric::BacklogFlow) {
+            let range = range(request.range.as_ref())?;
+            let filters = backlog::filters(&selection).map_err(refuse)?;
+            let asked = backlog::request(
+                (&range.from, &range.to),
+                request.interval_ms.as_ref(),
+                filters,
+                now,
+            )?;
+            let points = series.get(&app, asked).await?;
+            frames.extend(backlog::frames(metric, format, ref_id, &points));
+            continue;
+        }
+        let window = window()?;
+        let summary = summaries.get(&app, window, &selection).await?;
+        if metric == Metric::Teams {
+            let by = match payload.get("by") {
+                None | Some(Value::Null) => By::Team,
+                Some(Value::String(by)) => {
+                    By::parse(Some(by.trim())).map_err(|e| refuse(e.to_string()))?
+                }
+                Some(other) => return Err(refuse(format!("payload.by {other} is not a string"))),
+            };
+            let teams = teams_of(&app, &summary, by).await?;
+            frames.push(catalogue::teams_table(ref_id, &teams));
+        } else {
+            frames.extend(metric.frames(format, ref_id, &summary, &window));
         }
     }
     Ok(Json(frames))
@@ -290,15 +309,20 @@ fn payload(t: &Target) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// The panel's time range as the dashboard's custom window `[from, to)`, "now" being
-/// the server clock (checked by the dashboard's own `custom_window`).
-fn window(range: Option<&Range>, now: DateTime<Utc>) -> Result<Window, ApiError> {
-    let range = range.ok_or_else(|| {
+/// The panel's time range, which every ticket metric needs.
+fn range(range: Option<&Range>) -> Result<&Range, ParamError> {
+    range.ok_or_else(|| {
         params::refuse(
             "range",
             "required: {\"from\", \"to\"} as RFC 3339 timestamps",
         )
-    })?;
+    })
+}
+
+/// The panel's time range as the dashboard's custom window `[from, to)`, "now" being
+/// the server clock (checked by the dashboard's own `custom_window`).
+fn window(range: Option<&Range>, now: DateTime<Utc>) -> Result<Window, ApiError> {
+    let range = self::range(range)?;
     Ok(params::custom_window(
         ("range.from", &range.from),
         ("range.to", &range.to),
