@@ -66,13 +66,14 @@ pub async fn cached(app: &AppState, request: BacklogRequest) -> Result<Arc<Cache
         filters: request.filters.clone(),
     };
     app.cache
-        .get_or_build(key, build(app.clone(), request))
+        .get_or_build_body(key, build(app.clone(), request))
         .await
 }
 
 /// Reads the sealed hours and the versions of the buckets they leave, then computes and
-/// serialises the series off the async threads.
-pub async fn build(app: AppState, request: BacklogRequest) -> Result<Vec<u8>, ApiError> {
+/// serialises the series off the async threads; the entry keeps the typed payload for
+/// Grafana beside the bytes.
+pub async fn build(app: AppState, request: BacklogRequest) -> Result<CachedBody, ApiError> {
     let target = app.rules.sla_target_hours;
     let parts = Parts::read(&app.read, &request.buckets, &request.filters, target).await?;
     tokio::task::spawn_blocking(move || {
@@ -86,7 +87,8 @@ pub async fn build(app: AppState, request: BacklogRequest) -> Result<Vec<u8>, Ap
             capture_started_at: capture_start.map(EatTime),
             points,
         };
-        serde_json::to_vec(&payload).map_err(|e| ApiError::Internal(e.to_string()))
+        let json = serde_json::to_vec(&payload).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(CachedBody::of(json, Arc::new(payload)))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?

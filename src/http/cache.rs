@@ -49,11 +49,6 @@ impl CachedBody {
         }
     }
 
-    /// The JSON body, uncompressed.
-    pub fn json(&self) -> &Bytes {
-        &self.json
-    }
-
     /// The typed value the body was rendered from, if it is a `T`.
     pub fn typed<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
         self.typed.clone()?.downcast().ok()

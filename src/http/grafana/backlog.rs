@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::catalogue::{Format, Frame, Metric};
 use super::filters::Selection;
 use crate::dashboard::params::{refuse, Filters, ParamError};
+use crate::history::backlog::Point;
 use crate::history::params::{self, BacklogRequest};
+use crate::history::Backlog;
 use crate::http::backlog::cached;
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -72,44 +73,26 @@ pub fn request(
     params::request(Some(range.0), Some(range.1), interval, filters, now)
 }
 
-/// A point of the route's payload, as the panels read it (null before capture start).
-#[derive(Debug, Deserialize)]
-pub struct Point {
-    end: DateTime<Utc>,
-    open: Option<i64>,
-    within: Option<i64>,
-    at_risk: Option<i64>,
-    breached: Option<i64>,
-    unknown: Option<i64>,
-    entered: Option<i64>,
-    left: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Payload {
-    points: Vec<Point>,
-}
-
-/// The points of each distinct request of one `/query` call (`backlog` and
+/// The payload of each distinct request of one `/query` call (`backlog` and
 /// `backlog_flow` of a panel read one entry once), from (or into) the route's cache.
 #[derive(Default)]
-pub struct Series(Vec<(BacklogRequest, Arc<[Point]>)>);
+pub struct Series(Vec<(BacklogRequest, Arc<Backlog>)>);
 
 impl Series {
     pub async fn get(
         &mut self,
         app: &AppState,
         request: BacklogRequest,
-    ) -> Result<Arc<[Point]>, ApiError> {
-        if let Some((_, points)) = self.0.iter().find(|(r, _)| *r == request) {
-            return Ok(points.clone());
+    ) -> Result<Arc<Backlog>, ApiError> {
+        if let Some((_, payload)) = self.0.iter().find(|(r, _)| *r == request) {
+            return Ok(payload.clone());
         }
-        let body = cached(app, request.clone()).await?;
-        let payload: Payload = serde_json::from_slice(body.json())
-            .map_err(|e| ApiError::Internal(format!("a backlog entry that does not parse: {e}")))?;
-        let points: Arc<[Point]> = payload.points.into();
-        self.0.push((request, points.clone()));
-        Ok(points)
+        let payload = cached(app, request.clone())
+            .await?
+            .typed::<Backlog>()
+            .ok_or_else(|| ApiError::Internal("a backlog entry without its payload".into()))?;
+        self.0.push((request, payload.clone()));
+        Ok(payload)
     }
 }
 
@@ -121,7 +104,7 @@ pub fn frames(metric: Metric, format: Format, ref_id: &str, points: &[Point]) ->
     } else {
         &OPEN
     };
-    let at = |p: &Point| p.end.timestamp_millis();
+    let at = |p: &Point| p.end.0.timestamp_millis();
     match format {
         Format::TimeSeries => columns
             .iter()
@@ -151,6 +134,7 @@ pub fn frames(metric: Metric, format: Format, ref_id: &str, points: &[Point]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eat::EatTime;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-06-16T10:20:00+03:00")
@@ -181,15 +165,31 @@ mod tests {
 
     #[test]
     fn frames_plot_each_count_at_the_points_end_and_keep_nulls() {
-        let points: Vec<Point> = serde_json::from_value(json!([
-            {"t": "2026-06-16T05:00:00+03:00", "end": "2026-06-16T06:00:00+03:00",
-             "open": null, "within": null, "at_risk": null, "breached": null, "unknown": null,
-             "entered": null, "left": null},
-            {"t": "2026-06-16T06:00:00+03:00", "end": "2026-06-16T06:30:00+03:00",
-             "open": 4, "within": 1, "at_risk": 1, "breached": 2, "unknown": 0,
-             "entered": 3, "left": 1},
-        ]))
-        .unwrap();
+        let at = |s: &str| EatTime(DateTime::parse_from_rfc3339(s).unwrap().to_utc());
+        let counts = |n: [i64; 7]| n.map(Some);
+        let point = |t: &str, end: &str, n: [Option<i64>; 7]| Point {
+            t: at(t),
+            end: at(end),
+            open: n[0],
+            within: n[1],
+            at_risk: n[2],
+            breached: n[3],
+            unknown: n[4],
+            entered: n[5],
+            left: n[6],
+        };
+        let points = [
+            point(
+                "2026-06-16T05:00:00+03:00",
+                "2026-06-16T06:00:00+03:00",
+                [None; 7],
+            ),
+            point(
+                "2026-06-16T06:00:00+03:00",
+                "2026-06-16T06:30:00+03:00",
+                counts([4, 1, 1, 2, 0, 3, 1]),
+            ),
+        ];
         let six = 1_781_578_800_000i64;
         let half_past = six + 1_800_000;
         let series = frames(Metric::BacklogFlow, Format::TimeSeries, "B", &points);

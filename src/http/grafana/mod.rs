@@ -271,8 +271,8 @@ async fn query(
                 filters,
                 now,
             )?;
-            let points = series.get(&app, asked).await?;
-            frames.extend(backlog::frames(metric, format, ref_id, &points));
+            let payload = series.get(&app, asked).await?;
+            frames.extend(backlog::frames(metric, format, ref_id, &payload.points));
             continue;
         }
         let window = window()?;
