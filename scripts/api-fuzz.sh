@@ -6,7 +6,7 @@
 # the Python and TypeScript clients generated from the document (tests/clients/).
 # FLEETTICKETS_BIN and FLEETTICKETS_GEN override the binaries (default target/debug/);
 # API_FUZZ_PG the PostgreSQL server (default postgres://postgres@127.0.0.1:5432);
-# API_FUZZ_EXAMPLES the examples per operation (default 300).
+# API_FUZZ_EXAMPLES the examples per operation (default 300), API_FUZZ_SEED the seed (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -49,12 +49,18 @@ echo "api-fuzz: schemathesis against $base/openapi.json"
 status=0
 (
   cd "$dir"
-  SCHEMATHESIS_HOOKS="$root/tests/api-fuzz/hooks.py" st run "$base/openapi.json" \
-    --checks "$checks" --max-examples "${API_FUZZ_EXAMPLES:-300}" --seed 1 --no-color \
+  SCHEMATHESIS_HOOKS="$root/tests/api-fuzz/hooks.py" st --config-file "$root/tests/api-fuzz/schemathesis.toml" \
+    run "$base/openapi.json" \
+    --checks "$checks" --max-examples "${API_FUZZ_EXAMPLES:-300}" --seed "${API_FUZZ_SEED:-1}" --no-color \
     --report json --report-json-path "$dir/report.json"
 ) || status=$?
 python3 tests/api-fuzz/summary.py "$dir/report.json" "$checks" || status=1
-[ "$status" = 0 ] || { tail -n 50 "$dir/serve.log" >&2; exit 1; }
+if [ "$status" != 0 ]; then
+  tail -n 50 "$dir/serve.log" >&2
+  # A server that went away: say how (a signal is 128 + its number).
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" && code=0 || code=$?; pid=; echo "api-fuzz: the server exited with status $code" >&2; }
+  exit 1
+fi
 
 # The clients generated from the served document, each calling the dashboard with typed
 # arguments. Generated under target/ (ignored by git) so that node_modules resolves.

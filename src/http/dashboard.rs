@@ -39,6 +39,7 @@ use std::sync::Arc;
         (status = 200, description = "The payload", body = Dashboard),
         (status = 304, description = "Unchanged since the ETag sent"),
         (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 414, description = "The path and query are longer than 8 KiB", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 503, description = "The database is unreachable (see Retry-After)", body = ErrorBody),
     ),

@@ -40,6 +40,7 @@ use crate::dispatch::teams::{self, By, Teams};
     responses(
         (status = 200, description = "A GeoJSON FeatureCollection of the dashboard's open features with `distance_km`", body = NearestAnswer),
         (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 414, description = "The path and query are longer than 8 KiB", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
     ),
     security((), ("bearer" = []))
@@ -91,6 +92,7 @@ pub async fn nearest(
         (status = 200, description = "The rows and their total", body = Teams),
         (status = 304, description = "Unchanged since the ETag sent"),
         (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 414, description = "The path and query are longer than 8 KiB", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 503, description = "The database is unreachable (see Retry-After)", body = ErrorBody),
     ),

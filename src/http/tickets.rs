@@ -23,6 +23,7 @@ use crate::db::tickets::{self, Choice, ChoiceColumn, TicketDetail};
     responses(
         (status = 200, body = TicketDetail),
         (status = 400, description = "A path segment no ticket id can be (see `Segment`)", body = ErrorBody),
+        (status = 414, description = "The path is longer than 8 KiB", body = ErrorBody),
         (status = 404, description = "No such ticket", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 503, body = ErrorBody),
