@@ -42,6 +42,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# A ticket that exists, for the hooks to ask for.
+ticket=$(curl -fsS "$base/api/v1/inc/nearest?lat=0&lon=37&limit=1" \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["features"][0]["properties"]["ticket_id"])')
 checks=not_a_server_error,status_code_conformance,content_type_conformance
 checks+=,response_schema_conformance,positive_data_acceptance,negative_data_rejection
 echo "api-fuzz: schemathesis against $base/openapi.json"
@@ -49,7 +52,7 @@ echo "api-fuzz: schemathesis against $base/openapi.json"
 status=0
 (
   cd "$dir"
-  SCHEMATHESIS_HOOKS="$root/tests/api-fuzz/hooks.py" st --config-file "$root/tests/api-fuzz/schemathesis.toml" \
+  API_FUZZ_TICKET_ID=$ticket SCHEMATHESIS_HOOKS="$root/tests/api-fuzz/hooks.py" st --config-file "$root/tests/api-fuzz/schemathesis.toml" \
     run "$base/openapi.json" \
     --checks "$checks" --max-examples "${API_FUZZ_EXAMPLES:-300}" --seed "${API_FUZZ_SEED:-1}" --no-color \
     --report json --report-json-path "$dir/report.json"
