@@ -2,8 +2,8 @@
 # The API against its OpenAPI document: a server on a free port with a fresh database and
 # a local bucket holding a generated snapshot, then schemathesis (every phase, a bounded
 # number of examples per operation; tests/api-fuzz/hooks.py makes schema-valid cases obey
-# the rules between parameters that their descriptions state), then
-# the Python and TypeScript clients generated from the document (tests/clients/).
+# the rules between parameters that their descriptions state), then the Python and
+# TypeScript clients generated from the document (tests/clients/).
 # FLEETTICKETS_BIN and FLEETTICKETS_GEN override the binaries (default target/debug/);
 # API_FUZZ_PG the PostgreSQL server (default postgres://postgres@127.0.0.1:5432);
 # API_FUZZ_EXAMPLES the examples per operation (default 300), API_FUZZ_SEED the seed (1).
@@ -49,10 +49,12 @@ checks=not_a_server_error,status_code_conformance,content_type_conformance
 checks+=,response_schema_conformance,positive_data_acceptance,negative_data_rejection
 echo "api-fuzz: schemathesis against $base/openapi.json"
 # Run from the temporary folder: schemathesis keeps its example database in the working one.
+# Both Python tools run as modules, so that no PATH set-up (pyenv shims, ~/.local/bin) matters.
 status=0
 (
   cd "$dir"
-  API_FUZZ_TICKET_ID=$ticket SCHEMATHESIS_HOOKS="$root/tests/api-fuzz/hooks.py" st --config-file "$root/tests/api-fuzz/schemathesis.toml" \
+  export API_FUZZ_TICKET_ID=$ticket SCHEMATHESIS_HOOKS="$root/tests/api-fuzz/hooks.py"
+  python3 -m schemathesis.cli --config-file "$root/tests/api-fuzz/schemathesis.toml" \
     run "$base/openapi.json" \
     --checks "$checks" --max-examples "${API_FUZZ_EXAMPLES:-300}" --seed "${API_FUZZ_SEED:-1}" --no-color \
     --report json --report-json-path "$dir/report.json"
@@ -61,7 +63,11 @@ python3 tests/api-fuzz/summary.py "$dir/report.json" "$checks" || status=1
 if [ "$status" != 0 ]; then
   tail -n 50 "$dir/serve.log" >&2
   # A server that went away: say how (a signal is 128 + its number).
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" && code=0 || code=$?; pid=; echo "api-fuzz: the server exited with status $code" >&2; }
+  if ! kill -0 "$pid" 2>/dev/null; then
+    wait "$pid" && code=0 || code=$?
+    pid=
+    echo "api-fuzz: the server exited with status $code" >&2
+  fi
   exit 1
 fi
 
@@ -71,7 +77,7 @@ mkdir -p target
 gen_dir=$(mktemp -d -p target api-clients.XXXXXX)
 trap 'cleanup; rm -rf "$gen_dir"' EXIT
 curl -fsS -o "$gen_dir/openapi.json" "$base/openapi.json"
-openapi-python-client generate --path "$gen_dir/openapi.json" --meta none --fail-on-warning \
+python3 -m openapi_python_client generate --path "$gen_dir/openapi.json" --meta none --fail-on-warning \
   --output-path "$gen_dir/py/fleettickets_client" >/dev/null
 python3 tests/clients/python_client.py "$base" "$gen_dir/py"
 npx openapi-typescript "$gen_dir/openapi.json" -o "$gen_dir/ts/api.d.ts" >/dev/null
