@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what the service and its tests need on a Debian machine:
-# PostgreSQL 15 with PostGIS 3 (trust auth on 127.0.0.1), moto's S3 server, and nginx
-# and wrk for the replica tests and benchmarks.
+# PostgreSQL 15 with PostGIS 3 (trust auth on 127.0.0.1), moto's S3 server, nginx and
+# wrk for the replica tests and benchmarks, and for the API fuzz run schemathesis,
+# openapi-python-client and the npm packages (openapi-typescript, openapi-fetch, tsc).
 # Idempotent: a machine that has everything is left as it is.
 set -euo pipefail
 
@@ -44,6 +45,20 @@ fi
 if ! python3 -c 'import yaml' 2>/dev/null; then
   echo "deps: installing PyYAML from PyPI"
   python3 -m pip install -q pyyaml 2>&1 | grep -v 'running pip as the' || true
+fi
+
+# scripts/api-fuzz.sh: pinned, as the run's totals in the docs are this version's.
+pip_pin() { # PACKAGE==VERSION
+  python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('${1%%==*}') != '${1#*==}')" 2>/dev/null && return
+  echo "deps: installing $1 from PyPI"
+  python3 -m pip install -q "$1" 2>&1 | grep -v 'running pip as the' || true
+}
+pip_pin schemathesis==4.32.5
+pip_pin openapi-python-client==0.29.1
+command -v npm >/dev/null || apt_install nodejs npm
+if [ ! node_modules/.package-lock.json -nt package-lock.json ]; then
+  echo "deps: npm ci (package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 # nginx balances the replicas in the standby test; wrk measures cached throughput.

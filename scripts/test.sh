@@ -9,5 +9,6 @@ cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
 scripts/bare-binary-test.sh # the binary copied alone into an empty folder
+scripts/api-fuzz.sh         # schemathesis and generated clients against the OpenAPI document
 scripts/check-docker.py     # Dockerfile and compose.yaml against the README and the binary
 scripts/browser-test.sh

@@ -2,7 +2,8 @@
 //! (Africa/Nairobi, UTC+3, no DST).
 
 use chrono::{
-    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc,
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Timelike,
+    Utc,
 };
 
 /// EAT as the spec defines it: UTC+3 at every date. (The tz database's Africa/Nairobi
@@ -60,51 +61,62 @@ pub fn midnight(date: NaiveDate) -> DateTime<Utc> {
     })
 }
 
-/// The first and last EAT days a client may name (`from`, `to`, `as_of`, a Grafana
-/// range): every window around them (a month at most) still prints as RFC 3339 with a
+/// The first and last days a client may name (`from`, `to`, `as_of`, a Grafana range),
+/// as written (in the text's own offset, so that a pattern in the OpenAPI document says
+/// exactly which texts are accepted): any offset moves them by less than a day in EAT,
+/// so every window around them (a month at most) still prints as RFC 3339 with a
 /// four-digit year, and every difference between them fits the SLA arithmetic.
 pub const FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
     Some(d) => d,
     None => panic!("0001-01-01 exists"),
 };
-pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 11, 30) {
+pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9998, 12, 31) {
     Some(d) => d,
-    None => panic!("9999-11-30 exists"),
+    None => panic!("9998-12-31 exists"),
 };
 
-/// Why a client's date or time is refused: in words, for a 400's `detail`.
-fn out_of_range(text: &str) -> String {
-    format!("{text:?} is outside the supported range {FIRST_DAY} to {LAST_DAY} (EAT)")
+/// A written date within the range, or why not: in words, for a 400's `detail`.
+fn in_range(text: &str, written: NaiveDate) -> Result<(), String> {
+    if (FIRST_DAY..=LAST_DAY).contains(&written) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{text:?} is outside the supported range {FIRST_DAY} to {LAST_DAY}"
+        ))
+    }
 }
 
-fn in_range(text: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    if (FIRST_DAY..=LAST_DAY).contains(&local_date(t)) {
-        Ok(t)
-    } else {
-        Err(out_of_range(text))
-    }
+/// RFC 3339 (section 5.6) as the OpenAPI document's pattern says: a `T` (or `t`)
+/// between date and time, and no leap second (chrono also takes a space and `:60`).
+fn rfc3339_text(text: &str) -> Option<DateTime<FixedOffset>> {
+    let t = DateTime::parse_from_rfc3339(text).ok()?;
+    let separator = matches!(text.as_bytes().get(10), Some(b'T' | b't'));
+    (separator && t.nanosecond() < 1_000_000_000).then_some(t)
 }
 
 /// A client's RFC 3339 instant, within the supported range.
 pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
-    let t = DateTime::parse_from_rfc3339(text)
-        .map_err(|_| format!("{text:?} is not an RFC 3339 timestamp"))?;
-    in_range(text, t.with_timezone(&Utc))
+    let t = rfc3339_text(text).ok_or_else(|| format!("{text:?} is not an RFC 3339 timestamp"))?;
+    in_range(text, t.date_naive())?;
+    Ok(t.with_timezone(&Utc))
 }
 
 /// A client's period bound: `YYYY-MM-DD` (00:00 EAT of that day) or an RFC 3339 instant,
 /// within the supported range.
 pub fn parse_bound(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return if (FIRST_DAY..=LAST_DAY).contains(&date) {
-            Ok(midnight(date))
-        } else {
-            Err(out_of_range(text))
-        };
+    let digits = |r: std::ops::Range<usize>| text.as_bytes()[r].iter().all(u8::is_ascii_digit);
+    let shaped = text.len() == 10 && digits(0..4) && digits(5..7) && digits(8..10);
+    if let Some(date) = shaped
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+    {
+        in_range(text, date)?;
+        return Ok(midnight(date));
     }
-    let t = DateTime::parse_from_rfc3339(text)
-        .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 timestamp"))?;
-    in_range(text, t.with_timezone(&Utc))
+    let t = rfc3339_text(text)
+        .ok_or_else(|| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 timestamp"))?;
+    in_range(text, t.date_naive())?;
+    Ok(t.with_timezone(&Utc))
 }
 
 /// The EAT calendar date of an instant.
@@ -242,28 +254,41 @@ mod tests {
     #[test]
     fn client_times_outside_the_range_are_refused_in_words() {
         for bad in [
-            "-262143-01-01",
-            "+262142-12-31",
             "0000-12-31",
-            "9999-12-01",
+            "9999-01-01",
             "9999-12-31T23:59:59Z",
-            "0000-12-31T20:59:59Z",
+            "0000-12-31T23:59:59-05:00",
         ] {
             let e = parse_bound(bad).unwrap_err();
             assert!(e.contains("outside the supported range"), "{bad}: {e}");
         }
-        assert!(parse_instant("9999-12-31T23:59:59Z").is_err());
+        assert!(parse_instant("9999-01-01T00:00:00+14:00").is_err());
         assert!(parse_instant("2026-06-16")
             .unwrap_err()
             .contains("not an RFC 3339"));
-        assert!(parse_bound("16/06/2026").unwrap_err().contains("neither"));
-        // The edges themselves are accepted, and a month around them still prints.
+        // Only what the document's pattern says: no other date shapes, no space for
+        // the `T`, no leap second.
+        for bad in [
+            "16/06/2026",
+            "2026-6-16",
+            "-262143-01-01",
+            "+262142-12-31",
+            "2026-06-16 10:00:00Z",
+            "2026-06-30T23:59:60Z",
+        ] {
+            assert!(parse_bound(bad).unwrap_err().contains("neither"), "{bad}");
+        }
+        assert!(parse_bound("2026-06-16t10:00:00.5z").is_ok());
+        // The edges as written are accepted, whatever the offset, and a month around
+        // them still prints with four digits.
         assert_eq!(
             parse_bound("0001-01-01").unwrap(),
             utc("0000-12-31T21:00:00Z")
         );
-        let last = parse_bound("9999-11-30T23:59:59+03:00").unwrap();
-        assert_eq!(rfc3339(last), "9999-11-30T23:59:59+03:00");
+        let first = parse_instant("0001-01-01T00:00:00+23:59").unwrap();
+        assert_eq!(rfc3339(first), "0000-12-31T03:01:00+03:00");
+        let last = parse_bound("9998-12-31T23:59:59-23:59").unwrap();
+        assert_eq!(rfc3339(last), "9999-01-02T02:58:59+03:00");
         assert_eq!(midnight(NaiveDate::MIN), DateTime::<Utc>::MIN_UTC);
     }
 

@@ -160,17 +160,30 @@ impl Query {
         }
     }
 
+    /// A list of names from a fixed set: an empty item (`status=`, a doubled or trailing
+    /// comma) names none, so it is refused as the OpenAPI document's enum says.
+    pub fn names(&mut self, name: &str) -> Result<Vec<String>, ParamError> {
+        let items = self.list(name);
+        if items.iter().any(String::is_empty) {
+            return Err(refuse(
+                name,
+                format!("an empty value (`{name}=`, or a doubled or trailing comma) names nothing"),
+            ));
+        }
+        Ok(items)
+    }
+
     /// `cluster` and `status`, normalised.
     pub fn filters(&mut self) -> Result<Filters, ParamError> {
         let cluster = self.list("cluster");
-        Filters::new(cluster, self.list("status"))
+        Filters::new(cluster, self.names("status")?)
     }
 
     /// `window`, `from`, `to` and `as_of`, then the filters: the dashboard's request.
     pub fn request(&mut self, now: DateTime<Utc>) -> Result<DashboardRequest, ParamError> {
         let (as_of, as_of_given) = self.as_of(now)?;
         let kind = match self.take("window").as_deref() {
-            None | Some("") => WindowKind::Today,
+            None => WindowKind::Today,
             Some(w) => WindowKind::parse(w).ok_or_else(|| {
                 refuse(
                     "window",
@@ -273,7 +286,7 @@ mod tests {
 
     #[test]
     fn lists_repeat_or_comma_separate_and_are_normalised() {
-        let r = parse("cluster=Westlands,kilimani&cluster=%20westlands%20&status=open&status=Pending,&cluster=", now()).unwrap();
+        let r = parse("cluster=Westlands,kilimani&cluster=%20westlands%20&status=open&status=%20Pending&cluster=", now()).unwrap();
         assert_eq!(r.filters.cluster, ["kilimani", "Westlands"]);
         assert_eq!(r.filters.status, ["OPEN", "PENDING"]);
         assert!(r.filters.keeps(Some("WESTLANDS"), Some("open")));
@@ -326,6 +339,10 @@ mod tests {
         assert_eq!(err("as_of=now").0, "as_of");
         assert_eq!(err("as_of=2026-06-16").0, "as_of");
         assert_eq!(err("status=OPNE").0, "status");
+        // Empty values of enumerated parameters name nothing.
+        for q in ["window=", "status=", "status=OPEN,", "status=OPEN,,PENDING"] {
+            assert_eq!(err(q).0, q.split('=').next().unwrap(), "{q}");
+        }
         assert_eq!(err("clusters=Karen").0, "clusters");
         assert_eq!(
             err("window=week&window=month"),

@@ -73,9 +73,8 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<NearestRequest, ParamErr
     }
     let (as_of, _) = q.as_of(now)?;
     let mut sla_state = q
-        .list("sla_state")
+        .names("sla_state")?
         .into_iter()
-        .filter(|s| !s.is_empty())
         .map(|s| {
             OpenSla::parse(&s).ok_or_else(|| {
                 refuse(

@@ -26,7 +26,7 @@ pub enum By {
 impl By {
     pub fn parse(text: Option<&str>) -> Result<By, ParamError> {
         match text {
-            None | Some("") | Some("team") => Ok(By::Team),
+            None | Some("team") => Ok(By::Team),
             Some("owner") => Ok(By::Owner),
             Some(other) => Err(refuse("by", format!("{other:?} is neither team nor owner"))),
         }

@@ -66,8 +66,8 @@ pub fn request(
         ));
     }
     let interval = match interval {
-        None | Some("") if to - from <= Duration::days(DEFAULT_DAYS) => Interval::Hour,
-        None | Some("") => Interval::Day,
+        None if to - from <= Duration::days(DEFAULT_DAYS) => Interval::Hour,
+        None => Interval::Day,
         Some(text) => Interval::parse(text)
             .ok_or_else(|| refuse("interval", format!("{text:?} is not one of hour, day")))?,
     };

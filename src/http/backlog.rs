@@ -10,6 +10,7 @@ use chrono::Utc;
 use super::auth::Reader;
 use super::cache::CachedBody;
 use super::error::{ApiError, ErrorBody};
+use super::schemas::{Bound, StatusParam, Text};
 use super::{AppState, CacheKey};
 use crate::eat::EatTime;
 use crate::history::backlog::Interval;
@@ -28,17 +29,18 @@ use crate::history::Backlog;
     path = "/api/v1/inc/backlog",
     tag = "history",
     params(
-        ("from" = Option<String>, Query, format = DateTime, description = "Start of the period: RFC 3339, or `YYYY-MM-DD` (00:00 EAT). Default: `to` − 7 days.", example = "2026-06-15"),
-        ("to" = Option<String>, Query, format = DateTime, description = "End of the period: RFC 3339, or `YYYY-MM-DD` (00:00 EAT); after `from`. Default, and at most: now."),
+        ("from" = Option<Bound>, Query, description = "Start of the period: RFC 3339, or `YYYY-MM-DD` (00:00 EAT); before `to` and now. Default: `to` − 7 days.", example = "2026-06-15"),
+        ("to" = Option<Bound>, Query, description = "End of the period: RFC 3339, or `YYYY-MM-DD` (00:00 EAT); after `from`. Default, and at most: now."),
         ("interval" = Option<Interval>, Query, description = "Bucket size in EAT. Default: `hour` for periods up to 7 days, else `day`. At most 8,784 buckets (a leap year of hours)."),
-        ("cluster" = Option<Vec<String>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
-        ("status" = Option<Vec<String>>, Query, explode = true, description = "Statuses to keep: OPEN, IN_PROGRESS, PENDING, RESOLVED, CLOSED, CANCELLED; repeat or comma-separate."),
+        ("cluster" = Option<Vec<Text>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
+        ("status" = Option<Vec<StatusParam>>, Query, explode = true, description = "Statuses to keep (case-insensitive); repeat or comma-separate."),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
     ),
     responses(
         (status = 200, description = "The series", body = Backlog),
         (status = 304, description = "Unchanged since the ETag sent"),
         (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 414, description = "The path and query are longer than 8 KiB", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 503, description = "The database is unreachable (see Retry-After)", body = ErrorBody),
     ),

@@ -13,6 +13,7 @@ use super::auth::Reader;
 use super::cache::CachedBody;
 use super::dashboard::{blocking, payload};
 use super::error::{ApiError, ErrorBody};
+use super::schemas::{Bound, Instant, StatusParam, Text};
 use super::{AppState, CacheKey, DashboardKey};
 use crate::dashboard::params::{DashboardRequest, Query, FILTER_PARAMS};
 use crate::dashboard::Payload;
@@ -31,14 +32,15 @@ use crate::dispatch::teams::{self, By, Teams};
         ("lon" = f64, Query, minimum = -180, maximum = 180, description = "Longitude of the position, WGS84 decimal degrees.", example = 36.8219),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "How many tickets (default 10)."),
         ("max_km" = Option<f64>, Query, exclusive_minimum = 0, maximum = 20000, description = "Only tickets at most this far (km)."),
-        ("cluster" = Option<Vec<String>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
-        ("status" = Option<Vec<StatusParam>>, Query, explode = true, description = "Statuses to keep; repeat or comma-separate."),
+        ("cluster" = Option<Vec<Text>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
+        ("status" = Option<Vec<StatusParam>>, Query, explode = true, description = "Statuses to keep (case-insensitive); repeat or comma-separate."),
         ("sla_state" = Option<Vec<crate::dashboard::sla::OpenSla>>, Query, explode = true, description = "SLA states to keep at `as_of`; repeat or comma-separate."),
-        ("as_of" = Option<String>, Query, format = DateTime, description = "RFC 3339 instant used as \"now\" for the SLA (default: the server clock)."),
+        ("as_of" = Option<Instant>, Query, description = "RFC 3339 instant used as \"now\" for the SLA (default: the server clock)."),
     ),
     responses(
         (status = 200, description = "A GeoJSON FeatureCollection of the dashboard's open features with `distance_km`", body = NearestAnswer),
         (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 414, description = "The path and query are longer than 8 KiB", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
     ),
     security((), ("bearer" = []))
@@ -78,18 +80,19 @@ pub async fn nearest(
     tag = "dispatch",
     params(
         ("by" = Option<By>, Query, description = "Group by `assigned_team` (team, the default) or `owner`."),
-        ("window" = Option<crate::dashboard::window::WindowKind>, Query, description = "The window for closed tickets (EAT), as the dashboard's."),
-        ("from" = Option<String>, Query, format = Date, description = "With window=custom: start, `YYYY-MM-DD` (00:00 EAT) or an RFC 3339 date-time. Inclusive."),
-        ("to" = Option<String>, Query, format = Date, description = "With window=custom: end, `YYYY-MM-DD` or an RFC 3339 date-time. Exclusive; after `from`, at most 366 days later."),
-        ("cluster" = Option<Vec<String>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
-        ("status" = Option<Vec<StatusParam>>, Query, explode = true, description = "Statuses to keep; repeat or comma-separate."),
-        ("as_of" = Option<String>, Query, format = DateTime, description = "RFC 3339 instant used as \"now\" (default: the server clock)."),
+        ("window" = Option<crate::dashboard::window::WindowKind>, Query, description = "The window for closed tickets (EAT), as the dashboard's; default `today`."),
+        ("from" = Option<Bound>, Query, description = "Start of the custom window, `YYYY-MM-DD` (00:00 EAT) or RFC 3339. Inclusive. Only with window=custom, which requires both."),
+        ("to" = Option<Bound>, Query, description = "End of the custom window, `YYYY-MM-DD` or RFC 3339. Exclusive; after `from`, at most 366 days later. Only with window=custom, which requires both."),
+        ("cluster" = Option<Vec<Text>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
+        ("status" = Option<Vec<StatusParam>>, Query, explode = true, description = "Statuses to keep (case-insensitive); repeat or comma-separate."),
+        ("as_of" = Option<Instant>, Query, description = "RFC 3339 instant used as \"now\" (default: the server clock)."),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
     ),
     responses(
         (status = 200, description = "The rows and their total", body = Teams),
         (status = 304, description = "Unchanged since the ETag sent"),
         (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
+        (status = 414, description = "The path and query are longer than 8 KiB", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 503, description = "The database is unreachable (see Retry-After)", body = ErrorBody),
     ),
@@ -138,18 +141,4 @@ pub async fn teams_of(app: &AppState, payload: &Payload, by: By) -> Result<Teams
         .collect();
     let closing = db::attribution::closing_holders(&app.read, &ids).await?;
     Ok(teams::compute(payload, by, &closing))
-}
-
-/// The `status` values, for the OpenAPI document (parsing checks them against
-/// `params::STATUSES`).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[allow(dead_code)]
-pub enum StatusParam {
-    Open,
-    InProgress,
-    Pending,
-    Resolved,
-    Closed,
-    Cancelled,
 }

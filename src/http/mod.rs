@@ -15,6 +15,7 @@ pub mod input;
 pub mod layers;
 pub mod map;
 pub mod openapi;
+pub mod schemas;
 pub mod tickets;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, backlog, dashboard, dispatch, health, map, tickets};
+use super::{admin, backlog, dashboard, dispatch, health, map, schemas, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,7 +30,13 @@ use super::{admin, backlog, dashboard, dispatch, health, map, tickets};
         health::metrics,
         map::map_config,
     ),
-    components(schemas(dispatch::StatusParam)),
+    components(schemas(
+        schemas::StatusParam,
+        schemas::Instant,
+        schemas::Bound,
+        schemas::Text,
+        schemas::Segment
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "dashboard", description = "The FleetOps live map's payload"),

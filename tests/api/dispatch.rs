@@ -595,5 +595,20 @@ fn both_routes_are_documented_with_typed_parameters() {
             .len(),
         6
     );
-    assert_eq!(schema(t, "from")["format"], "date");
+    let formats = |path: &str, name: &str| -> Vec<Value> {
+        let one_of = schema(path, name)["oneOf"].as_array().unwrap().clone();
+        one_of.iter().map(|s| s["format"].clone()).collect()
+    };
+    for path in [t, "/api/v1/inc/dashboard", "/api/v1/inc/backlog"] {
+        for name in ["from", "to"] {
+            assert_eq!(formats(path, name), [json!("date"), json!("date-time")]);
+        }
+        assert_eq!(schema(path, "cluster")["array"]["maxLength"], 1024);
+    }
+    let d = "/api/v1/inc/dashboard";
+    assert_eq!(schema(d, "window"), schema(t, "window"));
+    assert_eq!(schema(d, "status"), schema(t, "status"));
+    assert_eq!(schema(d, "as_of"), schema(n, "as_of"));
+    let b = "/api/v1/inc/backlog";
+    assert_eq!(schema(b, "interval")["enum"], json!(["hour", "day"]));
 }
