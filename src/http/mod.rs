@@ -12,6 +12,7 @@ pub mod error;
 pub mod grafana;
 pub mod health;
 pub mod input;
+pub mod jobs;
 pub mod layers;
 pub mod map;
 pub mod openapi;
@@ -39,6 +40,7 @@ use crate::history::backlog::Interval;
 use crate::ingest::run::Ingester;
 use crate::live::Live;
 use crate::metrics::{Metrics, RouteLabels};
+use crate::supervise::Supervisor;
 use auth::Tokens;
 use cache::ResponseCache;
 
@@ -106,6 +108,9 @@ pub struct AppState {
     pub rules: Rules,
     pub map: map::MapConfig,
     pub live: Live,
+    /// The background tasks, for `/readyz`, and import jobs' shutdown.
+    pub supervisor: Supervisor,
+    pub imports: jobs::ImportJobs,
 }
 
 /// Router settings that are not request state.
@@ -127,6 +132,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .route("/api/v1/clusters", get(tickets::clusters))
         .route("/api/v1/statuses", get(tickets::statuses))
         .route("/api/v1/admin/import", post(admin::import))
+        .route("/api/v1/admin/imports/{id}", get(admin::import_job))
         .route(
             "/openapi.json",
             get(|| async {
