@@ -84,6 +84,8 @@ impl Events {
     /// backoff): it only ends with an error, when the connection fails or is lost.
     pub async fn listen(&self, primary: &PgPool, metrics: &Metrics) -> anyhow::Result<()> {
         let mut listener = PgListener::connect_with(primary).await?;
+        // A lost connection ends this run: the supervisor reconnects (with backoff).
+        listener.eager_reconnect(false);
         listener.listen(DATA_CHANGED_CHANNEL).await?;
         // Anything committed before this point may have been missed.
         let wal = wal::primary_position(primary).await?;

@@ -80,10 +80,11 @@ async fn sigterm_rolls_an_import_back_and_exits_zero_within_the_grace() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // A request held up by a lock on `tickets.inc` (which the import does not touch
-    // while it stages) is in flight when the signal comes.
+    // while it stages; the lock waits only for a reload's read) is in flight when the
+    // signal comes.
     let mut holder = PgConnection::connect(&db.url).await.unwrap();
     let mut lock = holder.begin().await.unwrap();
-    sqlx::query("LOCK TABLE tickets.inc IN ACCESS EXCLUSIVE MODE NOWAIT")
+    sqlx::query("LOCK TABLE tickets.inc IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *lock)
         .await
         .unwrap();
