@@ -139,7 +139,6 @@ impl Application {
                 read,
                 replica_wait: patience,
                 metrics,
-                events,
                 ingester,
                 map: MapConfig {
                     tile_url: api.map_tile_url.clone(),

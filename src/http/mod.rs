@@ -35,7 +35,6 @@ use crate::dashboard::window::WindowKind;
 use crate::dashboard::Rules;
 use crate::db::tickets::ChoiceColumn;
 use crate::dispatch::teams::By;
-use crate::events::Events;
 use crate::history::backlog::Interval;
 use crate::ingest::run::Ingester;
 use crate::live::Live;
@@ -101,7 +100,6 @@ pub struct AppState {
     /// How long a change may wait for the read database before `/readyz` says lagging.
     pub replica_wait: Duration,
     pub metrics: Arc<Metrics>,
-    pub events: Events,
     pub ingester: Ingester,
     pub tokens: Tokens,
     pub cache: ResponseCache<CacheKey>,
