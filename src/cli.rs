@@ -173,7 +173,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             bucket: Bucket::from_config(&args.bucket)?,
             metrics: Default::default(),
             database_url: args.db.database_url.clone(),
-            geocoder: None,
+            geocode: None,
         };
         let run = ingester.run(mode).await?;
         if args.json {

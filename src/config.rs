@@ -59,6 +59,10 @@ pub struct HttpConfig {
     /// Address the HTTP server listens on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
     pub listen_addr: String,
+    /// At SIGTERM or Ctrl-C: how long requests in flight may take to finish (an import
+    /// in progress is rolled back at once) before the process exits anyway.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
 }
 
 /// Where the snapshots are: an S3-compatible bucket, or (with no `S3_ENDPOINT`) a local

@@ -2,9 +2,6 @@
 //! primary's WAL position after its commit; every replica LISTENs and republishes it
 //! in-process, so each reloads once its read database has replayed that position.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::broadcast;
@@ -60,11 +57,6 @@ fn parse_payload(payload: &str) -> (i64, Option<Lsn>) {
     (id, parts.next().and_then(|p| p.parse().ok()))
 }
 
-/// The wait before the next LISTEN attempt after `failures` failed ones in a row.
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(250u64 << failures.min(5)).min(Duration::from_secs(5))
-}
-
 #[derive(Clone)]
 pub struct Events {
     sender: broadcast::Sender<DataChanged>,
@@ -88,37 +80,12 @@ impl Events {
         self.sender.send(event).ok();
     }
 
-    /// LISTENs on the primary until the process ends, reconnecting with backoff while
-    /// it is down.
-    pub fn spawn_listener(
-        &self,
-        primary: PgPool,
-        metrics: Arc<Metrics>,
-    ) -> tokio::task::JoinHandle<()> {
-        let events = self.clone();
-        tokio::spawn(async move {
-            let mut failures = 0;
-            loop {
-                let started = Instant::now();
-                let lost = events.listen(&primary, &metrics).await;
-                // A connection that lived a while was healthy: the backoff starts over.
-                if started.elapsed() > Duration::from_secs(30) {
-                    failures = 0;
-                }
-                let wait = backoff(failures);
-                failures += 1;
-                match lost {
-                    Err(e) => tracing::warn!(error = %e, retry_in = ?wait, "LISTEN failed"),
-                    Ok(()) => tracing::warn!(retry_in = ?wait, "LISTEN connection lost"),
-                }
-                tokio::time::sleep(wait).await;
-            }
-        })
-    }
-
-    /// One LISTEN connection's life; returns when it is lost.
-    async fn listen(&self, primary: &PgPool, metrics: &Metrics) -> sqlx::Result<()> {
+    /// One LISTEN connection's life, run by the supervisor (which reconnects with
+    /// backoff): it only ends with an error, when the connection fails or is lost.
+    pub async fn listen(&self, primary: &PgPool, metrics: &Metrics) -> anyhow::Result<()> {
         let mut listener = PgListener::connect_with(primary).await?;
+        // A lost connection ends this run: the supervisor reconnects (with backoff).
+        listener.eager_reconnect(false);
         listener.listen(DATA_CHANGED_CHANNEL).await?;
         // Anything committed before this point may have been missed.
         let wal = wal::primary_position(primary).await?;
@@ -133,7 +100,7 @@ impl Events {
             };
             self.publish(DataChanged::Import { id, wal });
         }
-        Ok(())
+        anyhow::bail!("the LISTEN connection was lost")
     }
 }
 
@@ -147,11 +114,5 @@ mod tests {
         assert_eq!(parse_payload("0 0/16B3748"), (0, Some(Lsn(0x16B3748))));
         assert_eq!(parse_payload("42"), (42, None), "an older binary's payload");
         assert_eq!(parse_payload("x y"), (0, None));
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_five_seconds() {
-        let waits: Vec<u64> = (0..8).map(|n| backoff(n).as_millis() as u64).collect();
-        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
     }
 }

@@ -15,4 +15,5 @@ pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod startup;
+pub mod supervise;
 pub mod telemetry;

@@ -15,13 +15,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::{render, Ticket};
 use crate::db;
 use crate::db::wal::{self, Lsn};
-use crate::events::Events;
+use crate::events::DataChanged;
 use crate::metrics::Metrics;
 
 #[derive(Debug, Default)]
@@ -202,46 +203,43 @@ impl Live {
 
     /// Follows the data-changed events: each makes a change pending, loaded as soon as
     /// the read database has replayed it. Past `patience` the wait is logged and the
-    /// check slows down; the old data is served meanwhile.
-    pub fn follow(&self, events: &Events, patience: Duration) {
-        let mut rx = events.subscribe();
-        let live = self.clone();
-        tokio::spawn(async move {
+    /// check slows down; the old data is served meanwhile. Run by the supervisor: a
+    /// failed reload ends it with the error (it is restarted with backoff); `events`
+    /// outlives it, so what was announced meanwhile is still read.
+    pub async fn follow(
+        &self,
+        events: &mut broadcast::Receiver<DataChanged>,
+        patience: Duration,
+    ) -> anyhow::Result<()> {
+        let mut warned = false;
+        loop {
             loop {
-                match rx.recv().await {
-                    Ok(event) => live.expect(event.wal()),
+                match events.try_recv() {
+                    Ok(event) => self.expect(event.wal()),
                     // The events kept are the latest, so the highest positions.
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return,
-                }
-                let mut warned = false;
-                loop {
-                    loop {
-                        match rx.try_recv() {
-                            Ok(event) => live.expect(event.wal()),
-                            Err(TryRecvError::Lagged(_)) => {}
-                            Err(_) => break,
-                        }
-                    }
-                    let slow = live.lagging(patience);
-                    let pause = match live.catch_up().await {
-                        Ok(true) => break,
-                        Ok(false) if !slow => POLL,
-                        Ok(false) => {
-                            if !warned {
-                                warned = true;
-                                tracing::warn!(?patience, "the read database has not replayed the last change yet; serving the data before it");
-                            }
-                            POLL_SLOW
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot reload the open tickets; retrying in 1 s");
-                            POLL_SLOW
-                        }
-                    };
-                    tokio::time::sleep(pause).await;
+                    Err(TryRecvError::Lagged(_)) => {}
+                    Err(TryRecvError::Closed) => return Ok(()),
+                    Err(TryRecvError::Empty) => break,
                 }
             }
-        });
+            if self.pending().is_none() {
+                warned = false;
+                match events.recv().await {
+                    Ok(event) => self.expect(event.wal()),
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+                continue;
+            }
+            let slow = self.lagging(patience);
+            if self.catch_up().await? {
+                continue;
+            }
+            if slow && !warned {
+                warned = true;
+                tracing::warn!(?patience, "the read database has not replayed the last change yet; serving the data before it");
+            }
+            tokio::time::sleep(if slow { POLL_SLOW } else { POLL }).await;
+        }
     }
 }

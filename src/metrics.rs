@@ -20,6 +20,11 @@ pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    pub task: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -38,6 +43,10 @@ pub struct Metrics {
     pub replica_lag_bytes: Gauge,
     /// From hearing of a change to serving it (the standby's replay included).
     pub replica_wait_seconds: Histogram,
+    /// Background tasks restarted after an error or a panic (see `supervise`).
+    pub task_restarts: Family<TaskLabels, Counter>,
+    /// 1 while a background task runs, 0 while it waits to be restarted or has ended.
+    pub task_up: Family<TaskLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -58,6 +67,8 @@ impl Default for Metrics {
         let geocoder_calls = Family::<OutcomeLabels, Counter>::default();
         let replica_lag_bytes = Gauge::default();
         let replica_wait_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let task_restarts = Family::<TaskLabels, Counter>::default();
+        let task_up = Family::<TaskLabels, Gauge>::default();
         registry.register(
             "http_requests",
             "HTTP requests by matched route",
@@ -108,6 +119,16 @@ impl Default for Metrics {
             "Time from a data-changed event to serving the new data",
             replica_wait_seconds.clone(),
         );
+        registry.register(
+            "task_restarts",
+            "Background tasks restarted after an error or a panic",
+            task_restarts.clone(),
+        );
+        registry.register(
+            "task_up",
+            "1 while a background task runs, 0 while it waits to restart or has ended",
+            task_up.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -120,6 +141,8 @@ impl Default for Metrics {
             geocoder_calls,
             replica_lag_bytes,
             replica_wait_seconds,
+            task_restarts,
+            task_up,
         }
     }
 }

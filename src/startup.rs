@@ -1,6 +1,8 @@
-//! Building and running the server: migrations, metrics, the data-changed listener,
-//! the ingest schedule, the listener and the router.
+//! Building and running the server: migrations, metrics, the supervised background
+//! tasks (LISTEN, the open-set reload, geocoding, the ingest schedule), the listener,
+//! the router, and the shutdown.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +14,10 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::dashboard::Rules;
 use crate::events::Events;
-use crate::geocode::run::Geocoder;
+use crate::geocode::run::{Geocoder, Trigger};
 use crate::http::auth::Tokens;
 use crate::http::cache::ResponseCache;
+use crate::http::jobs::ImportJobs;
 use crate::http::map::MapConfig;
 use crate::http::{self, AppState, Surface};
 use crate::ingest::bucket::Bucket;
@@ -22,11 +25,13 @@ use crate::ingest::run::Ingester;
 use crate::ingest::schedule::{self, Schedule};
 use crate::live::Live;
 use crate::metrics::Metrics;
+use crate::supervise::{self, Supervisor};
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
     surface: Surface,
+    grace: Duration,
 }
 
 impl Application {
@@ -73,19 +78,16 @@ impl Application {
         };
         let bucket = Bucket::from_config(&settings.bucket)?;
         let metrics = Arc::new(Metrics::default());
+        let supervisor = Supervisor::new(metrics.clone());
         let events = Events::default();
+        let geocode = Trigger::default();
         let ingester = Ingester {
             seal_sla_target_hours: Some(rules.sla_target_hours),
             pool: pool.clone(),
             bucket,
             metrics: metrics.clone(),
             database_url: settings.db.database_url.clone(),
-            geocoder: Some(Geocoder {
-                pool: pool.clone(),
-                config: settings.geocoder.clone(),
-                metrics: metrics.clone(),
-                database_url: settings.db.database_url.clone(),
-            }),
+            geocode: Some(geocode.clone()),
         };
         let listener = TcpListener::bind(&settings.http.listen_addr)
             .await
@@ -111,18 +113,44 @@ impl Application {
             live.catch_up_within(patience).await?,
             "DATABASE_READ_URL has not replayed the primary's WAL after {patience:?}"
         );
-        live.follow(&events, patience);
-        events.spawn_listener(pool.clone(), metrics.clone());
+        // One receiver for every run of the follower: what is announced while it is
+        // down waits for its restart.
+        let changes = Arc::new(tokio::sync::Mutex::new(events.subscribe()));
+        supervisor.spawn(supervise::RELOAD, true, {
+            let live = live.clone();
+            move || {
+                let (live, changes) = (live.clone(), changes.clone());
+                async move { live.follow(&mut *changes.lock().await, patience).await }
+            }
+        });
+        supervisor.spawn(supervise::LISTEN, true, {
+            let (events, pool, metrics) = (events.clone(), pool.clone(), metrics.clone());
+            move || {
+                let (events, pool, metrics) = (events.clone(), pool.clone(), metrics.clone());
+                async move { events.listen(&pool, &metrics).await }
+            }
+        });
+        let geocoder = Geocoder {
+            pool: pool.clone(),
+            config: settings.geocoder.clone(),
+            metrics: metrics.clone(),
+            database_url: settings.db.database_url.clone(),
+        };
+        supervisor.spawn(supervise::GEOCODE, false, move || {
+            geocoder.clone().serve(geocode.clone())
+        });
         if tokens.is_open() {
             tracing::warn!("no API_TOKENS: the read API is open and admin routes are refused");
         }
         if let Some(schedule) = schedule {
-            schedule::spawn(
-                ingester.clone(),
-                schedule,
-                settings.ingest.ingest_on_start,
-                settings.ingest.history_retention_days,
-            );
+            let ingester = ingester.clone();
+            let retention = settings.ingest.history_retention_days;
+            // Only the first run ingests on start, not a restart after a panic.
+            let mut on_start = settings.ingest.ingest_on_start;
+            supervisor.spawn(supervise::SCHEDULE, false, move || {
+                let first = std::mem::take(&mut on_start);
+                schedule::run(ingester.clone(), schedule.clone(), first, retention)
+            });
         }
         tracing::info!(bucket = ingester.bucket.description(), "ready");
         Ok(Application {
@@ -132,7 +160,6 @@ impl Application {
                 read,
                 replica_wait: patience,
                 metrics,
-                events,
                 ingester,
                 map: MapConfig {
                     tile_url: api.map_tile_url.clone(),
@@ -144,6 +171,8 @@ impl Application {
                 cache,
                 rules,
                 live,
+                supervisor,
+                imports: ImportJobs::default(),
             },
             surface: Surface {
                 layers: crate::http::layers::LayerConfig {
@@ -152,6 +181,7 @@ impl Application {
                 },
                 static_dir: api.static_dir.clone(),
             },
+            grace: Duration::from_secs(settings.http.shutdown_grace_secs),
         })
     }
 
@@ -159,13 +189,43 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until Ctrl-C or SIGTERM.
+    /// Serves until Ctrl-C or SIGTERM, then shuts down: the listener closes, the
+    /// background tasks and import jobs stop (an import's transaction is rolled back),
+    /// requests in flight get the grace to finish, and the pools close.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
+        let (supervisor, pool, read) = (
+            self.state.supervisor.clone(),
+            self.state.pool.clone(),
+            self.state.read.clone(),
+        );
         let router = http::router(self.state, &self.surface);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let server = axum::serve(self.listener, router).with_graceful_shutdown({
+            let stop = stop.clone();
+            async move { stop.notified().await }
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            served = &mut server => return Ok(served?),
+            () = shutdown_signal() => {}
+        }
+        stop.notify_one();
+        let grace = self.grace;
+        let deadline = tokio::time::Instant::now() + grace;
+        let drained = tokio::time::timeout_at(deadline, async {
+            let (served, ()) = tokio::join!(&mut server, supervisor.stop());
+            served
+        })
+        .await;
+        match drained {
+            Ok(served) => served?,
+            Err(_) => tracing::warn!(?grace, "requests still in flight after the grace; exiting"),
+        }
+        tokio::time::timeout_at(deadline, async { tokio::join!(pool.close(), read.close()) })
+            .await
+            .ok();
+        tracing::info!("stopped");
         Ok(())
     }
 }

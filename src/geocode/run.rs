@@ -61,10 +61,34 @@ pub struct Geocoder {
     pub database_url: crate::config::SecretString,
 }
 
+/// Asks the supervised geocoding task for a run; asks made before it starts the run
+/// are one run.
+#[derive(Clone, Default)]
+pub struct Trigger(Arc<tokio::sync::Notify>);
+
+impl Trigger {
+    pub fn ask(&self) {
+        self.0.notify_one();
+    }
+}
+
 /// "No key" is said once per process, not once per run.
 static SAID_OFFLINE: AtomicBool = AtomicBool::new(false);
 
 impl Geocoder {
+    /// The supervised task: one run per ask. A failed run is asked for again before the
+    /// task ends with its error, so it is retried once the supervisor restarts it.
+    pub async fn serve(self, trigger: Trigger) -> anyhow::Result<()> {
+        loop {
+            trigger.0.notified().await;
+            if let Err(e) = self.run(Steps::Both).await {
+                trigger.ask();
+                return Err(anyhow::Error::new(e).context("geocoding after an import failed"));
+            }
+        }
+    }
+
+    #[tracing::instrument(name = "geocode", skip(self), fields(calls, found, points_changed))]
     pub async fn run(&self, steps: Steps) -> sqlx::Result<GeocodeReport> {
         let Some(lock) = crate::db::try_lock(&self.database_url, LOCK_KEY).await? else {
             return Ok(GeocodeReport {
@@ -104,6 +128,10 @@ impl Geocoder {
             crate::events::notify(&mut *self.pool.acquire().await?, 0).await;
         }
         lock.close().await.ok();
+        let span = tracing::Span::current();
+        span.record("calls", report.calls);
+        span.record("found", report.found);
+        span.record("points_changed", report.points_changed);
         tracing::info!(?report, "geocoding run done");
         Ok(report)
     }

@@ -78,6 +78,8 @@ pub async fn payload(app: &AppState, request: DashboardRequest) -> Result<Arc<Pa
 
 /// Queries the window's tickets and the import state, then computes the payload (with
 /// the in-memory open set) and writes its JSON off the async threads.
+#[tracing::instrument(name = "dashboard_build", skip_all,
+    fields(generation = open.generation, window = ?request.window.kind, rows))]
 async fn build(
     app: AppState,
     open: Arc<OpenSet>,
@@ -90,13 +92,16 @@ async fn build(
     )?;
     let queried = started.elapsed();
     let rules = app.rules;
+    let span = tracing::Span::current();
+    span.record("rows", rows.len());
     blocking(move || {
+        let _in = span.enter();
         let freshness = Freshness::at(&state, request.window.as_of, rules.stale_after);
-        let n = rows.len();
         let payload = dashboard::compute(open.tickets.clone(), rows, &request, freshness, &rules);
         let built = started.elapsed();
-        let json = render::write_json(&payload, &open.heads).map_err(|e| ApiError::Internal(e.to_string()))?;
-        tracing::debug!(rows = n, ?queried, ?built, serialised = ?started.elapsed(), "dashboard built");
+        let json = render::write_json(&payload, &open.heads)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        tracing::debug!(?queried, ?built, serialised = ?started.elapsed(), "dashboard built");
         Ok(CachedBody::of(json, Arc::new(payload)))
     })
     .await

@@ -14,7 +14,7 @@ use crate::dashboard::params::ParamError;
 use crate::ingest::bucket::BucketError;
 
 /// The body of every error response.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, in a few words.
     pub error: String,
@@ -41,6 +41,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("the request's URI is longer than {0} bytes")]
     UriTooLong(usize),
+    /// The request's headers, too large; says which and by how much.
+    #[error("request headers too large: {0}")]
+    HeadersTooLarge(String),
     /// A database error: an outage (503), a value from the client that PostgreSQL
     /// refuses (400) or a bug (500), told apart by its kind and SQLSTATE.
     #[error("database: {0}")]
@@ -135,6 +138,11 @@ impl ApiError {
                 "URI too long",
                 format!("the path and query are longer than {max} bytes"),
             ),
+            ApiError::HeadersTooLarge(detail) => Public::new(
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "request headers too large",
+                detail,
+            ),
             ApiError::Database(e) => match database_fault(e) {
                 DatabaseFault::Outage => Public::new(
                     S::SERVICE_UNAVAILABLE,
@@ -165,6 +173,19 @@ impl ApiError {
             ApiError::NotReady(detail) => Public::new(S::SERVICE_UNAVAILABLE, "not ready", detail),
             ApiError::Internal(_) => internal(),
             ApiError::Shared(inner) => inner.public(),
+        }
+    }
+}
+
+impl ApiError {
+    /// What a client is told about this error, for a body that reports it later (an
+    /// import job's failure, whose cause the ingester logged).
+    pub fn body(&self) -> ErrorBody {
+        let public = self.public();
+        ErrorBody {
+            error: public.error,
+            detail: public.detail,
+            parameter: public.parameter,
         }
     }
 }

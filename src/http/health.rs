@@ -4,11 +4,13 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
+use crate::supervise::TaskStatus;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -26,14 +28,21 @@ pub async fn healthz() -> &'static str {
 /// What `/readyz` says when the read path can serve.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready`, or `degraded` when the primary is down or the read database lags: reads
-    /// are still served (from the read database, with their freshness).
+    /// `ready`, or `degraded` when the primary is down, the read database lags or the
+    /// data may be stale: reads are still served (from the read database, with their
+    /// freshness).
     pub status: &'static str,
     /// `ok` or `down`. Imports, geocoding and change notifications wait while it is down.
     pub primary: &'static str,
     /// `ok`, or `lagging` when a change has waited for the read database's replay for
     /// longer than `REPLICA_WAIT_SECS` (the data before it is served meanwhile).
     pub read: &'static str,
+    /// `current`, or `may_be_stale` while the LISTEN connection or the open-set reload
+    /// is down (restarting): a change committed meanwhile may not be served yet.
+    pub data: &'static str,
+    /// The background tasks by name (`listen`, `reload`, `schedule`, `geocode`): `up`,
+    /// `restarting` (failed, restarted after a backoff) or `ended`, with their restarts.
+    pub tasks: BTreeMap<&'static str, TaskStatus>,
 }
 
 /// How long the primary may take to answer the readiness probe.
@@ -59,14 +68,17 @@ pub async fn readyz(State(app): State<AppState>) -> Result<Json<Readiness>, ApiE
         .await
         .is_ok_and(|r| r.is_ok());
     let lagging = app.live.lagging(app.replica_wait);
+    let current = app.supervisor.data_current();
     Ok(Json(Readiness {
-        status: if primary && !lagging {
+        status: if primary && !lagging && current {
             "ready"
         } else {
             "degraded"
         },
         primary: if primary { "ok" } else { "down" },
         read: if lagging { "lagging" } else { "ok" },
+        data: if current { "current" } else { "may_be_stale" },
+        tasks: app.supervisor.tasks(),
     }))
 }
 

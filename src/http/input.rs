@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::Uri;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -20,12 +20,34 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// The longest decoded parameter value or path segment accepted, in characters (as
 /// JSON Schema's `maxLength` counts them, so the OpenAPI document can say it).
 pub const MAX_VALUE_CHARS: usize = 1024;
+/// The largest header field (name and value) and the largest total accepted. Both are
+/// far below hyper's own limit (a ~400 KiB head, 100 fields), whose 431 has no body.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+pub const MAX_HEADERS_BYTES: usize = 32 * 1024;
 
 pub async fn guard(request: Request, next: Next) -> Response {
-    match check(request.uri()) {
+    match check_headers(request.headers()).and_then(|()| check(request.uri())) {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// A 431 naming the largest field when one field or all of them are too large.
+fn check_headers(headers: &HeaderMap) -> Result<(), ApiError> {
+    fn size<'a>((n, v): (&'a HeaderName, &HeaderValue)) -> (&'a HeaderName, usize) {
+        (n, n.as_str().len() + v.len())
+    }
+    let total: usize = headers.iter().map(|h| size(h).1).sum();
+    let Some((largest, size)) = headers.iter().map(size).max_by_key(|&(_, size)| size) else {
+        return Ok(());
+    };
+    if size > MAX_HEADER_BYTES || total > MAX_HEADERS_BYTES {
+        return Err(ApiError::HeadersTooLarge(format!(
+            "the request's headers are {total} bytes, the largest `{largest}` {size} bytes; \
+             at most {MAX_HEADER_BYTES} bytes a header and {MAX_HEADERS_BYTES} in all are accepted"
+        )));
+    }
+    Ok(())
 }
 
 fn check(uri: &Uri) -> Result<(), ApiError> {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod grafana;
 pub mod health;
 pub mod input;
+pub mod jobs;
 pub mod layers;
 pub mod map;
 pub mod openapi;
@@ -35,11 +36,11 @@ use crate::dashboard::window::WindowKind;
 use crate::dashboard::Rules;
 use crate::db::tickets::ChoiceColumn;
 use crate::dispatch::teams::By;
-use crate::events::Events;
 use crate::history::backlog::Interval;
 use crate::ingest::run::Ingester;
 use crate::live::Live;
 use crate::metrics::{Metrics, RouteLabels};
+use crate::supervise::Supervisor;
 use auth::Tokens;
 use cache::ResponseCache;
 
@@ -100,13 +101,15 @@ pub struct AppState {
     /// How long a change may wait for the read database before `/readyz` says lagging.
     pub replica_wait: Duration,
     pub metrics: Arc<Metrics>,
-    pub events: Events,
     pub ingester: Ingester,
     pub tokens: Tokens,
     pub cache: ResponseCache<CacheKey>,
     pub rules: Rules,
     pub map: map::MapConfig,
     pub live: Live,
+    /// The background tasks, for `/readyz`, and import jobs' shutdown.
+    pub supervisor: Supervisor,
+    pub imports: jobs::ImportJobs,
 }
 
 /// Router settings that are not request state.
@@ -128,6 +131,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .route("/api/v1/clusters", get(tickets::clusters))
         .route("/api/v1/statuses", get(tickets::statuses))
         .route("/api/v1/admin/import", post(admin::import))
+        .route("/api/v1/admin/imports/{id}", get(admin::import_job))
         .route(
             "/openapi.json",
             get(|| async {

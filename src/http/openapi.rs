@@ -25,6 +25,7 @@ use super::{admin, backlog, dashboard, dispatch, health, map, schemas, tickets};
         tickets::clusters,
         tickets::statuses,
         admin::import,
+        admin::import_job,
         health::healthz,
         health::readyz,
         health::metrics,

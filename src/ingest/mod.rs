@@ -176,7 +176,11 @@ pub async fn stage(
     let (tx_batches, mut batches) = mpsc::channel(2);
     let mut reader = Some({
         let (path, label) = (path.to_path_buf(), label.to_owned());
-        tokio::task::spawn_blocking(move || read_file(path, &label, &aliases, &tx_batches))
+        // The reader's logs belong to the import's span.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| read_file(path, &label, &aliases, &tx_batches))
+        })
     });
     let join = |handle: tokio::task::JoinHandle<_>| async {
         handle.await.unwrap_or_else(|e| {

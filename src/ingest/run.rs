@@ -12,7 +12,7 @@ use super::bucket::{Bucket, BucketError, Pending};
 use super::clean::RowStats;
 use super::upsert::{self, Changes, ImportRecord, Source};
 use super::{import_file, ImportError, ImportReport, Mode};
-use crate::geocode::run::{Geocoder, Steps};
+use crate::geocode::run::Trigger;
 use crate::history::sealed;
 use crate::metrics::Metrics;
 
@@ -73,8 +73,9 @@ pub struct Ingester {
     pub metrics: Arc<Metrics>,
     /// The database URL, for the lock's own connection (not a pooled one).
     pub database_url: crate::config::SecretString,
-    /// Run (in the background) after an ingest run that wrote rows.
-    pub geocoder: Option<Geocoder>,
+    /// Asked for a geocoding run (the supervised task's) after an ingest run that
+    /// wrote rows.
+    pub geocode: Option<Trigger>,
     /// The SLA target the backlog's hours are sealed for after each run
     /// (`history::sealed`); `None` (the CLI) leaves them to the server's next run.
     pub seal_sla_target_hours: Option<f64>,
@@ -85,33 +86,52 @@ impl Ingester {
     /// snapshot stays pending for the next one); a bad snapshot is set aside and the
     /// run goes on.
     pub async fn run(&self, mode: Mode) -> Result<RunReport, RunError> {
-        let result = self.run_inner(mode).await;
-        if let (Ok(report), Some(geocoder)) = (&result, &self.geocoder) {
-            if report.wrote_rows() {
-                let geocoder = geocoder.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = geocoder.run(Steps::Both).await {
-                        tracing::warn!(error = %e, "geocoding after the import failed; the next run retries");
-                    }
-                });
+        self.run_locked(mode, None).await
+    }
+
+    /// The importer's lock (one replica imports at a time), if free. Hold it for
+    /// `run_locked`; it is released when its connection closes.
+    pub async fn try_lock(&self) -> sqlx::Result<Option<PgConnection>> {
+        crate::db::try_lock(&self.database_url, LOCK_KEY).await
+    }
+
+    /// `run`, with the lock taken already by the caller (else taken here).
+    #[tracing::instrument(name = "ingest", skip_all, fields(?mode, snapshots))]
+    pub async fn run_locked(
+        &self,
+        mode: Mode,
+        lock: Option<PgConnection>,
+    ) -> Result<RunReport, RunError> {
+        let result = self.run_inner(mode, lock).await;
+        match &result {
+            Ok(report) => {
+                tracing::Span::current().record("snapshots", report.snapshots.len());
+                if let (true, Some(geocode)) = (report.wrote_rows(), &self.geocode) {
+                    geocode.ask();
+                }
             }
-        }
-        if let Err(e) = &result {
-            let outcome = match e {
-                RunError::Bucket(_) => "bucket_error",
-                RunError::Database(_) => "db_error",
-            };
-            Metrics::outcome(&self.metrics.imports, outcome);
-            tracing::error!(error = %e, "ingest run stopped; pending snapshots wait for the next run");
+            Err(e) => {
+                let outcome = match e {
+                    RunError::Bucket(_) => "bucket_error",
+                    RunError::Database(_) => "db_error",
+                };
+                Metrics::outcome(&self.metrics.imports, outcome);
+                tracing::error!(error = %e, "ingest run stopped; pending snapshots wait for the next run");
+            }
         }
         result
     }
 
-    async fn run_inner(&self, mode: Mode) -> Result<RunReport, RunError> {
+    async fn run_inner(
+        &self,
+        mode: Mode,
+        lock: Option<PgConnection>,
+    ) -> Result<RunReport, RunError> {
         // Held for the whole run; a dry run writes nothing and needs none.
-        let lock = match mode {
-            Mode::DryRun => None,
-            Mode::Apply => match crate::db::try_lock(&self.database_url, LOCK_KEY).await? {
+        let lock = match (mode, lock) {
+            (Mode::DryRun, _) => None,
+            (Mode::Apply, Some(lock)) => Some(lock),
+            (Mode::Apply, None) => match self.try_lock().await? {
                 Some(lock) => Some(lock),
                 None => {
                     tracing::info!("another replica is importing; skipping this run");
@@ -147,6 +167,8 @@ impl Ingester {
         Ok(report)
     }
 
+    #[tracing::instrument(name = "snapshot", skip_all,
+        fields(key = %snapshot.key, etag = %snapshot.etag, outcome, new, updated, unchanged))]
     async fn one(
         &self,
         snapshot: &Pending,
@@ -175,7 +197,8 @@ impl Ingester {
                 record_without_rows(&mut conn, &source, "unchanged", &stats, None).await?;
                 self.bucket.archive(snapshot).await?;
                 Metrics::outcome(&self.metrics.imports, "unchanged");
-                tracing::info!(key = %snapshot.key, "unchanged (same ETag): checked and archived");
+                tracing::Span::current().record("outcome", "unchanged");
+                tracing::info!("unchanged (same ETag): checked and archived");
             }
             return Ok(Outcome::Unchanged);
         }
@@ -193,8 +216,12 @@ impl Ingester {
                     self.metrics
                         .import_seconds
                         .observe(started.elapsed().as_secs_f64());
-                    tracing::info!(key = %snapshot.key, new = report.changes.new,
-                        updated = report.changes.updated, "imported and archived");
+                    let span = tracing::Span::current();
+                    span.record("outcome", "imported");
+                    span.record("new", report.changes.new);
+                    span.record("updated", report.changes.updated);
+                    span.record("unchanged", report.changes.unchanged);
+                    tracing::info!("imported and archived");
                 }
                 Ok(Outcome::Imported { report })
             }
@@ -212,7 +239,8 @@ impl Ingester {
                     .await?;
                     self.bucket.set_aside(snapshot, &error).await?;
                     Metrics::outcome(&self.metrics.imports, "failed");
-                    tracing::warn!(key = %snapshot.key, %error, "refused; moved to failed/");
+                    tracing::Span::current().record("outcome", "failed");
+                    tracing::warn!(%error, "refused; moved to failed/");
                 }
                 Ok(Outcome::Failed { error })
             }

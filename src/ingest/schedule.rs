@@ -30,39 +30,37 @@ impl Schedule {
     }
 }
 
-/// Runs the ingester on the schedule until the process ends, each run followed by the
-/// history's retention when one is set. Failures are logged and counted by the
-/// ingester; the next tick tries again.
-pub fn spawn(
+/// Runs the ingester on the schedule (under the supervisor), each run followed by the
+/// history's retention when one is set. Failed runs are logged and counted by the
+/// ingester; the next tick tries again. Ends when the schedule has no next run.
+pub async fn run(
     ingester: Ingester,
     schedule: Schedule,
     on_start: bool,
     retention_days: Option<u32>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let run = || async {
-            ingester.run(Mode::Apply).await.ok();
-            if let Some(days) = retention_days {
-                if let Err(e) = retention::apply(&ingester.pool, days, Utc::now()).await {
-                    tracing::warn!(error = %e, "history retention failed; the next run retries");
-                }
+) -> anyhow::Result<()> {
+    let run = || async {
+        ingester.run(Mode::Apply).await.ok();
+        if let Some(days) = retention_days {
+            if let Err(e) = retention::apply(&ingester.pool, days, Utc::now()).await {
+                tracing::warn!(error = %e, "history retention failed; the next run retries");
             }
+        }
+    };
+    if on_start {
+        run().await;
+    }
+    loop {
+        let now = Utc::now();
+        let Some(next) = schedule.next_after(now) else {
+            tracing::warn!("the ingest schedule has no next run; scheduled ingest stops");
+            return Ok(());
         };
-        if on_start {
-            run().await;
-        }
-        loop {
-            let now = Utc::now();
-            let Some(next) = schedule.next_after(now) else {
-                tracing::warn!("the ingest schedule has no next run; scheduled ingest stops");
-                return;
-            };
-            let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
-            tracing::debug!(next = %eat::rfc3339(next), "next ingest run");
-            tokio::time::sleep(wait).await;
-            run().await;
-        }
-    })
+        let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
+        tracing::debug!(next = %eat::rfc3339(next), "next ingest run");
+        tokio::time::sleep(wait).await;
+        run().await;
+    }
 }
 
 #[cfg(test)]

@@ -68,6 +68,39 @@ impl TestApp {
         panic!("the app did not pick up the import");
     }
 
+    /// `POST /api/v1/admin/import` as `token`: the status, the `Location` and the body.
+    pub async fn start_import(&self, token: &str) -> (u16, Option<String>, serde_json::Value) {
+        let r = self
+            .client
+            .post(self.url("/api/v1/admin/import"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the app answers");
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (
+            r.status().as_u16(),
+            location,
+            r.json().await.expect("a JSON body"),
+        )
+    }
+
+    /// Polls an import job until it is no longer running; its last body.
+    pub async fn finished_job(&self, location: &str, token: &str) -> serde_json::Value {
+        loop {
+            let r = self.get_as(location, token).await;
+            assert_eq!(r.status(), 200, "{location}");
+            let job: serde_json::Value = r.json().await.unwrap();
+            if job["status"] != "running" {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Prometheus counter value for a line prefix, e.g. `fleettickets_dashboard_cache_total{outcome="hit"}`.
     pub async fn metric(&self, prefix: &str) -> f64 {
         let text = self.get("/metrics").await.text().await.unwrap();
@@ -172,10 +205,25 @@ impl DbProxy {
 
 /// The app reaching its database through a `DbProxy`.
 pub async fn spawn_app_behind_proxy() -> (TestApp, DbProxy) {
+    behind_proxy(false).await
+}
+
+/// The app whose primary (`DATABASE_URL`: imports, locks, LISTEN) is behind a
+/// `DbProxy`, its read path (`DATABASE_READ_URL`, the same database) direct.
+pub async fn spawn_app_with_primary_behind_proxy() -> (TestApp, DbProxy) {
+    behind_proxy(true).await
+}
+
+async fn behind_proxy(read_direct: bool) -> (TestApp, DbProxy) {
     let db = test_db().await;
     let proxy = DbProxy::start().await;
     let name = db.url.rsplit('/').next().unwrap().to_owned();
     let via = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
-    let app = spawn_on(db, via, &["--db-acquire-timeout-secs", "1"]).await;
+    let direct = db.url.clone();
+    let mut flags = vec!["--db-acquire-timeout-secs", "1"];
+    if read_direct {
+        flags.extend(["--database-read-url", &direct]);
+    }
+    let app = spawn_on(db, via, &flags).await;
     (app, proxy)
 }

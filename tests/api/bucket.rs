@@ -37,7 +37,7 @@ pub fn ingester(db: &TestDb, bucket: &BucketConfig) -> Ingester {
         bucket: Bucket::from_config(bucket).unwrap(),
         metrics: Default::default(),
         database_url: db.url.clone().into(),
-        geocoder: None,
+        geocode: None,
     }
 }
 

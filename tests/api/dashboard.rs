@@ -124,6 +124,39 @@ async fn every_bad_parameter_gets_a_400_naming_it() {
         (status, body["error"].as_str()),
         (414, Some("URI too long"))
     );
+    // Headers too large: ours is a JSON 431 naming the largest; past hyper's own limit
+    // (100 fields) hyper answers 431 itself, without a body (see docs/decisions.md).
+    let r = app
+        .client
+        .get(app.url("/api/v1/inc/dashboard"))
+        .header("x-big", "a".repeat(9000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 431);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "request headers too large");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("the largest `x-big` 9005 bytes"),
+        "{detail}"
+    );
+    let mut many = reqwest::header::HeaderMap::new();
+    for i in 0..101 {
+        many.insert(
+            reqwest::header::HeaderName::try_from(format!("x-h{i}")).unwrap(),
+            "1".parse().unwrap(),
+        );
+    }
+    let r = app
+        .client
+        .get(app.url("/api/v1/inc/dashboard"))
+        .headers(many)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 431);
+    assert_eq!(r.text().await.unwrap(), "", "hyper's own 431 has no body");
     let (status, body) = app
         .get_json(&format!(
             "/api/v1/inc/dashboard?cluster={}",
@@ -232,12 +265,20 @@ async fn tickets_freshness_choices_and_unknown_routes() {
     let (status, body) = app.get_json("/api/v1/nothing").await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not found")));
     assert_eq!(app.get("/healthz").await.text().await.unwrap(), "ok");
+    let (status, mut ready) = app.get_json("/readyz").await;
+    let tasks = ready.as_object_mut().unwrap().remove("tasks").unwrap();
     assert_eq!(
-        app.get_json("/readyz").await,
+        (status, ready),
         (
             200,
-            json!({"status": "ready", "primary": "ok", "read": "ok"})
+            json!({"status": "ready", "primary": "ok", "read": "ok", "data": "current"})
         )
+    );
+    let up = json!({"state": "up", "restarts": 0});
+    assert_eq!(
+        tasks,
+        json!({"geocode": up, "listen": up, "reload": up}),
+        "no schedule with INGEST_CRON=off"
     );
 }
 
@@ -267,17 +308,18 @@ async fn tokens_guard_every_read_and_admin_route() {
     }
     let r = app.get_as("/api/v1/freshness", reader).await;
     assert_eq!(r.status(), 200);
-    let post = |token: &str| {
-        app.client
-            .post(app.url("/api/v1/admin/import"))
-            .bearer_auth(token)
-            .send()
-    };
-    assert_eq!(post(reader).await.unwrap().status(), 403);
-    let r = post(admin).await.unwrap();
-    assert_eq!(r.status(), 200);
-    let report: Value = r.json().await.unwrap();
-    assert_eq!(report, json!({"skipped_locked": false, "snapshots": []}));
+    assert_eq!(app.start_import(reader).await.0, 403);
+    let (status, location, job) = app.start_import(admin).await;
+    assert_eq!((status, job["status"].as_str()), (202, Some("running")));
+    let location = location.unwrap();
+    assert_eq!(location, format!("/api/v1/admin/imports/{}", job["id"]));
+    assert_eq!(app.get_as(&location, reader).await.status(), 403);
+    let job = app.finished_job(&location, admin).await;
+    assert_eq!(job["status"], "done");
+    assert_eq!(
+        job["report"],
+        json!({"skipped_locked": false, "snapshots": []})
+    );
     // A snapshot in the (local-folder) bucket is imported and archived on demand.
     let inbox = app.bucket_dir.path().join("automations/inc");
     std::fs::create_dir_all(&inbox).unwrap();
@@ -286,7 +328,10 @@ async fn tokens_guard_every_read_and_admin_route() {
         inbox.join("2026-06-16T071502.csv"),
     )
     .unwrap();
-    let report: Value = post(admin).await.unwrap().json().await.unwrap();
+    let (status, location, _) = app.start_import(admin).await;
+    assert_eq!(status, 202);
+    let job = app.finished_job(&location.unwrap(), admin).await;
+    let report = &job["report"];
     assert_eq!(report["snapshots"][0]["outcome"], "imported");
     assert_eq!(report["snapshots"][0]["report"]["changes"]["new"], 386);
     assert!(inbox.join("processed/2026-06-16T071502.csv").exists());
@@ -438,6 +483,7 @@ async fn the_openapi_document_is_served_valid_and_committed() {
         "/api/v1/clusters",
         "/api/v1/statuses",
         "/api/v1/admin/import",
+        "/api/v1/admin/imports/{id}",
         "/healthz",
         "/readyz",
         "/metrics",

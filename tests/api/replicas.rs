@@ -108,7 +108,8 @@ async fn an_import_in_one_process_reaches_the_others_event() {
             .unwrap();
     let events = Events::default();
     let mut rx = events.subscribe();
-    events.spawn_listener(other, Default::default());
+    let listener = events.clone();
+    tokio::spawn(async move { listener.listen(&other, &Default::default()).await });
     let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .unwrap()

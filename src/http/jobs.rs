@@ -1,0 +1,164 @@
+//! Import jobs: `POST /api/v1/admin/import` starts the bucket ingest in the background
+//! (holding the importer's lock) and the job is polled until it is done or failed, so
+//! an import is not bound by the request timeout. Jobs are kept in memory, the last
+//! `KEPT` of this process.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde::Serialize;
+use tracing::Instrument;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use crate::ingest::run::{Ingester, RunError, RunReport};
+use crate::ingest::Mode;
+use crate::supervise::Supervisor;
+
+/// How many finished jobs are remembered.
+const KEPT: usize = 20;
+
+/// One import job as `GET /api/v1/admin/imports/{id}` shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportJob {
+    pub id: u64,
+    #[serde(flatten)]
+    pub state: JobState,
+    /// RFC 3339, EAT.
+    pub started_at: String,
+    /// RFC 3339, EAT; once done or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+impl ImportJob {
+    pub fn location(&self) -> String {
+        format!("/api/v1/admin/imports/{}", self.id)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum JobState {
+    Running,
+    /// What happened to each pending snapshot (the report `import --from-bucket` prints).
+    Done {
+        #[schema(value_type = Object)]
+        report: RunReport,
+    },
+    /// The run stopped (the bucket or the database failed, or the server shut down):
+    /// the snapshot it was on was rolled back and stays pending.
+    Failed {
+        /// `error` and `detail` as in every error body.
+        #[serde(flatten)]
+        error: ErrorBody,
+    },
+}
+
+/// What `start` did.
+pub enum Started {
+    Job(ImportJob),
+    /// A job of this process is still running.
+    AlreadyRunning(ImportJob),
+    /// Another replica (or this one's schedule) holds the importer's lock.
+    Locked,
+}
+
+#[derive(Clone, Default)]
+pub struct ImportJobs(Arc<Mutex<Inner>>);
+
+#[derive(Default)]
+struct Inner {
+    last_id: u64,
+    jobs: VecDeque<ImportJob>,
+}
+
+impl ImportJobs {
+    pub fn get(&self, id: u64) -> Option<ImportJob> {
+        let inner = self.0.lock().expect("not poisoned");
+        inner.jobs.iter().find(|j| j.id == id).cloned()
+    }
+
+    /// Starts an import job, unless one is running here or the lock is taken.
+    pub async fn start(
+        &self,
+        ingester: &Ingester,
+        supervisor: &Supervisor,
+    ) -> sqlx::Result<Started> {
+        if let Some(job) = self.running() {
+            return Ok(Started::AlreadyRunning(job));
+        }
+        let Some(lock) = ingester.try_lock().await? else {
+            return Ok(Started::Locked);
+        };
+        let job = self.insert();
+        let id = job.id;
+        let (jobs, cancelled, ingester) = (self.clone(), self.clone(), ingester.clone());
+        let work = async move {
+            let result = ingester.run_locked(Mode::Apply, Some(lock)).await;
+            jobs.finish(id, result.map_err(|e| job_error(e).body()));
+        };
+        // The job's span is a child of the request's: its logs carry the request id.
+        supervisor.spawn_once(
+            work.instrument(tracing::info_span!("import_job", id)),
+            move || {
+                tracing::warn!(id, "import job cancelled by the shutdown; rolled back");
+                cancelled.finish(
+                    id,
+                    Err(ErrorBody {
+                        error: "cancelled".into(),
+                        detail: "the server shut down during the import: it was rolled back \
+                                 and its snapshot stays pending for the next run"
+                            .into(),
+                        parameter: None,
+                    }),
+                );
+            },
+        );
+        Ok(Started::Job(job))
+    }
+
+    fn running(&self) -> Option<ImportJob> {
+        let inner = self.0.lock().expect("not poisoned");
+        let running = inner
+            .jobs
+            .iter()
+            .find(|j| matches!(j.state, JobState::Running));
+        running.cloned()
+    }
+
+    fn insert(&self) -> ImportJob {
+        let mut inner = self.0.lock().expect("not poisoned");
+        inner.last_id += 1;
+        let job = ImportJob {
+            id: inner.last_id,
+            state: JobState::Running,
+            started_at: crate::eat::rfc3339(Utc::now()),
+            finished_at: None,
+        };
+        if inner.jobs.len() >= KEPT {
+            inner.jobs.pop_front();
+        }
+        inner.jobs.push_back(job.clone());
+        job
+    }
+
+    fn finish(&self, id: u64, result: Result<RunReport, ErrorBody>) {
+        let mut inner = self.0.lock().expect("not poisoned");
+        if let Some(job) = inner.jobs.iter_mut().find(|j| j.id == id) {
+            job.state = match result {
+                Ok(report) => JobState::Done { report },
+                Err(error) => JobState::Failed { error },
+            };
+            job.finished_at = Some(crate::eat::rfc3339(Utc::now()));
+        }
+    }
+}
+
+fn job_error(e: RunError) -> ApiError {
+    match e {
+        RunError::Database(e) => ApiError::from(e),
+        RunError::Bucket(e) => ApiError::Bucket(e),
+    }
+}
