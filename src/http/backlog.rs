@@ -9,8 +9,8 @@ use chrono::Utc;
 
 use super::auth::Reader;
 use super::cache::CachedBody;
-use super::error::{ApiError, ErrorBody};
-use super::schemas::{Bound, StatusParam, Text};
+use super::error::ApiError;
+use super::schemas::{Bound, CachedReadResponses, StatusParam, Text};
 use super::{AppState, CacheKey};
 use crate::eat::EatTime;
 use crate::history::backlog::Interval;
@@ -38,11 +38,7 @@ use crate::history::Backlog;
     ),
     responses(
         (status = 200, description = "The series", body = Backlog),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
-        (status = 414, description = "The path and query are longer than 8 KiB", body = ErrorBody),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
-        (status = 503, description = "The database is unreachable (see Retry-After)", body = ErrorBody),
+        CachedReadResponses,
     ),
     security((), ("bearer" = []))
 )]

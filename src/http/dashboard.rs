@@ -7,8 +7,8 @@ use chrono::Utc;
 
 use super::auth::Reader;
 use super::cache::CachedBody;
-use super::error::{ApiError, ErrorBody};
-use super::schemas::{Bound, Instant, StatusParam, Text};
+use super::error::ApiError;
+use super::schemas::{CachedReadResponses, WindowParams};
 use super::{AppState, CacheKey, DashboardKey};
 use crate::dashboard::freshness::Freshness;
 use crate::dashboard::params::{self, DashboardRequest};
@@ -28,20 +28,12 @@ use std::sync::Arc;
     tag = "dashboard",
     params(
         ("window" = Option<WindowKind>, Query, description = "The window for closed tickets and the daily series (EAT); default `today`.", example = "week"),
-        ("from" = Option<Bound>, Query, description = "Start of the custom window, `YYYY-MM-DD` (00:00 EAT) or RFC 3339. Inclusive. Only with window=custom, which requires both."),
-        ("to" = Option<Bound>, Query, description = "End of the custom window, `YYYY-MM-DD` or RFC 3339. Exclusive; after `from`, at most 366 days later. Only with window=custom, which requires both."),
-        ("cluster" = Option<Vec<Text>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
-        ("status" = Option<Vec<StatusParam>>, Query, explode = true, description = "Statuses to keep (case-insensitive); repeat or comma-separate."),
-        ("as_of" = Option<Instant>, Query, description = "RFC 3339 instant used as \"now\" (default: the server clock)."),
+        WindowParams,
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
     ),
     responses(
         (status = 200, description = "The payload", body = Dashboard),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad parameter, named in the body", body = ErrorBody),
-        (status = 414, description = "The path and query are longer than 8 KiB", body = ErrorBody),
-        (status = 401, description = "Missing or wrong token", body = ErrorBody),
-        (status = 503, description = "The database is unreachable (see Retry-After)", body = ErrorBody),
+        CachedReadResponses,
     ),
     security((), ("bearer" = []))
 )]

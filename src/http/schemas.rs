@@ -91,3 +91,45 @@ impl PartialSchema for StatusParam {
 }
 
 impl ToSchema for StatusParam {}
+
+/// The answers every cached read route (dashboard, teams, backlog) gives beside its 200.
+#[derive(utoipa::IntoResponses)]
+pub enum CachedReadResponses {
+    /// Unchanged since the ETag sent
+    #[response(status = 304)]
+    NotModified,
+    /// A bad parameter, named in the body
+    #[response(status = 400)]
+    BadParameter(super::error::ErrorBody),
+    /// Missing or wrong token
+    #[response(status = 401)]
+    Unauthorized(super::error::ErrorBody),
+    /// The path and query are longer than 8 KiB
+    #[response(status = 414)]
+    UriTooLong(super::error::ErrorBody),
+    /// The database is unreachable (see Retry-After)
+    #[response(status = 503)]
+    Unavailable(super::error::ErrorBody),
+}
+
+/// The parameters the dashboard and teams share after `window`: the custom window's
+/// bounds, the filters and `as_of`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WindowParams {
+    /// Start of the custom window, `YYYY-MM-DD` (00:00 EAT) or RFC 3339. Inclusive. Only with window=custom, which requires both.
+    #[param(value_type = Option<Bound>)]
+    pub from: Option<String>,
+    /// End of the custom window, `YYYY-MM-DD` or RFC 3339. Exclusive; after `from`, at most 366 days later. Only with window=custom, which requires both.
+    #[param(value_type = Option<Bound>)]
+    pub to: Option<String>,
+    /// Clusters to keep (case-insensitive); repeat or comma-separate.
+    #[param(value_type = Option<Vec<Text>>, explode = true)]
+    pub cluster: Option<Vec<String>>,
+    /// Statuses to keep (case-insensitive); repeat or comma-separate.
+    #[param(value_type = Option<Vec<StatusParam>>, explode = true)]
+    pub status: Option<Vec<String>>,
+    /// RFC 3339 instant used as "now" (default: the server clock).
+    #[param(value_type = Option<Instant>)]
+    pub as_of: Option<String>,
+}
