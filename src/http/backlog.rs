@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::auth::Reader;
 use super::cache::CachedBody;
 use super::error::ApiError;
-use super::schemas::{Bound, CachedReadResponses, StatusParam, Text};
+use super::schemas::{Bound, CachedReadResponses, FilterParams};
 use super::{AppState, CacheKey};
 use crate::eat::EatTime;
 use crate::history::backlog::Interval;
@@ -32,8 +32,7 @@ use crate::history::Backlog;
         ("from" = Option<Bound>, Query, description = "Start of the period: RFC 3339, or `YYYY-MM-DD` (00:00 EAT); before `to` and now. Default: `to` − 7 days.", example = "2026-06-15"),
         ("to" = Option<Bound>, Query, description = "End of the period: RFC 3339, or `YYYY-MM-DD` (00:00 EAT); after `from`. Default, and at most: now."),
         ("interval" = Option<Interval>, Query, description = "Bucket size in EAT. Default: `hour` for periods up to 7 days, else `day`. At most 8,784 buckets (a leap year of hours)."),
-        ("cluster" = Option<Vec<Text>>, Query, explode = true, description = "Clusters to keep (case-insensitive); repeat or comma-separate."),
-        ("status" = Option<Vec<StatusParam>>, Query, explode = true, description = "Statuses to keep (case-insensitive); repeat or comma-separate."),
+        FilterParams,
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
     ),
     responses(

@@ -8,7 +8,7 @@ use chrono::Utc;
 use super::auth::Reader;
 use super::cache::CachedBody;
 use super::error::ApiError;
-use super::schemas::{CachedReadResponses, WindowParams};
+use super::schemas::{CachedReadResponses, FilterParams, Instant, WindowParams};
 use super::{AppState, CacheKey, DashboardKey};
 use crate::dashboard::freshness::Freshness;
 use crate::dashboard::params::{self, DashboardRequest};
@@ -29,6 +29,8 @@ use std::sync::Arc;
     params(
         ("window" = Option<WindowKind>, Query, description = "The window for closed tickets and the daily series (EAT); default `today`.", example = "week"),
         WindowParams,
+        FilterParams,
+        ("as_of" = Option<Instant>, Query, description = "RFC 3339 instant used as \"now\" (default: the server clock)."),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
     ),
     responses(

@@ -13,7 +13,7 @@ use super::auth::Reader;
 use super::cache::CachedBody;
 use super::dashboard::{blocking, payload};
 use super::error::{ApiError, ErrorBody};
-use super::schemas::{CachedReadResponses, Instant, StatusParam, Text, WindowParams};
+use super::schemas::{CachedReadResponses, FilterParams, Instant, StatusParam, Text, WindowParams};
 use super::{AppState, CacheKey, DashboardKey};
 use crate::dashboard::params::{DashboardRequest, Query, FILTER_PARAMS};
 use crate::dashboard::Payload;
@@ -82,6 +82,8 @@ pub async fn nearest(
         ("by" = Option<By>, Query, description = "Group by `assigned_team` (team, the default) or `owner`."),
         ("window" = Option<crate::dashboard::window::WindowKind>, Query, description = "The window for closed tickets (EAT), as the dashboard's; default `today`."),
         WindowParams,
+        FilterParams,
+        ("as_of" = Option<Instant>, Query, description = "RFC 3339 instant used as \"now\" (default: the server clock)."),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
     ),
     responses(

@@ -112,8 +112,7 @@ pub enum CachedReadResponses {
     Unavailable(super::error::ErrorBody),
 }
 
-/// The parameters the dashboard and teams share after `window`: the custom window's
-/// bounds, the filters and `as_of`.
+/// The custom window's bounds of the dashboard and teams.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct WindowParams {
@@ -123,13 +122,16 @@ pub struct WindowParams {
     /// End of the custom window, `YYYY-MM-DD` or RFC 3339. Exclusive; after `from`, at most 366 days later. Only with window=custom, which requires both.
     #[param(value_type = Option<Bound>)]
     pub to: Option<String>,
+}
+
+/// The filters of the dashboard, teams and backlog.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FilterParams {
     /// Clusters to keep (case-insensitive); repeat or comma-separate.
     #[param(value_type = Option<Vec<Text>>, explode = true)]
     pub cluster: Option<Vec<String>>,
     /// Statuses to keep (case-insensitive); repeat or comma-separate.
     #[param(value_type = Option<Vec<StatusParam>>, explode = true)]
     pub status: Option<Vec<String>>,
-    /// RFC 3339 instant used as "now" (default: the server clock).
-    #[param(value_type = Option<Instant>)]
-    pub as_of: Option<String>,
 }
