@@ -13,11 +13,9 @@ mod common;
 use std::process::Command;
 use std::time::Instant;
 
-use common::arg;
-use fleettickets::config::DatabaseConfig;
-use fleettickets::ingest::{self, generate, Mode, Source};
+use common::{arg, drop_store, fresh_store, write_snapshot};
 use serde_json::Value;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
 
@@ -108,32 +106,12 @@ async fn main() -> anyhow::Result<()> {
     let wrk_secs = arg::<u64>("--wrk-seconds", 10);
     let server_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let db_url = format!("{server_url}/ft_bench_dash");
-
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("2026-06-16T071502.csv");
     let as_of = chrono::DateTime::parse_from_rfc3339(AS_OF)?.with_timezone(&chrono::Utc);
-    let spec = generate::Spec {
-        rows,
-        seed: 1,
-        as_of,
-        truncated: false,
-    };
-    generate::write(
-        &spec,
-        std::io::BufWriter::new(std::fs::File::create(&path)?),
-    )?;
-    let mut admin = PgConnection::connect(&format!("{server_url}/postgres")).await?;
-    sqlx::query("DROP DATABASE IF EXISTS ft_bench_dash WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
-    let pool = fleettickets::db::migrate(&DatabaseConfig::new(db_url.clone())).await?;
-    let t = Instant::now();
-    ingest::import_file(&pool, &path, Source::local_file(&path), Mode::Apply).await?;
-    println!(
-        "{rows} generated tickets imported in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    write_snapshot(&path, rows, 1, as_of)?;
+    let (db_url, pool, secs) = fresh_store(&server_url, "ft_bench_dash", &path).await?;
+    println!("{rows} generated tickets imported in {secs:.1} s");
     sqlx::raw_sql(include_str!("../bench/fn_inc_dashboard.sql"))
         .execute(&pool)
         .await?;
@@ -282,8 +260,6 @@ async fn main() -> anyhow::Result<()> {
     println!("server memory at the end (every sample's payload cached, up to the 256 MiB cap): {rss:.1} MB resident, {hwm:.1} MB peak");
     drop(server);
     pool.close().await;
-    sqlx::query("DROP DATABASE IF EXISTS ft_bench_dash WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
+    drop_store(&server_url, "ft_bench_dash").await?;
     Ok(())
 }

@@ -18,7 +18,7 @@ mod common;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{arg, peak_rss_mb};
+use common::{arg, drop_store, peak_rss_mb};
 use fleettickets::config::{BucketConfig, DatabaseConfig};
 use fleettickets::dashboard::params::Filters;
 use fleettickets::geocode::names::Aliases;
@@ -29,7 +29,7 @@ use fleettickets::ingest::bucket::Bucket;
 use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
 use fleettickets::ingest::upsert::{self, Source};
 use fleettickets::ingest::{self, Mode};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgPool};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -136,11 +136,8 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     // `--reuse`: keep the history a previous run left (it takes minutes to build).
     let reuse = std::env::args().any(|a| a == "--reuse");
-    let mut admin = PgConnection::connect(&format!("{server}/postgres")).await?;
     if !reuse {
-        sqlx::query("DROP DATABASE IF EXISTS ft_bench_history WITH (FORCE)")
-            .execute(&mut admin)
-            .await?;
+        drop_store(&server, "ft_bench_history").await?;
     }
     let mut config = DatabaseConfig::new(format!("{server}/ft_bench_history"));
     config.db_statement_timeout_secs = 900;
@@ -304,9 +301,7 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(archive.join(name), body)
     })?;
     // Into a store of its own, so `--reuse` keeps the year of history.
-    sqlx::query("DROP DATABASE IF EXISTS ft_bench_backfill WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
+    drop_store(&server, "ft_bench_backfill").await?;
     let backfill_db = DatabaseConfig::new(format!("{server}/ft_bench_backfill"));
     let pool = fleettickets::db::migrate(&backfill_db).await?;
     let rss_before = peak_rss_mb();
@@ -328,13 +323,9 @@ async fn main() -> anyhow::Result<()> {
         peak_rss_mb(),
     );
     pool.close().await;
-    sqlx::query("DROP DATABASE ft_bench_backfill WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
+    drop_store(&server, "ft_bench_backfill").await?;
     if !reuse {
-        sqlx::query("DROP DATABASE IF EXISTS ft_bench_history WITH (FORCE)")
-            .execute(&mut admin)
-            .await?;
+        drop_store(&server, "ft_bench_history").await?;
     }
     Ok(())
 }

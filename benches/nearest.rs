@@ -12,9 +12,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::arg;
-use fleettickets::config::DatabaseConfig;
-use fleettickets::ingest::{self, generate, Mode, Source};
+use common::{arg, drop_store, fresh_store, write_snapshot};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -51,26 +49,10 @@ async fn store(
     open: Option<u64>,
     dir: &std::path::Path,
 ) -> anyhow::Result<(String, PgPool)> {
-    let db_url = format!("{server_url}/ft_bench_near");
     let path = dir.join("2026-06-16T071502.csv");
     let as_of = chrono::DateTime::parse_from_rfc3339(AS_OF)?.with_timezone(&chrono::Utc);
-    let spec = generate::Spec {
-        rows,
-        seed: 1,
-        as_of,
-        truncated: false,
-    };
-    generate::write(
-        &spec,
-        std::io::BufWriter::new(std::fs::File::create(&path)?),
-    )?;
-    let mut admin = PgConnection::connect(&format!("{server_url}/postgres")).await?;
-    sqlx::query("DROP DATABASE IF EXISTS ft_bench_near WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
-    let pool = fleettickets::db::migrate(&DatabaseConfig::new(db_url.clone())).await?;
-    let t = Instant::now();
-    ingest::import_file(&pool, &path, Source::local_file(&path), Mode::Apply).await?;
+    write_snapshot(&path, rows, 1, as_of)?;
+    let (db_url, pool, secs) = fresh_store(server_url, "ft_bench_near", &path).await?;
     if let Some(open) = open {
         // The generator's backlog is crew-sized (~2,600): reopen recent closed tickets
         // up to the size asked for (their points are already resolved).
@@ -88,10 +70,7 @@ async fn store(
     }
     sqlx::query("ANALYZE tickets.inc").execute(&pool).await?;
     std::fs::remove_file(&path)?;
-    println!(
-        "{rows} generated tickets imported in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("{rows} generated tickets imported in {secs:.1} s");
     Ok((db_url, pool))
 }
 
@@ -197,9 +176,6 @@ async fn main() -> anyhow::Result<()> {
         println!("store of {big_rows} tickets, {big_open} open:");
         run(&server_url, big_rows, Some(big_open), samples).await?;
     }
-    let mut admin = PgConnection::connect(&format!("{server_url}/postgres")).await?;
-    sqlx::query("DROP DATABASE IF EXISTS ft_bench_near WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
+    drop_store(&server_url, "ft_bench_near").await?;
     Ok(())
 }

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use cluster::{Nginx, Replicated, Serve};
-use common::arg;
+use common::{arg, write_snapshot};
 use fleettickets::config::DatabaseConfig;
-use fleettickets::ingest::{self, generate, Mode, Source};
+use fleettickets::ingest::{self, Mode, Source};
 use serde_json::Value;
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
@@ -58,16 +58,7 @@ async fn import(
 ) -> anyhow::Result<(Instant, DateTime<Utc>)> {
     let as_of = DateTime::parse_from_rfc3339(AS_OF)?.to_utc();
     let path = dir.join(format!("2026-06-16T0715{seed:02}.csv"));
-    let spec = generate::Spec {
-        rows,
-        seed,
-        as_of,
-        truncated: false,
-    };
-    generate::write(
-        &spec,
-        std::io::BufWriter::new(std::fs::File::create(&path)?),
-    )?;
+    write_snapshot(&path, rows, seed, as_of)?;
     let report =
         ingest::import_file(primary, &path, Source::local_file(&path), Mode::Apply).await?;
     let committed = Instant::now();

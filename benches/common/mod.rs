@@ -6,6 +6,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use fleettickets::config::DatabaseConfig;
+use fleettickets::ingest::{self, generate, upsert::Source, Mode};
+use sqlx::{Connection, PgConnection, PgPool};
+
 /// `--name value`, else `default` (also when the value does not parse).
 pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
@@ -81,4 +86,45 @@ impl Drop for Server {
         self.child.kill().ok();
         self.child.wait().ok();
     }
+}
+
+/// The generator's export of `rows` tickets (`seed`, as of `as_of`), written to `path`.
+pub fn write_snapshot(
+    path: &Path,
+    rows: u64,
+    seed: u64,
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let spec = generate::Spec {
+        rows,
+        seed,
+        as_of,
+        truncated: false,
+    };
+    generate::write(&spec, std::io::BufWriter::new(std::fs::File::create(path)?))?;
+    Ok(())
+}
+
+/// The database `name` on `server_url` made anew, migrated, and `path` imported into it:
+/// its URL, its pool and the import's seconds.
+pub async fn fresh_store(
+    server_url: &str,
+    name: &str,
+    path: &Path,
+) -> anyhow::Result<(String, PgPool, f64)> {
+    drop_store(server_url, name).await?;
+    let url = format!("{server_url}/{name}");
+    let pool = fleettickets::db::migrate(&DatabaseConfig::new(url.clone())).await?;
+    let t = std::time::Instant::now();
+    ingest::import_file(&pool, path, Source::local_file(path), Mode::Apply).await?;
+    Ok((url, pool, t.elapsed().as_secs_f64()))
+}
+
+/// Drops the database `name` on `server_url`, if there is one.
+pub async fn drop_store(server_url: &str, name: &str) -> anyhow::Result<()> {
+    let mut admin = PgConnection::connect(&format!("{server_url}/postgres")).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    Ok(())
 }
