@@ -193,6 +193,14 @@ pub fn serialize_opt<S: serde::Serializer>(
     }
 }
 
+/// An RFC 3339 instant, for tests.
+#[cfg(test)]
+pub fn instant(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("a test's instant")
+        .to_utc()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

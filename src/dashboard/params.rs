@@ -267,9 +267,7 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-06-16T10:00:00+03:00")
-            .unwrap()
-            .with_timezone(&Utc)
+        crate::eat::instant("2026-06-16T10:00:00+03:00")
     }
 
     fn err(q: &str) -> (String, String) {

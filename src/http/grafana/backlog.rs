@@ -137,9 +137,7 @@ mod tests {
     use crate::eat::EatTime;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-06-16T10:20:00+03:00")
-            .unwrap()
-            .with_timezone(&Utc)
+        crate::eat::instant("2026-06-16T10:20:00+03:00")
     }
 
     const RANGE: (&str, &str) = ("2026-06-01T00:00:00.000Z", "2026-06-16T06:00:00.000Z");
