@@ -14,6 +14,9 @@ use crate::jobs::{admin_app, ADMIN};
 use crate::proxy::{Fault, FaultProxy};
 use crate::s3;
 
+/// A dashboard at a fixed time: the same data gives the same answer.
+const DASHBOARD: &str = "/api/v1/inc/dashboard?as_of=2026-06-16T10:00:00%2B03:00";
+
 /// What the store holds: the tickets' checksum and the import records.
 pub async fn stored(app: &TestApp) -> (String, Vec<(String, String)>) {
     let meta = sqlx::query_as("SELECT source_key, outcome FROM tickets.import_meta ORDER BY id")
@@ -55,7 +58,8 @@ async fn s3_answering_500s_or_hanging_fails_the_import_cleanly_and_the_next_one_
     .await
     .authorized_as(ADMIN);
     app.import(&test_data("inc-sample.csv")).await;
-    let (_, served) = app.get_json("/api/v1/inc/dashboard").await;
+    let (_, served) = app.get_json(DASHBOARD).await;
+    assert_ne!(served["metrics"]["open_count"], 0, "{served}");
     // The snapshot is put straight into moto, past the proxy.
     let direct = Bucket::from_config(&config).unwrap();
     let (name, body) = &series()[0];
@@ -84,7 +88,7 @@ async fn s3_answering_500s_or_hanging_fails_the_import_cleanly_and_the_next_one_
         assert_eq!(stored(&app).await, before, "{fault:?}: nothing written");
         assert!(direct.keys().await.unwrap().contains(&key), "still pending");
         // Reads are served from the store as it was.
-        let (status, body) = app.get_json("/api/v1/inc/dashboard").await;
+        let (status, body) = app.get_json(DASHBOARD).await;
         assert_eq!(status, 200, "{fault:?}");
         assert_eq!(body["metrics"], served["metrics"], "{fault:?}");
         assert_eq!(app.get("/api/v1/freshness").await.status(), 200);
