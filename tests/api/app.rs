@@ -1,14 +1,11 @@
 //! `spawn_app`: the real application on a random port, over a fresh database, a local
-//! bucket folder and (optionally) a proxy in front of PostgreSQL that a test can cut.
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+//! bucket folder and (optionally) a `FaultProxy` in front of PostgreSQL that a test can cut.
 
 use fleettickets::config::Settings;
 use fleettickets::startup::Application;
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{test_db, TestDb};
+use crate::proxy::FaultProxy;
 
 pub struct TestApp {
     pub address: String,
@@ -20,6 +17,15 @@ pub struct TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Every request of this app's client sends `Authorization: Bearer <token>`.
+    pub fn authorized_as(mut self, token: &str) -> TestApp {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Bearer {token}").parse().unwrap();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        self.client = client().default_headers(headers).build().unwrap();
+        self
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -142,81 +148,38 @@ async fn spawn_on(db: TestDb, database_url: String, flags: &[&str]) -> TestApp {
     let app = Application::build(&settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    // No automatic decompression: the tests see the bytes and headers as sent.
-    let client = reqwest::Client::builder().no_gzip().build().unwrap();
     TestApp {
         address,
-        client,
+        client: client().build().unwrap(),
         db,
         bucket_dir,
     }
 }
 
-/// A TCP proxy in front of PostgreSQL: `cut()` drops every connection and refuses new
-/// ones (the database is "down"); `restore()` brings it back.
-#[derive(Clone)]
-pub struct DbProxy {
-    down: Arc<AtomicBool>,
-    pub port: u16,
-    cut: Arc<tokio::sync::Notify>,
+/// No automatic decompression: the tests see the bytes and headers as sent.
+fn client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().no_gzip()
 }
 
-impl DbProxy {
-    pub async fn start() -> DbProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = DbProxy {
-            down: Arc::new(AtomicBool::new(false)),
-            port: listener.local_addr().unwrap().port(),
-            cut: Arc::new(tokio::sync::Notify::new()),
-        };
-        let p = proxy.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                if p.down.load(Ordering::SeqCst) {
-                    continue; // dropped: connection refused-ish (closed at once)
-                }
-                let cut = p.cut.clone();
-                tokio::spawn(async move {
-                    let Ok(mut upstream) = TcpStream::connect("127.0.0.1:5432").await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        _ = cut.notified() => {}
-                    }
-                });
-            }
-        });
-        proxy
-    }
-
-    pub fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        self.cut.notify_waiters();
-    }
-
-    pub fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
+/// The app reaching its database through a `FaultProxy`.
+pub async fn spawn_app_behind_proxy() -> (TestApp, FaultProxy) {
+    behind_proxy(false, &[]).await
 }
 
-/// The app reaching its database through a `DbProxy`.
-pub async fn spawn_app_behind_proxy() -> (TestApp, DbProxy) {
-    behind_proxy(false).await
+/// `spawn_app_behind_proxy` with these extra settings.
+pub async fn spawn_app_behind_proxy_with(flags: &[&str]) -> (TestApp, FaultProxy) {
+    behind_proxy(false, flags).await
 }
 
 /// The app whose primary (`DATABASE_URL`: imports, locks, LISTEN) is behind a
-/// `DbProxy`, its read path (`DATABASE_READ_URL`, the same database) direct.
-pub async fn spawn_app_with_primary_behind_proxy() -> (TestApp, DbProxy) {
-    behind_proxy(true).await
+/// `FaultProxy`, its read path (`DATABASE_READ_URL`, the same database) direct.
+pub async fn spawn_app_with_primary_behind_proxy() -> (TestApp, FaultProxy) {
+    behind_proxy(true, &[]).await
 }
 
-async fn behind_proxy(read_direct: bool) -> (TestApp, DbProxy) {
+async fn behind_proxy(read_direct: bool, extra: &[&str]) -> (TestApp, FaultProxy) {
     let db = test_db().await;
-    let proxy = DbProxy::start().await;
+    let proxy = FaultProxy::start("127.0.0.1:5432".into()).await;
     let name = db.url.rsplit('/').next().unwrap().to_owned();
     let via = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
     let direct = db.url.clone();
@@ -224,6 +187,7 @@ async fn behind_proxy(read_direct: bool) -> (TestApp, DbProxy) {
     if read_direct {
         flags.extend(["--database-read-url", &direct]);
     }
+    flags.extend(extra);
     let app = spawn_on(db, via, &flags).await;
     (app, proxy)
 }

@@ -8,9 +8,10 @@ use sqlx::{Connection, PgConnection};
 use crate::app::{spawn_app_with, TestApp};
 use crate::helpers::test_data;
 
-const ADMIN: &str = "0123456789abcdef-admin";
+pub const ADMIN: &str = "0123456789abcdef-admin";
 
-async fn admin_app(flags: &[&str]) -> TestApp {
+/// The app with an admin token and these extra settings.
+pub async fn admin_app(flags: &[&str]) -> TestApp {
     let tokens = format!("ops:admin:{ADMIN}");
     let mut all = vec!["--api-tokens", &tokens];
     all.extend(flags);
