@@ -449,6 +449,11 @@ async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
     // The hour 08:00–09:00 is sealed; 09:00–10:00 waits (an import at 10:00 may redo it).
     let sealed = fleettickets::history::sealed::extend;
     assert_eq!(sealed(p, 24.0).await.unwrap(), 1);
+    // Another SLA target drops the rows of this one and seals the hours for its own.
+    assert_eq!(sealed(p, 12.0).await.unwrap(), 1);
+    let targets = "SELECT count(*) FROM tickets.backlog_hourly WHERE sla_target_hours = 12";
+    assert_eq!(count(p, targets).await, 1);
+    assert_eq!(sealed(p, 24.0).await.unwrap(), 1);
     // One day kept at 09:30 the next day: the version closed at 09:00 goes.
     let retention = fleettickets::history::retention::apply;
     assert_eq!(
