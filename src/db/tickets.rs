@@ -108,14 +108,13 @@ pub struct TicketDetail {
 }
 
 pub async fn ticket(pool: &PgPool, ticket_id: &str) -> sqlx::Result<Option<TicketDetail>> {
-    sqlx::query_as(
-        "SELECT ticket_id, normalized_status, raw_status, bucket, is_actionable, cluster,
-                region, location_name, assigned_team, owner, sla_status, mttr,
-                created_at_service, scheduled_at, closed_at, first_seen_at, last_seen_at,
-                source_created_at, source_updated_at, latitude, longitude, geo_source,
-                ingested_at, raw
+    // Every typed column (`ingest::columns`), so a new one reaches the detail as soon as
+    // `TicketDetail` has a field for it.
+    sqlx::query_as(&format!(
+        "SELECT ticket_id, {}, latitude, longitude, geo_source, ingested_at, raw
          FROM tickets.inc WHERE ticket_id = $1",
-    )
+        *crate::ingest::columns::TYPED
+    ))
     .bind(ticket_id)
     .fetch_optional(pool)
     .await
