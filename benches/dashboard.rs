@@ -13,26 +13,13 @@ mod common;
 use std::process::Command;
 use std::time::Instant;
 
-use common::arg;
+use common::{arg, memory_mb, percentile};
 use fleettickets::config::DatabaseConfig;
 use fleettickets::ingest::{self, generate, Mode, Source};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
-
-/// `VmRSS` and `VmHWM` of a process, in MB.
-fn memory_mb(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
 
 /// The same request for the API (query string) and the SQL function (arguments).
 struct Case {
@@ -95,10 +82,6 @@ fn same(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 #[tokio::main]
