@@ -13,24 +13,11 @@ mod common;
 use std::process::Command;
 use std::time::Instant;
 
-use common::{arg, drop_store, fresh_store, write_snapshot};
+use common::{arg, drop_store, fresh_store, memory_mb, percentile, write_snapshot};
 use serde_json::Value;
 use sqlx::PgPool;
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
-
-/// `VmRSS` and `VmHWM` of a process, in MB.
-fn memory_mb(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
 
 /// The same request for the API (query string) and the SQL function (arguments).
 struct Case {
@@ -93,10 +80,6 @@ fn same(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 #[tokio::main]

@@ -12,16 +12,12 @@ mod common;
 
 use std::time::Instant;
 
-use common::{arg, drop_store, fresh_store, write_snapshot};
+use common::{arg, drop_store, fresh_store, percentile, write_snapshot};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
 const LIMIT: u32 = 10;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 /// Positions spread over Kenya's bounding box (splitmix64, the same every run).
 fn positions(n: usize) -> Vec<(f64, f64)> {

@@ -32,7 +32,26 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// A `fleettickets serve` process (open API, no schedule), killed when dropped.
+/// `VmRSS` and `VmHWM` of a process, in MB.
+pub fn memory_mb(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The value at fraction `p` of `sorted` (nearest rank).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// A `fleettickets serve` process (open API, no schedule unless `start_with` sets one),
+/// killed when dropped.
 pub struct Server {
     child: Child,
     pub base: String,
@@ -44,6 +63,15 @@ impl Server {
     pub async fn start(
         database_url: &str,
         bucket_dir: &Path,
+    ) -> anyhow::Result<(Server, reqwest::Client)> {
+        Server::start_with(database_url, bucket_dir, &[]).await
+    }
+
+    /// `start`, with `env` set over the defaults (e.g. an `INGEST_CRON`).
+    pub async fn start_with(
+        database_url: &str,
+        bucket_dir: &Path,
+        env: &[(&str, &str)],
     ) -> anyhow::Result<(Server, reqwest::Client)> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -57,6 +85,7 @@ impl Server {
                 .env("BUCKET_DIR", bucket_dir)
                 .env("API_TOKENS", "")
                 .env("RUST_LOG", "warn")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .spawn()?,
             base: format!("http://127.0.0.1:{port}"),

@@ -13,7 +13,8 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
-    BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, PutPayload, RetryConfig,
+    BackoffConfig, ClientOptions, GetResultPayload, ObjectMeta, ObjectStore, PutPayload,
+    RetryConfig,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -46,6 +47,17 @@ impl From<std::io::Error> for BucketError {
     fn from(e: std::io::Error) -> Self {
         BucketError(e.to_string())
     }
+}
+
+/// A local file read in one blocking task: `object_store` streams a local file in 8 KiB
+/// chunks, one blocking-pool hop each, which took 3–6 s per 10 MB snapshot on a busy
+/// server (docs/benchmarks.md, "Soak").
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, BucketError> {
+    Ok(tokio::task::spawn_blocking(work)
+        .await
+        .map_err(std::io::Error::other)??)
 }
 
 #[derive(Clone, Debug)]
@@ -167,22 +179,35 @@ impl Bucket {
     }
 
     async fn content_md5(&self, location: &Path) -> Result<String, BucketError> {
-        let mut stream = self.store.get(location).await?.into_stream();
         let mut md5 = Md5::new();
-        while let Some(chunk) = stream.next().await {
-            md5.update(&chunk?);
+        match self.store.get(location).await?.payload {
+            GetResultPayload::File(mut file, _) => {
+                md5 = blocking(move || std::io::copy(&mut file, &mut md5).map(|_| md5)).await?;
+            }
+            GetResultPayload::Stream(mut stream) => {
+                while let Some(chunk) = stream.next().await {
+                    md5.update(&chunk?);
+                }
+            }
         }
         Ok(format!("{:x}", md5.finalize()))
     }
 
-    /// Streams an object into a local file.
+    /// Copies an object into a local file (from S3 as a stream).
     pub async fn download(&self, key: &str, to: &FsPath) -> Result<(), BucketError> {
-        let mut stream = self.store.get(&Path::from(key)).await?.into_stream();
-        let mut file = tokio::fs::File::create(to).await?;
-        while let Some(chunk) = stream.next().await {
-            file.write_all(&chunk?).await?;
+        match self.store.get(&Path::from(key)).await?.payload {
+            GetResultPayload::File(mut file, _) => {
+                let to = to.to_path_buf();
+                blocking(move || std::io::copy(&mut file, &mut std::fs::File::create(to)?)).await?;
+            }
+            GetResultPayload::Stream(mut stream) => {
+                let mut file = tokio::fs::File::create(to).await?;
+                while let Some(chunk) = stream.next().await {
+                    file.write_all(&chunk?).await?;
+                }
+                file.flush().await?;
+            }
         }
-        file.flush().await?;
         Ok(())
     }
 

@@ -319,7 +319,9 @@ pub async fn record(conn: &mut PgConnection, r: &ImportRecord<'_>) -> sqlx::Resu
              warnings, inserted, updated, skipped_older, truncated, error, started_at, finished_at,
              content_max_updated_at)
          VALUES (COALESCE($19, nextval(pg_get_serial_sequence('tickets.import_meta', 'id'))),
-             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now(),
+             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+             -- The clock, not now(): that is the transaction's start, before the import's work.
+             clock_timestamp(),
              (SELECT max(m) FROM (SELECT max(content_max_updated_at) AS m FROM tickets.import_meta
                                   UNION ALL SELECT $18) x))
          RETURNING id",
