@@ -9,7 +9,7 @@ use axum::Json;
 use super::auth::Admin;
 use super::error::{ApiError, ErrorBody};
 use super::input::NoParameters;
-use super::jobs::{ImportJob, Started};
+use super::jobs::{ImportJob, ImportJobSchema, Started};
 use super::AppState;
 use crate::dashboard::params::ParamError;
 
@@ -21,7 +21,7 @@ use crate::dashboard::params::ParamError;
     path = "/api/v1/admin/import",
     tag = "admin",
     responses(
-        (status = 202, description = "The job started; poll it at `Location`", body = ImportJob,
+        (status = 202, description = "The job started; poll it at `Location`", body = ImportJobSchema,
             headers(("Location" = String, description = "`/api/v1/admin/imports/{id}`"))),
         (status = 401, body = ErrorBody),
         (status = 403, description = "Not an admin token, or no tokens configured", body = ErrorBody),
@@ -81,7 +81,7 @@ fn location(job: &ImportJob) -> HeaderValue {
     tag = "admin",
     params(("id" = u64, Path, description = "The job id, from the POST's `Location`")),
     responses(
-        (status = 200, description = "The job", body = ImportJob),
+        (status = 200, description = "The job", body = ImportJobSchema),
         (status = 400, description = "`id` is not a job id", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),

@@ -20,7 +20,7 @@ use crate::supervise::Supervisor;
 const KEPT: usize = 20;
 
 /// One import job as `GET /api/v1/admin/imports/{id}` shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ImportJob {
     pub id: u64,
     #[serde(flatten)]
@@ -32,27 +32,55 @@ pub struct ImportJob {
     pub finished_at: Option<String>,
 }
 
+/// `ImportJob` as the OpenAPI document shows it: one flat object, since generated
+/// clients cannot read a union flattened into an object. `status` says which of `report`
+/// (done) or `error` and `detail` (failed) it carries.
+#[derive(ToSchema)]
+#[schema(as = ImportJob)]
+pub struct ImportJobSchema {
+    pub id: u64,
+    pub status: JobStatus,
+    /// RFC 3339, EAT.
+    pub started_at: String,
+    /// RFC 3339, EAT; once done or failed.
+    pub finished_at: Option<String>,
+    /// What happened to each pending snapshot (the report `import --from-bucket` prints).
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Where a job is.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum JobStatus {
+    Running,
+    Done,
+    Failed,
+}
+
 impl ImportJob {
     pub fn location(&self) -> String {
         format!("/api/v1/admin/imports/{}", self.id)
     }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum JobState {
     Running,
     /// What happened to each pending snapshot (the report `import --from-bucket` prints).
     Done {
-        #[schema(value_type = Object)]
         report: RunReport,
     },
     /// The run stopped (the bucket or the database failed, or the server shut down):
     /// the snapshot it was on was rolled back and stays pending.
+    /// (`error` and `detail` as in every error body, written out: generated clients
+    /// cannot read a flattened one inside this union.)
     Failed {
-        /// `error` and `detail` as in every error body.
-        #[serde(flatten)]
-        error: ErrorBody,
+        error: String,
+        detail: String,
     },
 }
 
@@ -149,7 +177,10 @@ impl ImportJobs {
         if let Some(job) = inner.jobs.iter_mut().find(|j| j.id == id) {
             job.state = match result {
                 Ok(report) => JobState::Done { report },
-                Err(error) => JobState::Failed { error },
+                Err(e) => JobState::Failed {
+                    error: e.error,
+                    detail: e.detail,
+                },
             };
             job.finished_at = Some(crate::eat::rfc3339(Utc::now()));
         }
