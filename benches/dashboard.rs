@@ -103,15 +103,7 @@ async fn main() -> anyhow::Result<()> {
     let (server, client) = common::Server::start(&db_url, &dir.path().join("bucket")).await?;
     let base = server.base.clone();
 
-    let clusters: Vec<String> = client
-        .get(format!("{base}/api/v1/clusters"))
-        .send()
-        .await?
-        .json::<Vec<Value>>()
-        .await?
-        .iter()
-        .filter_map(|c| c["name"].as_str().map(str::to_owned))
-        .collect();
+    let clusters = common::cluster_names(&client, &base).await?;
     let cases = cases(&clusters);
     let as_of_q = AS_OF.replace('+', "%2B");
 

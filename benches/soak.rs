@@ -22,13 +22,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::{arg, memory_mb, percentile};
-use fleettickets::config::DatabaseConfig;
+use common::{arg, drop_store, fresh_store, memory_mb, percentile};
+use fleettickets::ingest;
 use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
-use fleettickets::ingest::{self, Mode, Source};
 use load::{Kind, Mix};
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
 const DROP_EVERY: Duration = Duration::from_secs(5);
@@ -172,7 +170,6 @@ async fn main() -> anyhow::Result<()> {
     let log = arg::<String>("--log", "warn,sqlx::query=error".into());
     let server_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let db_url = format!("{server_url}/ft_bench_soak");
 
     let dir = tempfile::tempdir()?;
     let staged = dir.path().join("staged");
@@ -183,13 +180,7 @@ async fn main() -> anyhow::Result<()> {
     let drops = (secs / DROP_EVERY.as_secs()).saturating_sub(1) as u32;
     let snapshots = write_series(&staged, rows, drops + 1)?;
 
-    let mut admin = PgConnection::connect(&format!("{server_url}/postgres")).await?;
-    sqlx::query("DROP DATABASE IF EXISTS ft_bench_soak WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
-    let db = fleettickets::db::migrate(&DatabaseConfig::new(db_url.clone())).await?;
-    let first = &snapshots[0];
-    ingest::import_file(&db, first, Source::local_file(first), Mode::Apply).await?;
+    let (db_url, db, _) = fresh_store(&server_url, "ft_bench_soak", &snapshots[0]).await?;
 
     let (server, client) = common::Server::start_with(
         &db_url,
@@ -198,15 +189,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let base = server.base.clone();
-    let clusters: Vec<String> = client
-        .get(format!("{base}/api/v1/clusters"))
-        .send()
-        .await?
-        .json::<Vec<Value>>()
-        .await?
-        .iter()
-        .filter_map(|c| c["name"].as_str().map(str::to_owned))
-        .collect();
+    let clusters = common::cluster_names(&client, &base).await?;
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT ticket_id FROM tickets.inc ORDER BY ticket_id LIMIT 500")
             .fetch_all(&db)
@@ -277,9 +260,7 @@ async fn main() -> anyhow::Result<()> {
     println!("\nserver VmRSS: {}", rss.join(", "));
     drop(server);
     db.close().await;
-    sqlx::query("DROP DATABASE IF EXISTS ft_bench_soak WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
+    drop_store(&server_url, "ft_bench_soak").await?;
     anyhow::ensure!(unexpected == 0, "{unexpected} unexpected statuses");
     anyhow::ensure!(
         imported == dropped_at.len() as i64 + 1,

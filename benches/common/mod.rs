@@ -157,3 +157,17 @@ pub async fn drop_store(server_url: &str, name: &str) -> anyhow::Result<()> {
         .await?;
     Ok(())
 }
+
+/// The cluster names `/api/v1/clusters` lists.
+pub async fn cluster_names(client: &reqwest::Client, base: &str) -> anyhow::Result<Vec<String>> {
+    let clusters: Vec<serde_json::Value> = client
+        .get(format!("{base}/api/v1/clusters"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(clusters
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect())
+}
