@@ -27,7 +27,7 @@ use fleettickets::history::backlog::{self, Interval};
 use fleettickets::history::sealed::{self, Parts};
 use fleettickets::ingest::bucket::Bucket;
 use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
-use fleettickets::ingest::upsert::{self, Source};
+use fleettickets::ingest::upsert;
 use fleettickets::ingest::{self, Mode};
 use sqlx::{Connection, PgPool};
 
@@ -81,9 +81,10 @@ async fn import_ms(
     let id = upsert::next_import_id(&mut tx).await?;
     let at = upsert::history_time(&mut tx, upsert::LIVE, Utc::now()).await?;
     let upsert_started = Instant::now();
+    let lock = common::writer_lock(pool).await?;
     let changes = match capture {
-        true => upsert::apply(&mut tx, at, id).await?,
-        false => upsert::apply_without_history(&mut tx, at, id).await?,
+        true => upsert::apply(&mut tx, &lock, at, id).await?,
+        false => upsert::apply_without_history(&mut tx, &lock, at, id).await?,
     };
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
     let times = (ms(t), ms(upsert_started));
@@ -192,7 +193,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    let hours = sealed::extend(&pool, 24.0).await?;
+    let lock = common::writer_lock(&pool).await?;
+    let hours = sealed::extend(&pool, &lock, 24.0, Utc::now()).await?;
+    lock.release().await;
     println!(
         "sealed {hours} hours of the unfiltered backlog in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -263,7 +266,7 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(path, body)
         },
     )?;
-    ingest::import_file(&pool, &files[0], Source::local_file(&files[0]), Mode::Apply).await?;
+    common::apply(&pool, &files[0]).await?;
     sqlx::query("VACUUM FULL ANALYZE tickets.inc")
         .execute(&pool)
         .await?;
@@ -312,14 +315,12 @@ async fn main() -> anyhow::Result<()> {
     let pool = fleettickets::db::migrate(&backfill_db).await?;
     let rss_before = peak_rss_mb();
     let t = Instant::now();
-    let report = backfill::run(
-        &pool,
-        &bucket,
-        &backfill_db.database_url,
-        Mode::Apply,
-        |_| {},
-    )
+    let lock = common::writer_lock(&pool).await?;
+    let report = backfill::run(&pool, &bucket, Some(&lock), |step| {
+        fleettickets::history::progress::draw(step)
+    })
     .await?;
+    lock.release().await;
     let secs = t.elapsed().as_secs_f64();
     println!(
         "backfill: {} snapshots of 21,312 rows, {} versions in {secs:.1} s = {:.2} snapshots/s; peak RSS {:.0} MB (before: {rss_before:.0} MB)",

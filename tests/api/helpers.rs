@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use fleettickets::config::DatabaseConfig;
 use fleettickets::db;
+use fleettickets::db::lock::IngestLock;
 use fleettickets::ingest::{import_file, ImportError, ImportReport, Mode, Source};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::OnceCell;
@@ -149,13 +150,29 @@ pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
-/// Imports a local file as `fleettickets import --inc-csv FILE [--apply]` does.
+/// Imports a local file as `fleettickets import --inc-csv FILE [--apply]` does: applied
+/// under the ingest lock.
 pub async fn import_path(
     pool: &PgPool,
     path: &Path,
     mode: Mode,
 ) -> Result<ImportReport, ImportError> {
-    import_file(pool, path, Source::local_file(path), mode).await
+    let lock = match mode {
+        Mode::Apply => Some(writer_lock(pool).await),
+        Mode::DryRun => None,
+    };
+    let report = import_file(pool, path, Source::local_file(path), lock.as_ref()).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    report
+}
+
+/// The ingest lock, as a writer takes it (waiting up to a minute).
+pub async fn writer_lock(pool: &PgPool) -> IngestLock {
+    IngestLock::acquire_from(pool, std::time::Duration::from_secs(60), || {})
+        .await
+        .expect("the ingest lock within a minute")
 }
 
 /// Applies a handmade CSV (named as a bucket snapshot of 2026-06-16 07:15:02 EAT).
