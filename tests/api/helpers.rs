@@ -183,3 +183,19 @@ pub async fn import_text(pool: &PgPool, csv: &str) -> ImportReport {
         .await
         .expect("import succeeds")
 }
+
+/// Polls `done` every 10 ms for at most `limit`; panics naming `what` after it.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: std::time::Duration,
+    what: &str,
+    mut done: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {limit:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
