@@ -49,6 +49,9 @@ pub struct GeocodeReport {
     pub rejected: u32,
     /// Failed requests (not cached; asked again next run).
     pub failed: u32,
+    /// Of the failed: answers whose coordinates are no point on Earth (NaN, infinite,
+    /// unparsable, out of range), refused and never stored.
+    pub bad_answers: u32,
     /// Why the provider was given up on for this run, if it was.
     pub stopped: Option<String>,
     /// Tickets whose point changed when resolved again.
@@ -246,8 +249,13 @@ impl Geocoder {
             Err(e) => {
                 report.failed += 1;
                 Metrics::outcome(&self.metrics.geocoder_calls, "failed");
-                if let AskError::Failed(why) = &e {
-                    tracing::warn!(%query, %why, "geocoder call failed");
+                match &e {
+                    AskError::Failed(why) => tracing::warn!(%query, %why, "geocoder call failed"),
+                    AskError::BadAnswer(why) => {
+                        report.bad_answers += 1;
+                        tracing::warn!(%query, %why, "geocoder answer refused");
+                    }
+                    AskError::Stopped(_) => {}
                 }
                 Ok(None)
             }
