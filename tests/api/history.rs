@@ -507,3 +507,67 @@ async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_cluster_filter_folds_case_by_one_rule_in_rust_and_sql() {
+    use fleettickets::dashboard::params::{fold, sql_fold};
+    let app = spawn_app().await;
+    let p = &app.db.pool;
+    for name in [
+        "İSIOLO",
+        "Éldoret",
+        "ΣΟΦΟΣ Hub",
+        "STRASSE",
+        "ǄEMAL",
+        "Kisumu",
+    ] {
+        let sql: String = sqlx::query_scalar(&format!("SELECT {}", sql_fold("$1::text")))
+            .bind(name)
+            .fetch_one(p)
+            .await
+            .unwrap();
+        assert_eq!(sql, fold(name), "{name}");
+    }
+    // Open and closed tickets in İsiolo, one closed in Isiolo (another name under the
+    // rule, though the libc `lower()` maps both to "isiolo").
+    let dir = temp_dir();
+    let path = write_file(
+        dir.path(),
+        "2026-06-16T080000.csv",
+        &format!(
+            "{HEAD}\n\
+             INC1,OPEN,true,İsiolo,Eastern,New,2026-06-16 07:00:00,,2026-06-16 07:00:00\n\
+             INC2,CLOSED,false,İsiolo,Eastern,Closed,2026-06-16 06:00:00,2026-06-16 07:30:00,2026-06-16 07:30:00\n\
+             INC3,CLOSED,false,Isiolo,Eastern,Closed,2026-06-16 06:00:00,2026-06-16 07:40:00,2026-06-16 07:40:00\n"
+        ),
+    );
+    app.import(&path).await;
+    let at = "as_of=2026-06-16T12:00:00%2B03:00";
+    let (status, body) = app
+        .get_json(&format!(
+            "/api/v1/inc/dashboard?window=today&cluster=%C4%B0SIOLO&{at}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["metrics"]["open_count"],
+            &body["metrics"]["closed_count"]
+        ),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{}",
+        body["metrics"]
+    );
+    let closed: Vec<&str> = body["closed"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["ticket_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(closed, ["INC2"]);
+    let (status, body) = app
+        .get_json("/api/v1/inc/backlog?from=2026-06-16T08:00:00%2B03:00&to=2026-06-16T09:00:00%2B03:00&cluster=%C4%B0SIOLO")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["points"][0]["open"], 1, "{body}");
+}
