@@ -311,3 +311,81 @@ async fn a_snapshot_named_in_the_future_is_recorded_at_the_clock() {
     let sealed_ahead = "SELECT count(*) FROM tickets.backlog_hourly WHERE hour_end > now()";
     assert_eq!(count(&db.pool, sealed_ahead).await, 0);
 }
+
+#[tokio::test]
+async fn a_backfill_beside_a_running_server_is_served_at_once() {
+    // A cache that would hold the old answer for ten minutes: only the notice drops it.
+    let app = spawn_app_with(&["--cache-ttl-secs", "600"]).await;
+    let snapshots = series();
+    let (latest, archived) = snapshots.split_last().unwrap();
+    let files = temp_dir();
+    let path = files.path().join(&latest.0);
+    std::fs::write(&path, &latest.1).unwrap();
+    app.import(&path).await;
+    let bucket = BucketConfig::local(app.bucket_dir.path());
+    let ing = ingester(&app.db, &bucket);
+    for (name, body) in archived {
+        ing.bucket
+            .put_snapshot(&format!("processed/{name}"), body.clone())
+            .await
+            .unwrap();
+    }
+    let q = "/api/v1/inc/backlog?from=2026-06-16T05:00:00%2B03:00&to=2026-06-16T08:00:00%2B03:00";
+    let (status, before) = app.get_json(q).await;
+    assert_eq!(status, 200, "{before}");
+    assert!(
+        before["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["open"].is_null()),
+        "before capture: {before}"
+    );
+    let lock = writer_lock(&app.db.pool).await;
+    let report = backfill::run(&app.db.pool, &ing.bucket, Some(&lock), |_| {})
+        .await
+        .unwrap();
+    lock.release().await;
+    assert_eq!(report.snapshots, archived.len());
+    // Served within moments of the backfill's commit (the notice, not the 600 s TTL).
+    eventually(
+        Duration::from_secs(5),
+        "the replayed past served",
+        || async {
+            let (_, after) = app.get_json(q).await;
+            after["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["open"].as_i64() > Some(0))
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ingest_on_start_without_a_schedule_ingests_once() {
+    let bucket = temp_dir();
+    let inbox = bucket.path().join("automations/inc");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let (name, body) = &series()[0];
+    std::fs::write(inbox.join(name), body).unwrap();
+    let dir = bucket.path().display().to_string();
+    let app = spawn_app_with(&[
+        "--ingest-cron",
+        "off",
+        "--ingest-on-start",
+        "--bucket-dir",
+        &dir,
+    ])
+    .await;
+    let imported = "SELECT count(*) FROM tickets.import_meta WHERE outcome = 'imported'";
+    eventually(Duration::from_secs(30), "the start-up ingest", || async {
+        count(&app.db.pool, imported).await == 1
+    })
+    .await;
+    eventually(Duration::from_secs(30), "the snapshot archived", || async {
+        !inbox.join(name).exists()
+    })
+    .await;
+}
