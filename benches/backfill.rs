@@ -22,9 +22,9 @@ use fleettickets::geocode::names::Aliases;
 use fleettickets::history::backfill;
 use fleettickets::ingest::bucket::Bucket;
 use fleettickets::ingest::columns::TRACKED;
-use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
 use fleettickets::ingest::upsert::{self, Store};
 use fleettickets::ingest::{self, Mode};
+use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use sqlx::{Connection, PgPool};
 
 /// The replaced replay's store: the guard's columns and a history of its own.

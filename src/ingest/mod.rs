@@ -5,7 +5,6 @@ pub mod clean;
 #[cfg(test)]
 mod clean_props;
 pub mod columns;
-pub mod generate;
 pub mod run;
 pub mod schedule;
 pub mod upsert;
