@@ -9,7 +9,9 @@ use axum::response::Response;
 use chrono::Utc;
 use serde::Serialize;
 use sqlx::PgPool;
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
@@ -44,6 +46,33 @@ pub struct Resync {
     pub import_id: Option<i64>,
 }
 
+/// One event of the stream as an SSE parser reads it: what OpenAPI 3.1 can say of the
+/// items of a stream (schemathesis checks each event received against it).
+pub struct StreamEvent;
+
+impl PartialSchema for StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        ObjectBuilder::new()
+            .property(
+                "event",
+                string().enum_values(Some(["data_changed", "resync"])),
+            )
+            .required("event")
+            .property("id", string().pattern(Some("^[0-9]{1,18}$")))
+            .property(
+                "data",
+                string()
+                    .content_media_type("application/json")
+                    .description(Some("JSON: a `DataChanged` (data_changed) or a `Resync` (resync)")),
+            )
+            .required("data")
+            .into()
+    }
+}
+
+impl ToSchema for StreamEvent {}
+
 /// Server-sent events (`text/event-stream`): `data_changed` each time this replica
 /// serves new data, with its `id:` the import id.
 ///
@@ -65,7 +94,7 @@ pub struct Resync {
         ("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event received: the events after it are replayed first."),
     ),
     responses(
-        (status = 200, description = "The event stream (it ends only at shutdown, or for a client 16 events behind)", content_type = "text/event-stream", body = String,
+        (status = 200, description = "The event stream (it ends only at shutdown, or for a client 16 events behind)", content_type = "text/event-stream", body = StreamEvent,
             headers(("X-Accel-Buffering" = String, description = "`no`: nginx passes events on at once"))),
         (status = 400, description = "A query parameter (this route takes none)", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),

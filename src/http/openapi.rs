@@ -38,6 +38,7 @@ use super::{admin, backlog, dashboard, dispatch, events, health, map, schemas, t
         schemas::Bound,
         schemas::Text,
         schemas::Segment,
+        events::StreamEvent,
         events::DataChanged,
         events::Resync
     )),
