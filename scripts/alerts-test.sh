@@ -29,7 +29,8 @@ app_port=$(free_port) prom_port=$(free_port) am_port=$(free_port) hook_port=$(fr
 pids=()
 
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  set +e # a killed child's status must not end the clean-up early
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
