@@ -24,13 +24,18 @@ const PG: &str = "postgres://postgres@127.0.0.1:5432";
 
 /// Opens a stream and reads until its first frame (`retry:`): the client is connected.
 async fn connect(addr: &str) -> anyhow::Result<(TcpStream, Vec<u8>)> {
+    request(addr, "/api/v1/events", b"retry:").await
+}
+
+/// A connection that sent `GET path` and read up to `until`, left open.
+async fn request(addr: &str, path: &str, until: &[u8]) -> anyhow::Result<(TcpStream, Vec<u8>)> {
     let mut socket = TcpStream::connect(addr).await?;
     socket
-        .write_all(b"GET /api/v1/events HTTP/1.1\r\nHost: bench\r\n\r\n")
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n").as_bytes())
         .await?;
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
-    while !contains(&seen, b"retry:") {
+    while !contains(&seen, until) {
         let n = socket.read(&mut buf).await?;
         anyhow::ensure!(n > 0, "the stream closed before its first frame");
         seen.extend_from_slice(&buf[..n]);
@@ -102,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
     let imports = arg::<u64>("--imports", 10);
     let idle = arg::<usize>("--idle", 10_000);
     let big_rows = arg::<u64>("--big-rows", 1_000_000);
+    let synthetic = arg::<usize>("--synthetic-open", 1_000_000);
     let dir = tempfile::tempdir()?;
     let first = dir.path().join("2026-06-16T071500.csv");
     write_snapshot(&first, rows, 1, Utc::now())?;
@@ -150,33 +156,40 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(readers);
 
-    // Memory: idle streams against none.
-    let gone = Instant::now();
-    while streams(&client, &server.base).await? > 0 {
-        anyhow::ensure!(
-            gone.elapsed() < Duration::from_secs(60),
-            "the closed streams stay counted"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (before, _) = memory_mb(server.pid());
-    let mut held = Vec::with_capacity(idle);
-    for _ in 0..idle {
-        held.push(connect(&addr).await?.0);
-    }
-    anyhow::ensure!(
-        streams(&client, &server.base).await? == idle,
-        "not every stream is open"
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (after, _) = memory_mb(server.pid());
-    println!(
-        "server RSS: {before:.1} MB with no stream, {after:.1} MB with {idle} idle streams => {:.1} KiB per stream",
-        (after - before) * 1024.0 / idle as f64
-    );
-    drop(held);
     drop(server);
+
+    // Memory: idle streams against none, each kind on a fresh server; idle keep-alive
+    // connections (one `/healthz` answered) give the HTTP stack's own share.
+    for (what, path, until) in [
+        ("idle streams", "/api/v1/events", &b"retry:"[..]),
+        (
+            "idle keep-alive connections",
+            "/healthz",
+            &b"\r\n\r\nok"[..],
+        ),
+    ] {
+        let (server, client) = Server::start(&url, dir.path()).await?;
+        let addr = server.base.trim_start_matches("http://").to_owned();
+        scrapes(&client, &server.base, 5).await?; // the same warm-up for both
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (before, _) = memory_mb(server.pid());
+        let mut held = Vec::with_capacity(idle);
+        for _ in 0..idle {
+            held.push(request(&addr, path, until).await?.0);
+        }
+        if path == "/api/v1/events" {
+            anyhow::ensure!(
+                streams(&client, &server.base).await? == idle,
+                "not every stream is open"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (after, _) = memory_mb(server.pid());
+        println!(
+            "server RSS: {before:.1} MB with none, {after:.1} MB with {idle} {what} => {:.1} KiB each",
+            (after - before) * 1024.0 / idle as f64
+        );
+    }
     drop(pool);
     drop_store(PG, "ft_bench_events").await?;
 
@@ -193,6 +206,9 @@ async fn main() -> anyhow::Result<()> {
         drop(server);
         drop(pool);
         drop_store(PG, "ft_bench_events_big").await?;
+    }
+    if synthetic > 0 {
+        gauges_in_process(synthetic);
     }
     Ok(())
 }
@@ -211,4 +227,36 @@ async fn streams(client: &reqwest::Client, base: &str) -> anyhow::Result<usize> 
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no fleettickets_event_streams"))?;
     Ok(value)
+}
+
+/// The gauges' own cost (what a scrape adds over the registry) on `open` open tickets in
+/// 50 clusters, in process: the worst case of an open set that large.
+fn gauges_in_process(open: usize) {
+    let now = Utc::now();
+    let rules = fleettickets::dashboard::Rules {
+        sla_target_hours: 24.0,
+        stale_after: chrono::Duration::hours(3),
+    };
+    let tickets: Vec<fleettickets::dashboard::Ticket> = (0..open)
+        .map(|i| fleettickets::dashboard::Ticket {
+            ticket_id: format!("INC{i}"),
+            cluster: (i % 51 != 0).then(|| format!("Cluster {}", i % 50)),
+            created_at_service: Some(now - chrono::Duration::minutes((i % 4000) as i64)),
+            is_actionable: true,
+            ..Default::default()
+        })
+        .collect();
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let text = fleettickets::gauges::render(&tickets, now, &rules, None, 0);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert!(text.contains("fleettickets_open_tickets{"));
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "gauges in process, {open} open tickets in 51 clusters: p50 {:.1} ms, max {:.1} ms over 10 renders",
+        percentile(&times, 0.5),
+        times[times.len() - 1]
+    );
 }

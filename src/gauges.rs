@@ -44,15 +44,15 @@ pub struct ClusterFigures {
 }
 
 /// Pure: the open tickets' figures by cluster at `now`, as the dashboard judges them.
-pub fn by_cluster(
-    open: &[Ticket],
+pub fn by_cluster<'a>(
+    open: &'a [Ticket],
     now: DateTime<Utc>,
     rules: &Rules,
-) -> BTreeMap<String, ClusterFigures> {
-    let mut clusters: BTreeMap<String, ClusterFigures> = BTreeMap::new();
+) -> BTreeMap<&'a str, ClusterFigures> {
+    let mut clusters: BTreeMap<&str, ClusterFigures> = BTreeMap::new();
     for t in open.iter().filter(|t| t.is_actionable) {
         let figures = clusters
-            .entry(t.cluster.clone().unwrap_or_default())
+            .entry(t.cluster.as_deref().unwrap_or_default())
             .or_default();
         let (_, state) = open_sla(t, now, rules);
         let i = OpenSla::ALL.iter().position(|s| *s == state).unwrap_or(3);
@@ -79,12 +79,13 @@ pub fn render(
     for (cluster, figures) in by_cluster(open, now, rules) {
         for (state, n) in OpenSla::ALL.iter().zip(figures.by_state) {
             let labels = ClusterSla {
-                cluster: cluster.clone(),
+                cluster: cluster.to_owned(),
                 sla_state: state.name(),
             };
             tickets.get_or_create(&labels).set(n as i64);
         }
         if let Some(age) = figures.oldest_seconds {
+            let cluster = cluster.to_owned();
             oldest.get_or_create(&ClusterLabel { cluster }).set(age);
         }
     }
