@@ -83,12 +83,7 @@ async fn scrapes(
     let mut size = 0;
     for _ in 0..n {
         let t = Instant::now();
-        let body = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let body = metrics(client, base).await?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         anyhow::ensure!(
             body.contains("fleettickets_open_tickets{"),
@@ -213,14 +208,18 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `fleettickets_event_streams` as the server reports it.
-async fn streams(client: &reqwest::Client, base: &str) -> anyhow::Result<usize> {
-    let text = client
+async fn metrics(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    Ok(client
         .get(format!("{base}/metrics"))
         .send()
         .await?
         .text()
-        .await?;
+        .await?)
+}
+
+/// `fleettickets_event_streams` as the server reports it.
+async fn streams(client: &reqwest::Client, base: &str) -> anyhow::Result<usize> {
+    let text = metrics(client, base).await?;
     let value = text
         .lines()
         .find_map(|l| l.strip_prefix("fleettickets_event_streams "))

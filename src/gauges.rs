@@ -99,26 +99,25 @@ pub fn render(
         "Age of the oldest open ticket of the cluster",
         oldest,
     );
-    let seconds_since = |t: Option<DateTime<Utc>>| {
-        t.map_or(f64::INFINITY, |t| {
+    // Seconds from `t` to now (+Inf when never), as a gauge named `name`.
+    let mut since = |name: &str, help: &str, t: Option<DateTime<Utc>>| {
+        let gauge = FloatGauge::default();
+        gauge.set(t.map_or(f64::INFINITY, |t| {
             (now - t).num_milliseconds().max(0) as f64 / 1000.0
-        })
+        }));
+        registry.register(name, help, gauge);
     };
     if let Some(imports) = imports {
-        let snapshot = FloatGauge::default();
-        snapshot.set(seconds_since(imports.last_checked_at));
-        registry.register(
+        since(
             "snapshot_age_seconds",
             "Since a snapshot was last checked (imported or unchanged); +Inf when never",
-            snapshot,
+            imports.last_checked_at,
         );
         if imports.content_max_updated_at.is_some() {
-            let lag = FloatGauge::default();
-            lag.set(seconds_since(imports.content_max_updated_at));
-            registry.register(
+            since(
                 "content_lag_seconds",
                 "Since the newest ticket update in the data",
-                lag,
+                imports.content_max_updated_at,
             );
         }
         if let Some(ok) = imports.last_ok {

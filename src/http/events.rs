@@ -64,7 +64,9 @@ impl PartialSchema for StreamEvent {
                 "data",
                 string()
                     .content_media_type("application/json")
-                    .description(Some("JSON: a `DataChanged` (data_changed) or a `Resync` (resync)")),
+                    .description(Some(
+                        "JSON: a `DataChanged` (data_changed) or a `Resync` (resync)",
+                    )),
             )
             .required("data")
             .into()

@@ -273,23 +273,12 @@ async fn events_pass_through_nginx_unbuffered_and_sigterm_ends_the_streams() {
     // nginx as configured by default (proxy_buffering on): the header turns it off.
     let nginx = Nginx::start(&[serve.port], 1);
     let client = reqwest::Client::new();
-    let mut events = Reader::new(
-        client
-            .get(nginx.url("/api/v1/events"))
-            .send()
-            .await
-            .unwrap(),
-    );
+    let open = |url: String| async { Reader::new(client.get(url).send().await.unwrap()) };
+    let mut events = open(nginx.url("/api/v1/events")).await;
     let report = import_text(&db.pool, &snapshot(1, 1)).await;
     let event = events.expect("data_changed").await;
     assert_eq!(event.id, report.import_id.map(|i| i.to_string()));
-    let mut direct = Reader::new(
-        client
-            .get(serve.url("/api/v1/events"))
-            .send()
-            .await
-            .unwrap(),
-    );
+    let mut direct = open(serve.url("/api/v1/events")).await;
     serve.terminate();
     assert!(direct.next().await.is_none(), "the stream ends");
     let status = serve.exit_within(Duration::from_secs(50));
