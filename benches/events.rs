@@ -14,8 +14,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{arg, drop_store, fresh_store, memory_mb, percentile, write_snapshot, Server};
-use fleettickets::ingest::{self, Mode, Source};
+use common::{apply, arg, drop_store, fresh_store, memory_mb, percentile, write_snapshot, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -124,8 +123,7 @@ async fn main() -> anyhow::Result<()> {
     for seed in 2..2 + imports {
         let path = dir.path().join(format!("2026-06-16T0716{seed:02}.csv"));
         write_snapshot(&path, rows, seed, Utc::now())?;
-        let report =
-            ingest::import_file(&pool, &path, Source::local_file(&path), Mode::Apply).await?;
+        let report = apply(&pool, &path).await?;
         let committed = Instant::now();
         let id = report.import_id.unwrap_or_default();
         let mut got = 0;

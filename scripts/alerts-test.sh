@@ -20,7 +20,7 @@ amtool check-config alertmanager/alertmanager.yml
 
 bin=${FLEETTICKETS_BIN:-target/debug/fleettickets}
 gen=${FLEETTICKETS_GEN:-target/debug/fleettickets-gen}
-[ -x "$bin" ] && [ -x "$gen" ] || cargo build --locked --bin fleettickets --bin fleettickets-gen
+[ -x "$bin" ] && [ -x "$gen" ] || cargo build --locked --workspace --bins
 pg=${ALERTS_TEST_PG:-postgres://postgres@127.0.0.1:5432}
 db=ft_alerts_$$
 dir=$(mktemp -d)

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::dashboard::freshness::ImportState;
-use crate::dashboard::params::DashboardRequest;
+use crate::dashboard::params::{sql_fold, DashboardRequest};
 use crate::dashboard::Ticket;
 use crate::eat;
 
@@ -30,12 +30,13 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
         "SELECT {TICKET_COLUMNS} FROM tickets.inc
          WHERE ((closed_at >= $1 AND closed_at < $2)
                 OR (created_at_service >= $1 AND created_at_service < $2))
-           AND (cardinality($3::text[]) = 0 OR lower(cluster) = ANY($3))
-           AND (cardinality($4::text[]) = 0 OR upper(normalized_status) = ANY($4))"
+           AND (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
+           AND (cardinality($4::text[]) = 0 OR upper(normalized_status) = ANY($4))",
+        cluster = sql_fold("cluster"),
     ))
     .bind(req.window.from)
     .bind(req.window.to)
-    .bind(req.filters.clusters_lower())
+    .bind(req.filters.clusters_folded())
     .bind(&req.filters.status)
     .fetch_all(pool)
     .await

@@ -25,3 +25,4 @@ mod series;
 mod shutdown;
 mod standby;
 mod tasks;
+mod writers;
