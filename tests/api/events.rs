@@ -1,6 +1,6 @@
 //! `GET /api/v1/events` on a real server: an import is announced once it is served,
 //! `Last-Event-ID` replays or resyncs, the limit answers 503, the stream outlives a
-//! database outage and nginx's buffering, and SIGTERM ends it cleanly.
+//! database outage and a trip through nginx, and SIGTERM ends it cleanly.
 
 use std::time::Duration;
 
@@ -270,7 +270,7 @@ async fn events_pass_through_nginx_unbuffered_and_sigterm_ends_the_streams() {
         dir.path().join("serve.log"),
         &env,
     );
-    // nginx as configured by default (proxy_buffering on): the header turns it off.
+    // nginx with its default settings (proxy_buffering on) in front.
     let nginx = Nginx::start(&[serve.port], 1);
     let client = reqwest::Client::new();
     let open = |url: String| async { Reader::new(client.get(url).send().await.unwrap()) };
