@@ -188,8 +188,10 @@ impl Live {
         // Replay only moves forward: what is read now includes the change.
         self.reload().await?;
         let mut pending = self.0.pending.lock().expect("not poisoned");
+        let mut announced = target.announced;
         // A change announced during the reload may be beyond what was read: it stays.
-        if pending.is_some_and(|p| p.wal <= target.wal) {
+        if let Some(p) = pending.filter(|p| p.wal <= target.wal) {
+            announced |= p.announced;
             *pending = None;
         }
         drop(pending);
@@ -200,7 +202,7 @@ impl Live {
         (self.0.on_reload)();
         self.0.served.send_replace(Served {
             generation: self.current().generation,
-            announced: target.announced,
+            announced,
         });
         Ok(self.pending().is_none())
     }

@@ -252,7 +252,7 @@ async fn the_stream_stays_up_through_a_database_outage_and_announces_the_reload(
 }
 
 #[tokio::test]
-async fn events_pass_through_nginx_unbuffered_and_sigterm_ends_the_streams() {
+async fn events_pass_through_nginx_and_sigterm_ends_the_streams() {
     let db = test_db().await;
     let dir = temp_dir();
     let env = [
