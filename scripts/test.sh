@@ -12,5 +12,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 scripts/bare-binary-test.sh # the binary copied alone into an empty folder
 scripts/api-fuzz.sh         # schemathesis and generated clients against the OpenAPI document
+scripts/alerts-test.sh      # promtool/amtool on the shipped alerting files; Prometheus and Alertmanager end to end
 scripts/check-docker.py     # Dockerfile and compose.yaml against the README and the binary
 scripts/browser-test.sh
