@@ -17,7 +17,7 @@ use super::progress::Step;
 use crate::db::lock::IngestLock;
 use crate::ingest::bucket::{Bucket, BucketError, Pending};
 use crate::ingest::clean::{CleanRow, Cleaning, Stamp};
-use crate::ingest::columns::{same_tracked, TRACKED};
+use crate::ingest::columns::TRACKED;
 use crate::ingest::upsert::{encode_tracked, encode_version};
 use crate::ingest::{read_rows, ImportError, Mode};
 
@@ -204,8 +204,8 @@ pub async fn run(
 }
 
 /// One archived snapshot downloaded and cleaned (typed fields only, on a blocking thread),
-/// each ticket's last row kept. The outer error stops the backfill; the inner one skips
-/// the snapshot when the file is at fault.
+/// each ticket's last row kept as what the replay compares. The outer error stops the
+/// backfill; the inner one skips the snapshot when the file is at fault.
 async fn read(bucket: &Bucket, snapshot: Pending) -> Result<(Pending, Read), BackfillError> {
     let file = tempfile::NamedTempFile::new().map_err(BucketError::from)?;
     bucket.download(&snapshot.key, file.path()).await?;
@@ -213,7 +213,8 @@ async fn read(bucket: &Bucket, snapshot: Pending) -> Result<(Pending, Read), Bac
     let rows = tokio::task::spawn_blocking(move || {
         let mut rows = HashMap::new();
         read_rows(&path, &key, Cleaning::Typed, |row| {
-            rows.insert(row.ticket_id.clone(), row);
+            let (id, row) = Row::of(row);
+            rows.insert(id, row);
             true
         })
         .map(|_| rows)
@@ -224,18 +225,34 @@ async fn read(bucket: &Bucket, snapshot: Pending) -> Result<(Pending, Read), Bac
 }
 
 /// A snapshot's rows by ticket (the later row of a ticket wins), or why it is skipped.
-type Read = Result<HashMap<String, CleanRow>, ImportError>;
+type Read = Result<HashMap<String, Row>, ImportError>;
 
-/// `source_updated_at` in microseconds (what PostgreSQL keeps); None is oldest.
-fn updated(row: &CleanRow) -> Option<i64> {
-    row.stamp(Stamp::SourceUpdatedAt)
-        .map(|t| t.timestamp_micros())
+/// What the replay needs of a cleaned row: the newer-row guard's field and the tracked
+/// ones. Made on the reading thread, so the cleaned row is freed where it was allocated.
+struct Row {
+    /// `source_updated_at` in microseconds (what PostgreSQL keeps); None is oldest.
+    updated: Option<i64>,
+    /// The tracked fields as COPY text (`encode_tracked`): equal bytes, equal values.
+    tracked: Box<[u8]>,
 }
 
-/// A ticket as the replay goes: the stored row (for the newer-row guard and its tracked
-/// fields, which are its current version's) and when that version started.
+impl Row {
+    fn of(row: CleanRow) -> (String, Row) {
+        let mut tracked = Vec::with_capacity(160);
+        encode_tracked(&row, &mut tracked);
+        let updated = row.stamp(Stamp::SourceUpdatedAt);
+        let compact = Row {
+            updated: updated.map(|t| t.timestamp_micros()),
+            tracked: tracked.into_boxed_slice(),
+        };
+        (row.ticket_id, compact)
+    }
+}
+
+/// A ticket as the replay goes: its stored row's guard field and tracked fields (its
+/// current version's) and when that version started.
 struct Ticket {
-    row: CleanRow,
+    row: Row,
     valid_from: DateTime<Utc>,
 }
 
@@ -257,7 +274,7 @@ impl Replay {
     /// fields differ starts a version (closing the current one, or replacing it when it
     /// starts at the same instant). The import's "unchanged" (same raw row) needs no case
     /// of its own here: the same row has the same tracked fields.
-    fn apply(&mut self, rows: HashMap<String, CleanRow>, snapshot_at: DateTime<Utc>) -> usize {
+    fn apply(&mut self, rows: HashMap<String, Row>, snapshot_at: DateTime<Utc>) -> usize {
         self.oldest.get_or_insert(snapshot_at);
         let at = self.newest.map_or(snapshot_at, |n| n.max(snapshot_at));
         let mut added = 0;
@@ -273,14 +290,12 @@ impl Replay {
                         },
                     );
                 }
-                Some(t) if updated(&t.row) > updated(&row) => {}
-                Some(t) if same_tracked(&t.row, &row) => t.row = row,
+                Some(t) if t.row.updated > row.updated => {}
+                Some(t) if t.row.tracked == row.tracked => t.row.updated = row.updated,
                 Some(t) => {
                     added += 1;
                     if t.valid_from < at {
-                        let mut tracked = Vec::with_capacity(128);
-                        encode_tracked(&t.row, &mut tracked);
-                        encode_version(&id, t.valid_from, Some(at), &tracked, &mut self.out);
+                        encode_version(&id, t.valid_from, Some(at), &t.row.tracked, &mut self.out);
                     }
                     t.row = row;
                     t.valid_from = at;
@@ -295,11 +310,8 @@ impl Replay {
 
     /// The current versions, still open, to `out`.
     fn finish(&mut self) {
-        let mut tracked = Vec::with_capacity(128);
         for (id, t) in self.tickets.drain() {
-            tracked.clear();
-            encode_tracked(&t.row, &mut tracked);
-            encode_version(&id, t.valid_from, None, &tracked, &mut self.out);
+            encode_version(&id, t.valid_from, None, &t.row.tracked, &mut self.out);
         }
     }
 }

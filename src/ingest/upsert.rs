@@ -399,8 +399,8 @@ pub fn encode_version(
 ) {
     let mut field = Field(out);
     field.text(ticket_id);
-    field.text(&utc_text(from));
-    field.opt(to.map(utc_text).as_deref());
+    field.time(Some(from));
+    field.time(to);
     field.0.extend_from_slice(tracked);
     field.0.extend_from_slice(b"\\N\n");
 }
@@ -420,10 +420,13 @@ fn row_hash(raw: &str) -> String {
     )
 }
 
-/// `YYYY-MM-DD HH:MM:SS.ffffff+00`, which PostgreSQL reads whatever its settings.
-fn utc_text(t: DateTime<Utc>) -> String {
+/// Writes `YYYY-MM-DD HH:MM:SS.ffffff+00`, which PostgreSQL reads whatever its settings,
+/// straight into `out` (no string per value: a backfill writes millions).
+fn push_utc(out: &mut Vec<u8>, t: DateTime<Utc>) {
     use chrono::{Datelike, Timelike};
-    format!(
+    use std::io::Write;
+    write!(
+        out,
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00",
         t.year(),
         t.month(),
@@ -433,6 +436,7 @@ fn utc_text(t: DateTime<Utc>) -> String {
         t.second(),
         t.nanosecond() / 1000
     )
+    .expect("writing to a Vec cannot fail");
 }
 
 /// Writes tab-terminated COPY text fields.
@@ -464,9 +468,27 @@ impl Field<'_> {
             match (column.value)(row) {
                 Value::Text(v) => self.opt(v),
                 Value::Bool(v) => self.opt(v.map(|b| if b { "t" } else { "f" })),
-                Value::Int(v) => self.opt(v.map(|m| m.to_string()).as_deref()),
-                Value::Time(v) => self.opt(v.map(utc_text).as_deref()),
+                Value::Int(v) => self.int(v),
+                Value::Time(v) => self.time(v),
             }
+        }
+    }
+
+    fn int(&mut self, value: Option<i32>) {
+        use std::io::Write;
+        match value {
+            Some(v) => write!(self.0, "{v}\t").expect("writing to a Vec cannot fail"),
+            None => self.0.extend_from_slice(b"\\N\t"),
+        }
+    }
+
+    fn time(&mut self, value: Option<DateTime<Utc>>) {
+        match value {
+            Some(t) => {
+                push_utc(self.0, t);
+                self.0.push(b'\t');
+            }
+            None => self.0.extend_from_slice(b"\\N\t"),
         }
     }
 
