@@ -187,6 +187,10 @@ impl Header {
         }
         for ((value, col), key) in record.iter().zip(&self.columns).zip(&self.json_keys) {
             let Some(key) = key else { continue };
+            // A column kept only in `raw` is all text and no rule: nothing to do without it.
+            if !with_raw && *col == Column::RawOnly {
+                continue;
+            }
             let text = non_empty(value);
             let stored: Option<String> = match (*col, text) {
                 (_, None) => None,
