@@ -7,6 +7,7 @@ pub mod params;
 pub mod read;
 pub mod retention;
 pub mod sealed;
+pub mod timeline;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -21,6 +21,7 @@ use super::{admin, backlog, dashboard, dispatch, health, map, schemas, tickets};
         dispatch::teams,
         backlog::backlog,
         tickets::ticket,
+        tickets::ticket_history,
         tickets::freshness,
         tickets::clusters,
         tickets::statuses,

@@ -23,3 +23,4 @@ mod series;
 mod shutdown;
 mod standby;
 mod tasks;
+mod timetravel;
