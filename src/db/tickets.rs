@@ -70,20 +70,15 @@ pub async fn open_tickets(pool: &PgPool) -> sqlx::Result<Vec<Ticket>> {
 /// The tickets closed or created in the request's window (the daily series counts the
 /// latter), after the filters; each branch is served by its own index.
 pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {} FROM tickets.inc
          WHERE ((closed_at >= $1 AND closed_at < $2)
                 OR (created_at_service >= $1 AND created_at_service < $2))
            AND (cardinality($3::text[]) = 0 OR lower(cluster) = ANY($3))
            AND (cardinality($4::text[]) = 0 OR upper(normalized_status) = ANY($4))",
         *TICKET_COLUMNS
-    ))
-    .bind(req.window.from)
-    .bind(req.window.to)
-    .bind(req.filters.clusters_lower())
-    .bind(&req.filters.status)
-    .fetch_all(pool)
-    .await
+    );
+    for_request(pool, &sql, req, None).await
 }
 
 /// The tickets as recorded at the request's `as_of` (`timetravel.md`): each version
@@ -91,22 +86,37 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
 /// (on the version's fields), with its current row's other fields. Split them with
 /// `dashboard::replay::split`.
 pub async fn recorded_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {} FROM tickets.inc_history h JOIN tickets.inc i ON i.ticket_id = h.ticket_id
-         WHERE h.valid_from <= $1 AND COALESCE(h.valid_to, 'infinity') > $1
+         WHERE h.valid_from <= $5 AND COALESCE(h.valid_to, 'infinity') > $5
            AND (h.is_actionable
-                OR (h.closed_at >= $2 AND h.closed_at < $3)
-                OR (h.created_at_service >= $2 AND h.created_at_service < $3))
-           AND (cardinality($4::text[]) = 0 OR lower(h.cluster) = ANY($4))
-           AND (cardinality($5::text[]) = 0 OR upper(h.normalized_status) = ANY($5))
+                OR (h.closed_at >= $1 AND h.closed_at < $2)
+                OR (h.created_at_service >= $1 AND h.created_at_service < $2))
+           AND (cardinality($3::text[]) = 0 OR lower(h.cluster) = ANY($3))
+           AND (cardinality($4::text[]) = 0 OR upper(h.normalized_status) = ANY($4))
          ORDER BY h.ticket_id COLLATE \"C\"",
         *RECORDED_COLUMNS
-    ))
-    .bind(req.window.as_of)
-    .bind(req.window.from)
-    .bind(req.window.to)
-    .bind(req.filters.clusters_lower())
-    .bind(&req.filters.status)
+    );
+    for_request(pool, &sql, req, Some(req.window.as_of)).await
+}
+
+/// `sql` over the request's window (`$1`, `$2`), filters (`$3` lower-cased clusters, `$4`
+/// statuses) and, if given, an instant (`$5`).
+async fn for_request(
+    pool: &PgPool,
+    sql: &str,
+    req: &DashboardRequest,
+    at: Option<DateTime<Utc>>,
+) -> sqlx::Result<Vec<Ticket>> {
+    let query = sqlx::query_as(sql)
+        .bind(req.window.from)
+        .bind(req.window.to)
+        .bind(req.filters.clusters_lower())
+        .bind(&req.filters.status);
+    match at {
+        Some(at) => query.bind(at),
+        None => query,
+    }
     .fetch_all(pool)
     .await
 }

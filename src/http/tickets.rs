@@ -9,7 +9,7 @@ use chrono::Utc;
 use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
 use super::input::NoParameters;
-use super::schemas::Segment;
+use super::schemas::{Segment, TicketRefusals};
 use super::{AppState, CacheKey};
 use crate::dashboard::freshness::Freshness;
 use crate::db::tickets::{self, Choice, ChoiceColumn, TicketDetail};
@@ -24,14 +24,7 @@ use crate::history::{
     path = "/api/v1/inc/tickets/{ticket_id}",
     tag = "tickets",
     params(("ticket_id" = Segment, Path, description = "e.g. INC000012495858")),
-    responses(
-        (status = 200, body = TicketDetail),
-        (status = 400, description = "A path segment no ticket id can be (see `Segment`)", body = ErrorBody),
-        (status = 414, description = "The path is longer than 8 KiB", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 503, body = ErrorBody),
-    ),
+    responses((status = 200, body = TicketDetail), TicketRefusals),
     security((), ("bearer" = []))
 )]
 pub async fn ticket(
@@ -62,12 +55,8 @@ pub async fn ticket(
     ),
     responses(
         (status = 200, body = Timeline),
-        (status = 304, description = "Not modified (the `ETag` matched)"),
-        (status = 400, description = "A path segment no ticket id can be (see `Segment`)", body = ErrorBody),
-        (status = 414, description = "The path is longer than 8 KiB", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 503, body = ErrorBody),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        TicketRefusals,
     ),
     security((), ("bearer" = []))
 )]

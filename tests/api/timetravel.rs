@@ -239,30 +239,18 @@ async fn recorded_answers_are_cached_revalidated_and_dropped_when_the_data_chang
     let app = history_app().await;
     let q = "/api/v1/inc/dashboard?as_of=2026-06-16T08:40:00%2B03:00";
     let first = app.get(q).await;
-    let etag = first.headers()["etag"].clone();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
     let hits = app
         .metric("fleettickets_dashboard_cache_total{outcome=\"hit\"}")
         .await;
-    let again = app
-        .client
-        .get(app.url(q))
-        .header("if-none-match", etag.clone())
-        .send()
-        .await
-        .unwrap();
+    let again = app.get_with(q, &[("if-none-match", &etag)]).await;
     assert_eq!(again.status(), 304);
     assert_eq!(
         app.metric("fleettickets_dashboard_cache_total{outcome=\"hit\"}")
             .await,
         hits + 1.0
     );
-    let gz = app
-        .client
-        .get(app.url(q))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let gz = app.get_with(q, &[("accept-encoding", "gzip")]).await;
     assert_eq!(gz.headers()["content-encoding"], "gzip");
     // A change (here an import; backfill and retention send the same notice) drops it.
     let misses = app
@@ -332,24 +320,13 @@ async fn the_timeline_lists_each_version_with_what_changed() {
         .await;
     assert_eq!(status, 400);
     // ETag, 304 and compression as the other read routes.
-    let r = app.get("/api/v1/inc/tickets/INC2/history").await;
-    let etag = r.headers()["etag"].clone();
-    let again = app
-        .client
-        .get(app.url("/api/v1/inc/tickets/INC2/history"))
-        .header("if-none-match", etag)
-        .header("accept-encoding", "br")
-        .send()
-        .await
-        .unwrap();
+    let q = "/api/v1/inc/tickets/INC2/history";
+    let br = app.get_with(q, &[("accept-encoding", "br")]).await;
+    assert_eq!(br.headers()["content-encoding"], "br");
+    let etag = br.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app.get_with(q, &[("if-none-match", &etag)]).await;
     assert_eq!(again.status(), 304);
-    let br = app
-        .client
-        .get(app.url("/api/v1/inc/tickets/INC2/history"))
-        .header("accept-encoding", "br")
-        .send()
-        .await
-        .unwrap();
+    let br = app.get_with(q, &[("accept-encoding", "br")]).await;
     assert_eq!(br.headers()["content-encoding"], "br");
 }
 
