@@ -7,8 +7,7 @@
 //! reads, computation and serialisation) for 90 days hourly and 365 days daily, beside
 //! the SQL a DBA would write over `tickets.inc_history` for the same open counts; an
 //! hourly import of a 21,312-row export with history capture and without; the history's
-//! size on disk; and the backfill of `--snapshots` archived hourly snapshots of the
-//! generator's series (snapshots/s, this process's peak RSS). Uses the database
+//! size on disk (the backfill has its own benchmark, `benches/backfill.rs`). Uses the database
 //! `ft_bench_history` on `TEST_DATABASE_URL` (default postgres://postgres@127.0.0.1:5432),
 //! recreated each run.
 
@@ -18,16 +17,14 @@ mod common;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{arg, drop_store, peak_rss_mb};
-use fleettickets::config::{BucketConfig, DatabaseConfig};
+use common::{arg, drop_store};
+use fleettickets::config::DatabaseConfig;
 use fleettickets::dashboard::params::Filters;
 use fleettickets::geocode::names::Aliases;
-use fleettickets::history::backfill;
 use fleettickets::history::backlog::{self, Interval};
 use fleettickets::history::sealed::{self, Parts};
-use fleettickets::ingest::bucket::Bucket;
 use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
-use fleettickets::ingest::upsert::{self, Source};
+use fleettickets::ingest::upsert;
 use fleettickets::ingest::{self, Mode};
 use sqlx::{Connection, PgPool};
 
@@ -81,9 +78,10 @@ async fn import_ms(
     let id = upsert::next_import_id(&mut tx).await?;
     let at = upsert::history_time(&mut tx, upsert::LIVE, Utc::now()).await?;
     let upsert_started = Instant::now();
+    let lock = common::writer_lock(pool).await?;
     let changes = match capture {
-        true => upsert::apply(&mut tx, at, id).await?,
-        false => upsert::apply_without_history(&mut tx, at, id).await?,
+        true => upsert::apply(&mut tx, &lock, at, id).await?,
+        false => upsert::apply_without_history(&mut tx, &lock, at, id).await?,
     };
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
     let times = (ms(t), ms(upsert_started));
@@ -133,7 +131,6 @@ async fn main() -> anyhow::Result<()> {
     let tickets: i64 = arg("--tickets", 21_000);
     let days: i64 = arg("--days", 365);
     let rate: f64 = arg("--rate", 0.02);
-    let snapshots: u32 = arg("--snapshots", 24);
     let server = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     // `--reuse`: keep the history a previous run left (it takes minutes to build).
@@ -192,7 +189,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    let hours = sealed::extend(&pool, 24.0).await?;
+    let lock = common::writer_lock(&pool).await?;
+    let hours = sealed::extend(&pool, &lock, 24.0, Utc::now()).await?;
+    lock.release().await;
     println!(
         "sealed {hours} hours of the unfiltered backlog in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -263,7 +262,7 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(path, body)
         },
     )?;
-    ingest::import_file(&pool, &files[0], Source::local_file(&files[0]), Mode::Apply).await?;
+    common::apply(&pool, &files[0]).await?;
     sqlx::query("VACUUM FULL ANALYZE tickets.inc")
         .execute(&pool)
         .await?;
@@ -285,51 +284,6 @@ async fn main() -> anyhow::Result<()> {
         upsert(&without),
     );
 
-    // Backfill: an archive of hourly snapshots of a 21k-ticket export.
-    let dir = tempfile::tempdir()?;
-    let bucket = Bucket::from_config(&BucketConfig::local(dir.path()))?;
-    let series = SeriesSpec {
-        base: Spec {
-            rows: 21_312,
-            seed: 1,
-            as_of: end,
-            truncated: false,
-        },
-        snapshots,
-        change_rate: rate,
-        identical_at: None,
-        stale_at: None,
-    };
-    // Written straight into the local bucket's archive folder, one at a time.
-    let archive = dir.path().join("automations/inc/processed");
-    std::fs::create_dir_all(&archive)?;
-    generate::series(&series, |name, body| {
-        std::fs::write(archive.join(name), body)
-    })?;
-    // Into a store of its own, so `--reuse` keeps the year of history.
-    drop_store(&server, "ft_bench_backfill").await?;
-    let backfill_db = DatabaseConfig::new(format!("{server}/ft_bench_backfill"));
-    let pool = fleettickets::db::migrate(&backfill_db).await?;
-    let rss_before = peak_rss_mb();
-    let t = Instant::now();
-    let report = backfill::run(
-        &pool,
-        &bucket,
-        &backfill_db.database_url,
-        Mode::Apply,
-        |_| {},
-    )
-    .await?;
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "backfill: {} snapshots of 21,312 rows, {} versions in {secs:.1} s = {:.2} snapshots/s; peak RSS {:.0} MB (before: {rss_before:.0} MB)",
-        report.snapshots,
-        report.versions,
-        report.snapshots as f64 / secs,
-        peak_rss_mb(),
-    );
-    pool.close().await;
-    drop_store(&server, "ft_bench_backfill").await?;
     if !reuse {
         drop_store(&server, "ft_bench_history").await?;
     }

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use common::peak_rss_mb;
 use fleettickets::config::DatabaseConfig;
-use fleettickets::ingest::{self, generate, Mode, Source};
+use fleettickets::ingest::generate;
 use sqlx::{Connection, PgConnection};
 
 fn arg(name: &str) -> Option<String> {
@@ -104,10 +104,10 @@ async fn main() -> anyhow::Result<()> {
     drop(conn);
 
     let t = Instant::now();
-    let report = ingest::import_file(&pool, &path, Source::local_file(&path), Mode::Apply).await?;
+    let report = common::apply(&pool, &path).await?;
     let first = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let again = ingest::import_file(&pool, &path, Source::local_file(&path), Mode::Apply).await?;
+    let again = common::apply(&pool, &path).await?;
     let second = t.elapsed().as_secs_f64();
 
     println!(

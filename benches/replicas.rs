@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 use cluster::{Nginx, Replicated, Serve};
 use common::{arg, write_snapshot};
 use fleettickets::config::DatabaseConfig;
-use fleettickets::ingest::{self, Mode, Source};
 use serde_json::Value;
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
@@ -59,8 +58,7 @@ async fn import(
     let as_of = DateTime::parse_from_rfc3339(AS_OF)?.to_utc();
     let path = dir.join(format!("2026-06-16T0715{seed:02}.csv"));
     write_snapshot(&path, rows, seed, as_of)?;
-    let report =
-        ingest::import_file(primary, &path, Source::local_file(&path), Mode::Apply).await?;
+    let report = common::apply(primary, &path).await?;
     let committed = Instant::now();
     let finished: DateTime<Utc> =
         sqlx::query_scalar("SELECT finished_at FROM tickets.import_meta WHERE id = $1")

@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+export PATH="$root/.venv/bin:$PATH" # schemathesis and openapi-python-client (scripts/deps.sh)
 bin=${FLEETTICKETS_BIN:-target/debug/fleettickets}
 gen=${FLEETTICKETS_GEN:-target/debug/fleettickets-gen}
 [ -x "$bin" ] && [ -x "$gen" ] || cargo build --locked --bin fleettickets --bin fleettickets-gen

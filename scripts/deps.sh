@@ -7,11 +7,17 @@
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+fail() { echo "deps: $*" >&2; exit 1; }
 
 apt_updated=
 apt_install() {
-  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+  if [ -z "$apt_updated" ]; then
+    as_root apt-get update -qq || fail "apt-get update failed (are Debian's package servers reachable?)"
+    apt_updated=1
+  fi
+  echo "deps: installing $* (Debian packages)"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null \
+    || fail "apt-get install $* failed; run scripts/deps.sh again once apt works"
 }
 
 # PostgreSQL and PostGIS.
@@ -35,30 +41,41 @@ for _ in $(seq 1 30); do
 done
 pg_isready -h 127.0.0.1 -p 5432
 
-# moto's S3 server for the bucket tests.
-if ! python3 -c 'import moto.server' 2>/dev/null; then
-  echo "deps: installing moto[server] from PyPI"
-  python3 -m pip install -q 'moto[server]' 2>&1 | grep -v 'running pip as the' || true
+# The Python tools live in a virtual environment of their own, .venv/ (Debian's python3
+# refuses pip installs outside one, PEP 668); scripts/test.sh puts .venv/bin first on
+# PATH, and the tests find .venv/bin/python3 themselves.
+command -v python3 >/dev/null || apt_install python3
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+venv="$PWD/.venv"
+if [ ! -x "$venv/bin/python3" ]; then
+  echo "deps: creating the Python virtual environment .venv/"
+  python3 -m venv "$venv" \
+    || fail "python3 -m venv .venv failed; on Debian install python3-venv (apt-get install python3-venv) and run again"
 fi
+py="$venv/bin/python3"
 
-# PyYAML for scripts/check-docker.py (compose.yaml).
-if ! python3 -c 'import yaml' 2>/dev/null; then
-  echo "deps: installing PyYAML from PyPI"
-  python3 -m pip install -q pyyaml 2>&1 | grep -v 'running pip as the' || true
-fi
-
-# scripts/api-fuzz.sh: pinned, as the run's totals in the docs are this version's.
-pip_pin() { # PACKAGE==VERSION
-  python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('${1%%==*}') != '${1#*==}')" 2>/dev/null && return
-  echo "deps: installing $1 from PyPI"
-  python3 -m pip install -q "$1" 2>&1 | grep -v 'running pip as the' || true
+# PACKAGE==VERSION (pinned: the API fuzz run's totals in the docs are these versions'),
+# or PACKAGE and the module that proves it is installed.
+pip_install() {
+  echo "deps: installing $1 from PyPI into .venv/"
+  "$py" -m pip install -q --disable-pip-version-check "$1" \
+    || fail "pip could not install $1 into .venv/ (is PyPI reachable?); run scripts/deps.sh again once it is"
 }
-pip_pin schemathesis==4.32.5
+pip_module() { # PACKAGE MODULE
+  "$py" -c "import $2" 2>/dev/null || pip_install "$1"
+}
+pip_pin() { # PACKAGE==VERSION
+  "$py" -c "import importlib.metadata as m, sys; sys.exit(m.version('${1%%==*}') != '${1#*==}')" 2>/dev/null \
+    || pip_install "$1"
+}
+pip_module 'moto[server]' moto.server # the S3 server of the bucket tests
+pip_module pyyaml yaml                # scripts/check-docker.py reads compose.yaml
+pip_pin schemathesis==4.32.5          # scripts/api-fuzz.sh
 pip_pin openapi-python-client==0.29.1
 command -v npm >/dev/null || apt_install nodejs npm
 if [ ! node_modules/.package-lock.json -nt package-lock.json ]; then
   echo "deps: npm ci (package-lock.json)"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error || fail "npm ci failed (is the npm registry reachable?)"
 fi
 
 # nginx balances the replicas in the standby test; wrk measures cached throughput.

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# The Python tools of .venv/ (moto, schemathesis, PyYAML, openapi-python-client).
+export PATH="$PWD/.venv/bin:$PATH"
 echo "test: fmt, clippy, then cargo test (a first run compiles every crate twice, for clippy and for the tests; cargo shows its progress)"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings

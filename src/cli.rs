@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{BucketConfig, DatabaseConfig, GeocoderConfig, Settings};
+use crate::db::lock::IngestLock;
 use crate::geocode::run::{Geocoder, Steps};
 use crate::ingest::bucket::Bucket;
 use crate::ingest::run::{Ingester, Outcome, RunReport};
@@ -48,11 +49,36 @@ pub enum HistoryCommand {
     Backfill(Box<BackfillArgs>),
 }
 
+/// How long a writing command waits for the ingest lock.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct WaitArgs {
+    /// With --apply: how long to wait for a running import, backfill or the server's
+    /// ingester (they write one at a time) before giving up, in seconds.
+    #[arg(long = "wait", value_name = "SECS", default_value_t = 300)]
+    pub wait_secs: u64,
+}
+
+impl WaitArgs {
+    /// The ingest lock, waited for (saying so once) up to `--wait`.
+    async fn lock(self, db: &DatabaseConfig) -> anyhow::Result<IngestLock> {
+        let patience = std::time::Duration::from_secs(self.wait_secs);
+        Ok(IngestLock::acquire(&db.database_url, patience, || {
+            eprintln!(
+                "waiting: another import, backfill or the server's ingester is writing (up to {}s, --wait)",
+                self.wait_secs
+            );
+        })
+        .await?)
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct BackfillArgs {
     /// Write to the database; without it nothing is written.
     #[arg(long)]
     pub apply: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -80,6 +106,8 @@ pub struct ImportArgs {
     /// Write to the database; without it nothing is written.
     #[arg(long)]
     pub apply: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -159,8 +187,17 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         crate::db::check_migrated(&pool).await?;
         pool
     };
+    let lock = match mode {
+        Mode::Apply => Some(args.wait.lock(&args.db).await?),
+        Mode::DryRun => None,
+    };
     if let Some(path) = &args.from.inc_csv {
-        let report = ingest::import_file(&pool, path, Source::local_file(path), mode).await?;
+        let report =
+            ingest::import_file(&pool, path, Source::local_file(path), lock.as_ref()).await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        let report = report?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -169,13 +206,17 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     } else {
         let ingester = Ingester {
             seal_sla_target_hours: None,
+            retention_days: None,
             pool: pool.clone(),
             bucket: Bucket::from_config(&args.bucket)?,
             metrics: Default::default(),
             database_url: args.db.database_url.clone(),
             geocode: None,
         };
-        let run = ingester.run(mode).await?;
+        let run = match lock {
+            Some(lock) => ingester.run_locked(lock).await?,
+            None => ingester.run(Mode::DryRun).await?,
+        };
         if args.json {
             println!("{}", serde_json::to_string_pretty(&run)?);
         } else {
@@ -221,14 +262,21 @@ async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
         .context("cannot reach the database")?;
     crate::db::check_migrated(&pool).await?;
     let bucket = Bucket::from_config(&args.bucket)?;
+    let lock = match mode {
+        Mode::Apply => Some(args.wait.lock(&args.db).await?),
+        Mode::DryRun => None,
+    };
     let terminal = std::io::stderr().is_terminal();
-    let report =
-        crate::history::backfill::run(&pool, &bucket, &args.db.database_url, mode, |line| {
-            if terminal {
-                eprintln!("{line}");
-            }
-        })
-        .await?;
+    let report = crate::history::backfill::run(&pool, &bucket, lock.as_ref(), |step| {
+        if terminal {
+            crate::history::progress::draw(step);
+        }
+    })
+    .await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    let report = report?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -292,6 +340,13 @@ pub fn render_report(r: &ImportReport) -> String {
         out.push_str("DRY RUN: nothing was written (add --apply to import)\n");
     }
     out.push_str(&format!("snapshot  {} (etag {})\n", r.source_key, r.etag));
+    if let Some(f) = &r.future_snapshot {
+        out.push_str(&format!(
+            "WARNING   its name says {}, after this import's clock: recorded at {} instead (is the exporter's clock or time zone wrong?)\n",
+            crate::eat::rfc3339(f.named),
+            crate::eat::rfc3339(f.recorded_at)
+        ));
+    }
     out.push_str(&format!(
         "rows      {} read, {} kept; dropped: {} alarm, {} sentinel, {} empty ticket_id\n",
         s.rows_read, s.rows_kept, s.dropped_alarm, s.dropped_sentinel, s.dropped_empty_id
@@ -340,6 +395,7 @@ mod tests {
             changes: Default::default(),
             applied: false,
             import_id: None,
+            future_snapshot: None,
         }
     }
 

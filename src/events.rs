@@ -7,15 +7,21 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::broadcast;
 
 use crate::db::wal::{self, Lsn, PRIMARY_POSITION_SQL};
-use crate::ingest::DATA_CHANGED_CHANNEL;
 use crate::metrics::Metrics;
+
+/// The channel a write that changed tickets or history notifies, so every replica
+/// reloads and drops its cache.
+pub const DATA_CHANGED_CHANNEL: &str = "fleettickets_data_changed";
+
+/// The id announced by a change that is not an import: geocoding, a backfill, retention.
+pub const NOT_AN_IMPORT: i64 = 0;
 
 /// An in-process "the tickets changed" signal, with the primary's WAL position that the
 /// read database must have replayed before the change can be read there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataChanged {
-    /// A change committed at or before `wal`: an import (its `import_meta` id) or a
-    /// geocoding run (id 0).
+    /// A change committed at or before `wal`: an import (its `import_meta` id), or
+    /// geocoding, a backfill or retention (`NOT_AN_IMPORT`).
     Import { id: i64, wal: Lsn },
     /// The LISTEN connection was (re-)established at `wal`: a notification may have been
     /// missed, so subscribers must assume the data changed up to there.

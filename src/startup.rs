@@ -83,6 +83,7 @@ impl Application {
         let geocode = Trigger::default();
         let ingester = Ingester {
             seal_sla_target_hours: Some(rules.sla_target_hours),
+            retention_days: settings.ingest.history_retention_days,
             pool: pool.clone(),
             bucket,
             metrics: metrics.clone(),
@@ -142,14 +143,13 @@ impl Application {
         if tokens.is_open() {
             tracing::warn!("no API_TOKENS: the read API is open and admin routes are refused");
         }
-        if let Some(schedule) = schedule {
+        if schedule.is_some() || settings.ingest.ingest_on_start {
             let ingester = ingester.clone();
-            let retention = settings.ingest.history_retention_days;
             // Only the first run ingests on start, not a restart after a panic.
             let mut on_start = settings.ingest.ingest_on_start;
             supervisor.spawn(supervise::SCHEDULE, false, move || {
                 let first = std::mem::take(&mut on_start);
-                schedule::run(ingester.clone(), schedule.clone(), first, retention)
+                schedule::run(ingester.clone(), schedule.clone(), first)
             });
         }
         tracing::info!(bucket = ingester.bucket.description(), "ready");

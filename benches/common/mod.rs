@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fleettickets::config::DatabaseConfig;
-use fleettickets::ingest::{self, generate, upsert::Source, Mode};
+use fleettickets::db::lock::IngestLock;
+use fleettickets::ingest::{self, generate, upsert::Source};
 use sqlx::{Connection, PgConnection, PgPool};
 
 /// `--name value`, else `default` (also when the value does not parse).
@@ -145,8 +146,21 @@ pub async fn fresh_store(
     let url = format!("{server_url}/{name}");
     let pool = fleettickets::db::migrate(&DatabaseConfig::new(url.clone())).await?;
     let t = std::time::Instant::now();
-    ingest::import_file(&pool, path, Source::local_file(path), Mode::Apply).await?;
+    apply(&pool, path).await?;
     Ok((url, pool, t.elapsed().as_secs_f64()))
+}
+
+/// The ingest lock, as a writer takes it.
+pub async fn writer_lock(pool: &PgPool) -> anyhow::Result<IngestLock> {
+    Ok(IngestLock::acquire_from(pool, Duration::from_secs(60), || {}).await?)
+}
+
+/// Imports a snapshot file as `fleettickets import --inc-csv FILE --apply` does.
+pub async fn apply(pool: &PgPool, path: &Path) -> anyhow::Result<ingest::ImportReport> {
+    let lock = writer_lock(pool).await?;
+    let report = ingest::import_file(pool, path, Source::local_file(path), Some(&lock)).await;
+    lock.release().await;
+    Ok(report?)
 }
 
 /// Drops the database `name` on `server_url`, if there is one.

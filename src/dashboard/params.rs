@@ -27,6 +27,19 @@ pub struct ParamError {
     pub detail: String,
 }
 
+/// The one case-insensitive rule for names (clusters), in Rust and in SQL alike: the
+/// Unicode full lower-case mapping, which Rust's `to_lowercase` and PostgreSQL's `lower()`
+/// under the ICU root collation both apply (`lower()` under the database's libc locale
+/// maps one code point at a time, `İ` to `i`, or only ASCII under `C`).
+pub fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// `fold` of the SQL expression `expr`.
+pub fn sql_fold(expr: &str) -> String {
+    format!("lower(({expr}) COLLATE \"und-x-icu\")")
+}
+
 pub fn refuse(param: &str, detail: impl Into<String>) -> ParamError {
     ParamError {
         param: param.to_owned(),
@@ -46,17 +59,17 @@ impl Filters {
     pub fn keeps(&self, cluster: Option<&str>, status: Option<&str>) -> bool {
         let cluster_ok = self.cluster.is_empty()
             || cluster.is_some_and(|c| {
-                let c = c.to_lowercase();
-                self.cluster.iter().any(|f| f.to_lowercase() == c)
+                let c = fold(c);
+                self.cluster.iter().any(|f| fold(f) == c)
             });
         let status_ok = self.status.is_empty()
             || status.is_some_and(|s| self.status.iter().any(|f| f.eq_ignore_ascii_case(s)));
         cluster_ok && status_ok
     }
 
-    /// Lower-cased clusters, for the SQL filter.
-    pub fn clusters_lower(&self) -> Vec<String> {
-        self.cluster.iter().map(|c| c.to_lowercase()).collect()
+    /// The clusters folded (`fold`), for the SQL filter `sql_fold(cluster) = ANY(…)`.
+    pub fn clusters_folded(&self) -> Vec<String> {
+        self.cluster.iter().map(|c| fold(c)).collect()
     }
 
     /// The one normaliser of filter lists, for the query string and Grafana alike:
@@ -257,8 +270,8 @@ pub fn bound(param: &str, text: &str) -> Result<DateTime<Utc>, ParamError> {
 fn normalise(mut values: Vec<String>) -> Vec<String> {
     values.retain(|v| !v.is_empty());
     let mut seen = std::collections::HashSet::new();
-    values.retain(|v| seen.insert(v.to_lowercase()));
-    values.sort_by_key(|v| v.to_lowercase());
+    values.retain(|v| seen.insert(fold(v)));
+    values.sort_by_key(|v| fold(v));
     values
 }
 

@@ -1,6 +1,7 @@
 //! The PostgreSQL pool, the migrations and the read queries.
 
 pub mod attribution;
+pub mod lock;
 pub mod tickets;
 pub mod wal;
 

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::dashboard::freshness::ImportState;
-use crate::dashboard::params::DashboardRequest;
+use crate::dashboard::params::{sql_fold, DashboardRequest};
 use crate::dashboard::Ticket;
 use crate::eat;
 use crate::ingest::columns::COLUMNS;
@@ -74,9 +74,10 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
         "SELECT {} FROM tickets.inc
          WHERE ((closed_at >= $1 AND closed_at < $2)
                 OR (created_at_service >= $1 AND created_at_service < $2))
-           AND (cardinality($3::text[]) = 0 OR lower(cluster) = ANY($3))
+           AND (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
            AND (cardinality($4::text[]) = 0 OR upper(normalized_status) = ANY($4))",
-        *TICKET_COLUMNS
+        *TICKET_COLUMNS,
+        cluster = sql_fold("cluster"),
     );
     for_request(pool, &sql, req, None).await
 }
@@ -92,15 +93,16 @@ pub async fn recorded_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Re
            AND (h.is_actionable
                 OR (h.closed_at >= $1 AND h.closed_at < $2)
                 OR (h.created_at_service >= $1 AND h.created_at_service < $2))
-           AND (cardinality($3::text[]) = 0 OR lower(h.cluster) = ANY($3))
+           AND (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
            AND (cardinality($4::text[]) = 0 OR upper(h.normalized_status) = ANY($4))
          ORDER BY h.ticket_id COLLATE \"C\"",
-        *RECORDED_COLUMNS
+        *RECORDED_COLUMNS,
+        cluster = sql_fold("h.cluster"),
     );
     for_request(pool, &sql, req, Some(req.window.as_of)).await
 }
 
-/// `sql` over the request's window (`$1`, `$2`), filters (`$3` lower-cased clusters, `$4`
+/// `sql` over the request's window (`$1`, `$2`), filters (`$3` folded clusters, `$4`
 /// statuses) and, if given, an instant (`$5`).
 async fn for_request(
     pool: &PgPool,
@@ -111,7 +113,7 @@ async fn for_request(
     let query = sqlx::query_as(sql)
         .bind(req.window.from)
         .bind(req.window.to)
-        .bind(req.filters.clusters_lower())
+        .bind(req.filters.clusters_folded())
         .bind(&req.filters.status);
     match at {
         Some(at) => query.bind(at),

@@ -130,9 +130,10 @@ pub fn nearest<'a>(rows: &'a [Ticket], req: &NearestRequest, rules: &Rules) -> V
         .iter()
         .enumerate()
         .filter(|(_, t)| {
+            // The schema refuses other points; a NaN would rank at 0 m.
             t.is_actionable
-                && t.latitude.is_some()
-                && t.longitude.is_some()
+                && t.latitude.is_some_and(f64::is_finite)
+                && t.longitude.is_some_and(f64::is_finite)
                 && req
                     .filters
                     .tickets

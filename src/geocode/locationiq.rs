@@ -24,6 +24,10 @@ pub enum AskError {
     /// This query failed (not cached; asked again on a later run).
     #[error("geocoder failed: {0}")]
     Failed(String),
+    /// The answer's coordinates are no point on Earth: refused, never stored (asked again
+    /// on a later run), and a failure towards the run's stop.
+    #[error("geocoder answered a bad point: {0}")]
+    BadAnswer(String),
     /// The client stopped for this run (repeated failures, quota, refused key).
     #[error("geocoder stopped for this run: {0}")]
     Stopped(String),
@@ -34,6 +38,16 @@ struct Place {
     lat: String,
     lon: String,
     display_name: Option<String>,
+}
+
+impl Place {
+    /// The answer's point: LocationIQ sends decimal strings, so "NaN", "inf", "abc" or a
+    /// latitude past ±90 can arrive, and none of them is a place.
+    fn point(&self) -> Option<(f64, f64)> {
+        let lat: f64 = self.lat.trim().parse().ok()?;
+        let lon: f64 = self.lon.trim().parse().ok()?;
+        ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
+    }
 }
 
 pub struct LocationIq {
@@ -110,20 +124,22 @@ impl LocationIq {
                             )))
                         }
                     };
+                    let Some(place) = places.first() else {
+                        self.failures = 0;
+                        return Ok(Answer::NotFound);
+                    };
+                    let Some((lat, lon)) = place.point() else {
+                        return Err(self.bad_answer(format!(
+                            "lat {:?}, lon {:?} is not a point on Earth",
+                            place.lat, place.lon
+                        )));
+                    };
                     self.failures = 0;
-                    return Ok(
-                        match places
-                            .first()
-                            .and_then(|p| Some((p.lat.parse().ok()?, p.lon.parse().ok()?, p)))
-                        {
-                            Some((lat, lon, p)) => Answer::Found {
-                                lat,
-                                lon,
-                                display_name: p.display_name.clone(),
-                            },
-                            None => Answer::NotFound,
-                        },
-                    );
+                    return Ok(Answer::Found {
+                        lat,
+                        lon,
+                        display_name: place.display_name.clone(),
+                    });
                 }
                 404 => {
                     self.failures = 0;
@@ -162,6 +178,13 @@ impl LocationIq {
             ));
         }
         AskError::Failed(why)
+    }
+
+    fn bad_answer(&mut self, why: String) -> AskError {
+        match self.failed(why) {
+            AskError::Failed(why) => AskError::BadAnswer(why),
+            stopped => stopped,
+        }
     }
 
     fn stop(&mut self, why: String) -> AskError {

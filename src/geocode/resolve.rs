@@ -35,8 +35,12 @@ pub const POINT_COLUMNS: &str = "
          WHEN COALESCE(gc.latitude, gz.latitude) IS NOT NULL THEN 'cluster' END";
 
 /// Re-resolves every ticket (after geocoding answers changed); writes only the rows
-/// whose point changes and returns how many did.
-pub async fn resolve_all(conn: &mut PgConnection) -> sqlx::Result<u64> {
+/// whose point changes and returns how many did. Under the ingest lock, as every write
+/// of `tickets.inc` is (an import rewriting the same rows could otherwise deadlock it).
+pub async fn resolve_all(
+    conn: &mut PgConnection,
+    _lock: &crate::db::lock::IngestLock,
+) -> sqlx::Result<u64> {
     let sql = format!(
         "WITH x AS (
              SELECT ticket_id, cluster, location_query, latitude AS old_lat,

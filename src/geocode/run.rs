@@ -14,10 +14,14 @@ use super::names::cluster_query;
 use super::point::{distance_km, WRONG_CITY_KM};
 use super::resolve::{self, CENTROID_JOINS};
 use crate::config::GeocoderConfig;
+use crate::db::lock::{IngestLock, LockError};
 use crate::metrics::Metrics;
 
 /// The advisory lock key of the geocoder ("GEO").
 const LOCK_KEY: i64 = 0x47454f;
+
+/// How long the points' write waits for an import (whose statements time out at 15 min).
+const INGEST_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Which cache an answer goes to.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +49,9 @@ pub struct GeocodeReport {
     pub rejected: u32,
     /// Failed requests (not cached; asked again next run).
     pub failed: u32,
+    /// Of the failed: answers whose coordinates are no point on Earth (NaN, infinite,
+    /// unparsable, out of range), refused and never stored.
+    pub bad_answers: u32,
     /// Why the provider was given up on for this run, if it was.
     pub stopped: Option<String>,
     /// Tickets whose point changed when resolved again.
@@ -121,11 +128,29 @@ impl Geocoder {
                 report.stopped = client.stopped().map(str::to_owned);
             }
         }
-        let mut tx = self.pool.begin().await?;
-        report.points_changed = resolve::resolve_all(&mut tx).await?;
-        tx.commit().await?;
+        // Only the points' write waits for an import: the provider's calls do not.
+        let ingest = IngestLock::acquire(&self.database_url, INGEST_PATIENCE, || {
+            tracing::info!("waiting for the import to finish before writing the points");
+        });
+        match ingest.await {
+            Ok(ingest) => {
+                let mut tx = self.pool.begin().await?;
+                report.points_changed = resolve::resolve_all(&mut tx, &ingest).await?;
+                tx.commit().await?;
+                ingest.release().await;
+            }
+            Err(LockError::Database(e)) => return Err(e),
+            Err(busy @ LockError::Busy(_)) => {
+                tracing::warn!(error = %busy, "points not resolved; the next run does");
+                report.stopped = Some(busy.to_string());
+            }
+        }
         if report.points_changed > 0 {
-            crate::events::notify(&mut *self.pool.acquire().await?, 0).await;
+            crate::events::notify(
+                &mut *self.pool.acquire().await?,
+                crate::events::NOT_AN_IMPORT,
+            )
+            .await;
         }
         lock.close().await.ok();
         let span = tracing::Span::current();
@@ -224,8 +249,13 @@ impl Geocoder {
             Err(e) => {
                 report.failed += 1;
                 Metrics::outcome(&self.metrics.geocoder_calls, "failed");
-                if let AskError::Failed(why) = &e {
-                    tracing::warn!(%query, %why, "geocoder call failed");
+                match &e {
+                    AskError::Failed(why) => tracing::warn!(%query, %why, "geocoder call failed"),
+                    AskError::BadAnswer(why) => {
+                        report.bad_answers += 1;
+                        tracing::warn!(%query, %why, "geocoder answer refused");
+                    }
+                    AskError::Stopped(_) => {}
                 }
                 Ok(None)
             }

@@ -1,30 +1,40 @@
 //! `fleettickets history backfill`: the archived snapshots older than the recorded history
-//! replayed, in key-time order, into the history alone, through the import's own cleaning,
-//! newer-row guard and capture statements (run over temporary copies of the store).
-//! One transaction under the ingest lock; one snapshot on disk at a time.
+//! replayed, in key-time order, into the history alone. Each snapshot is cleaned by the
+//! import's own reader and diffed in memory against the replay's current versions with
+//! the rules of `ingest::upsert` (newer-row guard, unchanged hash, tracked fields, the
+//! same instant replacing a version), and the versions are streamed to PostgreSQL by
+//! COPY. One transaction under the ingest lock; two snapshots read at a time.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::geocode::names::Aliases;
-use crate::ingest::bucket::{Bucket, BucketError};
-use crate::ingest::upsert::{self, Store};
-use crate::ingest::{stage, ImportError, Mode};
+use super::progress::Step;
+use crate::db::lock::IngestLock;
+use crate::ingest::bucket::{Bucket, BucketError, Pending};
+use crate::ingest::clean::{CleanRow, Stamp};
+use crate::ingest::columns::TRACKED;
+use crate::ingest::upsert::{encode_tracked, encode_version, raw_hash};
+use crate::ingest::{read_rows, ImportError, Mode};
 
-/// The replay's store: the guard's columns of `tickets.inc` and a history of its own.
-const REPLAY: Store = Store {
-    tickets: "replay_inc",
-    history: "replay_history",
-};
+/// Versions are sent to PostgreSQL in COPY batches of about this size.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// Snapshots downloaded and cleaned ahead of the one being diffed.
+const READ_AHEAD: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
-    #[error("an import or another backfill is running (the ingest lock is held); try again later")]
-    Locked,
     #[error(transparent)]
     Bucket(#[from] BucketError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("cannot read an archived snapshot")]
+    Read(#[source] ImportError),
 }
 
 /// What a backfill did (or, in a dry run, would do).
@@ -33,7 +43,8 @@ pub struct BackfillReport {
     pub applied: bool,
     /// Archived snapshots older than the recorded history, replayed.
     pub snapshots: usize,
-    /// Archived snapshots that could not be read: key and reason.
+    /// Archived snapshots that could not be read or are named after the clock: key and
+    /// reason.
     pub skipped: Vec<(String, String)>,
     /// Versions added to the history.
     pub versions: i64,
@@ -41,23 +52,19 @@ pub struct BackfillReport {
     pub capture_started_at: Option<DateTime<Utc>>,
 }
 
-/// Replays the archive. `progress` hears one line per snapshot.
+/// Replays the archive: applied with the ingest `lock`, else a dry run that writes
+/// nothing. `progress` hears each snapshot, read or skipped.
+#[tracing::instrument(name = "backfill", skip_all, fields(mode, snapshots, versions))]
 pub async fn run(
     pool: &PgPool,
     bucket: &Bucket,
-    database_url: &crate::config::SecretString,
-    mode: Mode,
-    mut progress: impl FnMut(&str),
+    lock: Option<&IngestLock>,
+    mut progress: impl FnMut(&Step),
 ) -> Result<BackfillReport, BackfillError> {
-    let lock = match mode {
-        Mode::DryRun => None,
-        Mode::Apply => Some(
-            crate::db::try_lock(database_url, crate::ingest::run::LOCK_KEY)
-                .await?
-                .ok_or(BackfillError::Locked)?,
-        ),
-    };
-    let aliases = Aliases::load(&mut *pool.acquire().await?).await?;
+    let mode = Mode::of(lock);
+    tracing::Span::current().record("mode", tracing::field::debug(mode));
+    let started = Instant::now();
+    let now = Utc::now();
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     // Only snapshots older than everything recorded are replayed: what is recorded stays.
@@ -67,68 +74,76 @@ pub async fn run(
     )
     .fetch_one(&mut *tx)
     .await?;
-    let archive: Vec<_> = bucket
-        .archived()
-        .await?
-        .into_iter()
-        .filter(|s| known_from.is_none_or(|k| s.snapshot_at < k))
-        .collect();
-    crate::ingest::writer_settings(&mut tx).await?;
-    // The guard's columns and the tracked fields of `tickets.inc`, as the replay goes.
-    sqlx::raw_sql(&format!(
-        "CREATE TEMP TABLE replay_inc ON COMMIT DROP AS
-             SELECT ticket_id, row_hash, source_updated_at, {} FROM tickets.inc WITH NO DATA;
-         ALTER TABLE replay_inc ADD PRIMARY KEY (ticket_id);
-         CREATE TEMP TABLE replay_history (LIKE tickets.inc_history INCLUDING ALL) ON COMMIT DROP;",
-        *crate::ingest::columns::TRACKED
-    ))
-    .execute(&mut *tx)
-    .await?;
     let mut report = BackfillReport {
         applied: mode == Mode::Apply,
         ..BackfillReport::default()
     };
-    let mut oldest = None;
+    let (archive, future): (Vec<_>, Vec<_>) = bucket
+        .archived()
+        .await?
+        .into_iter()
+        .filter(|s| known_from.is_none_or(|k| s.snapshot_at < k))
+        .partition(|s| s.snapshot_at <= now);
+    // History never runs ahead of the clock (the import caps such a name at it).
+    for s in future {
+        report
+            .skipped
+            .push((s.key, "named after the clock: not replayed".into()));
+    }
+    crate::ingest::writer_settings(&mut tx).await?;
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE replay_history (LIKE tickets.inc_history INCLUDING DEFAULTS)
+         ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut copy = tx
+        .copy_in_raw(&format!(
+            "COPY replay_history (ticket_id, valid_from, valid_to, {}, import_id) FROM STDIN",
+            *TRACKED
+        ))
+        .await?;
     let total = archive.len();
-    for (i, snapshot) in archive.iter().enumerate() {
-        let file = tempfile::NamedTempFile::new().map_err(BucketError::from)?;
-        bucket.download(&snapshot.key, file.path()).await?;
-        // A savepoint per snapshot, so an unreadable one is skipped cleanly.
-        let mut sp = Connection::begin(&mut *tx).await?;
-        match replay(
-            &mut sp,
-            file.path(),
-            &snapshot.key,
-            &aliases,
-            snapshot.snapshot_at,
-        )
-        .await
-        {
-            Ok(versions) => {
-                sp.commit().await?;
-                oldest.get_or_insert(snapshot.snapshot_at);
+    let mut replay = Replay::default();
+    let mut reads = futures::stream::iter(archive)
+        .map(|s| read(bucket, s))
+        .buffered(READ_AHEAD);
+    let mut done = 0;
+    while let Some((snapshot, read)) = reads.try_next().await? {
+        done += 1;
+        let note = match read {
+            Ok(rows) => {
+                let added = replay.apply(rows, snapshot.snapshot_at);
                 report.snapshots += 1;
-                progress(&format!(
-                    "[{}/{total}] {}: {versions} versions",
-                    i + 1,
-                    snapshot.key
-                ));
+                if replay.out.len() >= BATCH_BYTES {
+                    copy.send(std::mem::take(&mut replay.out)).await?;
+                }
+                format!("{added} versions")
             }
             Err(e) if e.is_bad_file() => {
-                sp.rollback().await?;
-                progress(&format!(
-                    "[{}/{total}] {}: skipped: {e}",
-                    i + 1,
-                    snapshot.key
-                ));
-                report.skipped.push((snapshot.key.clone(), e.to_string()));
+                let why = e.to_string();
+                report.skipped.push((snapshot.key.clone(), why.clone()));
+                format!("skipped: {why}")
             }
-            Err(ImportError::Database(e)) => return Err(e.into()),
-            Err(e) => return Err(BucketError::from(std::io::Error::other(e.to_string())).into()),
-        }
+            Err(e) => {
+                copy.abort("backfill stopped").await.ok();
+                return Err(BackfillError::Read(e));
+            }
+        };
+        progress(&Step {
+            done,
+            total,
+            elapsed: started.elapsed(),
+            key: &snapshot.key,
+            note: &note,
+        });
     }
+    drop(reads);
+    replay.finish();
+    copy.send(replay.out).await?;
+    copy.finish().await?;
     report.versions = merge(&mut tx, mode).await?;
-    if let (Mode::Apply, Some(oldest)) = (mode, oldest) {
+    if let (Mode::Apply, Some(oldest)) = (mode, replay.oldest) {
         sqlx::query(
             "INSERT INTO tickets.history_capture (started_at) VALUES ($1)
              ON CONFLICT (one) DO UPDATE SET started_at = LEAST(history_capture.started_at, EXCLUDED.started_at)",
@@ -143,56 +158,150 @@ pub async fn run(
     }
     report.capture_started_at =
         sqlx::query_scalar("SELECT LEAST((SELECT started_at FROM tickets.history_capture), $1)")
-            .bind(oldest)
+            .bind(replay.oldest)
             .fetch_one(&mut *tx)
             .await?;
-    // A dry run writes only temporary tables (and the history in `merge` not at all),
-    // then rolls them back.
+    // A dry run writes only its temporary table (and the history in `merge` not at
+    // all), then rolls it back.
     match mode {
         Mode::Apply => tx.commit().await?,
         Mode::DryRun => tx.rollback().await?,
     }
-    if let Some(lock) = lock {
-        lock.close().await.ok();
+    if mode == Mode::Apply && report.versions > 0 {
+        // The past changed: every replica drops its cached answers.
+        crate::events::notify(&mut conn, crate::events::NOT_AN_IMPORT).await;
     }
+    let span = tracing::Span::current();
+    span.record("snapshots", report.snapshots);
+    span.record("versions", report.versions);
     Ok(report)
 }
 
-/// One archived snapshot through the import's staging, guard and capture, into the
-/// replay's tables. Returns the versions it recorded.
-async fn replay(
-    conn: &mut PgConnection,
-    path: &std::path::Path,
-    key: &str,
-    aliases: &Aliases,
-    snapshot_at: DateTime<Utc>,
-) -> Result<i64, ImportError> {
-    stage(conn, path, key, aliases.clone(), Mode::Apply).await?;
-    let at = upsert::history_time(conn, REPLAY, snapshot_at).await?;
-    let sql = format!(
-        "{classified},
-         w AS (INSERT INTO replay_inc AS t (ticket_id, row_hash, source_updated_at, {tracked})
-               SELECT ticket_id, row_hash, source_updated_at, {tracked} FROM c
-               WHERE change IN ('new', 'updated')
-               ON CONFLICT (ticket_id) DO UPDATE SET row_hash = EXCLUDED.row_hash,
-                   source_updated_at = EXCLUDED.source_updated_at, {set_tracked}
-               RETURNING t.ticket_id),
-         {capture}
-         SELECT count(*) FROM added",
-        classified = upsert::classified(REPLAY),
-        capture = upsert::capture(REPLAY, "(SELECT c.* FROM c JOIN w USING (ticket_id))", true),
-        tracked = *crate::ingest::columns::TRACKED,
-        set_tracked = upsert::set_excluded(true),
-    );
-    let versions = sqlx::query_scalar(&sql)
-        .bind(at)
-        .bind(None::<i64>)
-        .fetch_one(&mut *conn)
-        .await?;
-    sqlx::query("DROP TABLE inc_staging")
-        .execute(&mut *conn)
-        .await?;
-    Ok(versions)
+/// One archived snapshot downloaded and cleaned (on a blocking thread), each ticket's
+/// last row kept. The outer error stops the backfill; the inner one skips the snapshot
+/// when the file is at fault.
+async fn read(
+    bucket: &Bucket,
+    snapshot: Pending,
+) -> Result<(Pending, Result<Vec<Row>, ImportError>), BackfillError> {
+    let file = tempfile::NamedTempFile::new().map_err(BucketError::from)?;
+    bucket.download(&snapshot.key, file.path()).await?;
+    let (path, key) = (PathBuf::from(file.path()), snapshot.key.clone());
+    let rows = tokio::task::spawn_blocking(move || {
+        let mut rows = HashMap::new();
+        read_rows(&path, &key, |row| {
+            rows.insert(row.ticket_id.clone(), Row::of(row));
+            true
+        })
+        .map(|_| rows.into_values().collect())
+    })
+    .await
+    .map_err(|e| BucketError::from(std::io::Error::other(e)))?;
+    drop(file);
+    Ok((snapshot, rows))
+}
+
+/// What the replay needs of a cleaned row: the guard's fields and the tracked ones.
+struct Row {
+    ticket_id: String,
+    /// `source_updated_at` in microseconds (what PostgreSQL keeps); None is oldest.
+    updated: Option<i64>,
+    hash: u128,
+    /// The tracked fields, COPY-encoded (`encode_tracked`).
+    tracked: Box<[u8]>,
+}
+
+impl Row {
+    fn of(row: CleanRow) -> Row {
+        let mut tracked = Vec::with_capacity(128);
+        encode_tracked(&row, &mut tracked);
+        Row {
+            updated: row
+                .stamp(Stamp::SourceUpdatedAt)
+                .map(|t| t.timestamp_micros()),
+            hash: raw_hash(&row.raw),
+            tracked: tracked.into_boxed_slice(),
+            ticket_id: row.ticket_id,
+        }
+    }
+}
+
+/// A ticket as the replay goes: its stored row's guard fields and its current version.
+struct Ticket {
+    updated: Option<i64>,
+    hash: u128,
+    tracked: Box<[u8]>,
+    valid_from: DateTime<Utc>,
+}
+
+/// The replay's store in memory; closed versions go to `out` as COPY lines.
+#[derive(Default)]
+struct Replay {
+    tickets: HashMap<String, Ticket>,
+    /// The newest version time: history time never goes backwards.
+    newest: Option<DateTime<Utc>>,
+    /// The first snapshot replayed.
+    oldest: Option<DateTime<Utc>>,
+    out: Vec<u8>,
+}
+
+impl Replay {
+    /// One snapshot's rows at its time; returns the versions it recorded. The rules are
+    /// `upsert::classified` and `upsert::capture`'s: a row older than the stored one is
+    /// ignored, an unchanged one changes nothing, a new one or one whose tracked fields
+    /// differ starts a version (closing the current one, or replacing it when it starts
+    /// at the same instant).
+    fn apply(&mut self, rows: Vec<Row>, snapshot_at: DateTime<Utc>) -> usize {
+        self.oldest.get_or_insert(snapshot_at);
+        let at = self.newest.map_or(snapshot_at, |n| n.max(snapshot_at));
+        let mut added = 0;
+        for row in rows {
+            match self.tickets.get_mut(&row.ticket_id) {
+                None => {
+                    added += 1;
+                    self.tickets.insert(
+                        row.ticket_id,
+                        Ticket {
+                            updated: row.updated,
+                            hash: row.hash,
+                            tracked: row.tracked,
+                            valid_from: at,
+                        },
+                    );
+                }
+                Some(t) if t.updated > row.updated || t.hash == row.hash => {}
+                Some(t) => {
+                    t.updated = row.updated;
+                    t.hash = row.hash;
+                    if t.tracked != row.tracked {
+                        added += 1;
+                        if t.valid_from < at {
+                            encode_version(
+                                &row.ticket_id,
+                                t.valid_from,
+                                Some(at),
+                                &t.tracked,
+                                &mut self.out,
+                            );
+                        }
+                        t.tracked = row.tracked;
+                        t.valid_from = at;
+                    }
+                }
+            }
+        }
+        if added > 0 {
+            self.newest = Some(at);
+        }
+        added
+    }
+
+    /// The current versions, still open, to `out`.
+    fn finish(&mut self) {
+        for (id, t) in self.tickets.drain() {
+            encode_version(&id, t.valid_from, None, &t.tracked, &mut self.out);
+        }
+    }
 }
 
 /// Joins each replayed chain to the recorded history: its last version ends where the

@@ -4,6 +4,7 @@
 pub mod backfill;
 pub mod backlog;
 pub mod params;
+pub mod progress;
 pub mod read;
 pub mod retention;
 pub mod sealed;

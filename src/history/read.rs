@@ -6,7 +6,7 @@ use sqlx::PgExecutor;
 
 use super::backlog::Version;
 use super::timeline::Recorded;
-use crate::dashboard::params::Filters;
+use crate::dashboard::params::{sql_fold, Filters};
 use crate::dashboard::replay::HistorySpan;
 
 /// When capture started (`None`: nothing is recorded yet).
@@ -33,7 +33,7 @@ pub async fn versions(
            AND (cardinality($3::text[]) = 0 OR upper(normalized_status) = ANY($3))";
     let by_cluster = !filters.cluster.is_empty();
     let sql = match by_cluster {
-        true => format!("{OVERLAPPING} AND lower(cluster) = ANY($4)"),
+        true => format!("{OVERLAPPING} AND {} = ANY($4)", sql_fold("cluster")),
         false => OVERLAPPING.to_owned(),
     };
     let query = sqlx::query_as(&sql)
@@ -41,7 +41,7 @@ pub async fn versions(
         .bind(to)
         .bind(&filters.status);
     match by_cluster {
-        true => query.bind(filters.clusters_lower()),
+        true => query.bind(filters.clusters_folded()),
         false => query,
     }
     .fetch_all(db)

@@ -5,9 +5,18 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
+use crate::db::lock::IngestLock;
+
 /// Drops the versions closed before `now − days`, and the sealed hours that start before
-/// the new capture start; returns how many versions.
-pub async fn apply(pool: &PgPool, days: u32, now: DateTime<Utc>) -> sqlx::Result<i64> {
+/// the new capture start; returns how many versions. Tells every replica when it
+/// dropped any (their cached answers showed the dropped past).
+#[tracing::instrument(name = "retention", skip(pool, _lock), fields(dropped))]
+pub async fn apply(
+    pool: &PgPool,
+    _lock: &IngestLock,
+    days: u32,
+    now: DateTime<Utc>,
+) -> sqlx::Result<i64> {
     let mut tx = pool.begin().await?;
     let dropped = sqlx::query_scalar(
         "WITH dropped AS (DELETE FROM tickets.inc_history WHERE valid_to < $1 RETURNING valid_to),
@@ -26,7 +35,9 @@ pub async fn apply(pool: &PgPool, days: u32, now: DateTime<Utc>) -> sqlx::Result
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    tracing::Span::current().record("dropped", dropped);
     if dropped > 0 {
+        crate::events::notify(&mut *pool.acquire().await?, crate::events::NOT_AN_IMPORT).await;
         tracing::info!(dropped, days, "history retention: old versions dropped");
     }
     Ok(dropped)

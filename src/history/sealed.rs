@@ -14,6 +14,7 @@ use sqlx::{PgExecutor, PgPool};
 use super::backlog::{self, Bucket, Interval, Point, Version};
 use super::read;
 use crate::dashboard::params::Filters;
+use crate::db::lock::IngestLock;
 use crate::eat::EatTime;
 
 /// Hours sealed per read of the versions: a week's at a time keeps memory bounded.
@@ -228,11 +229,17 @@ pub async fn read(
     .await
 }
 
-/// Seals every hour that can be sealed; returns how many were. Rows of another SLA
-/// target are dropped first (one target per deployment). Run by the ingester, under the
-/// ingest lock, after each run.
-#[tracing::instrument(skip(pool))]
-pub async fn extend(pool: &PgPool, sla_target_hours: f64) -> sqlx::Result<i64> {
+/// Seals every hour that can be sealed, never one that ends after `now` (a version
+/// stamped ahead of the clock must not freeze a future hour); returns how many were.
+/// Rows of another SLA target are dropped first (one target per deployment). Run by the
+/// ingester, under the ingest lock, after each run.
+#[tracing::instrument(name = "seal", skip(pool, _lock), fields(sealed))]
+pub async fn extend(
+    pool: &PgPool,
+    _lock: &IngestLock,
+    sla_target_hours: f64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<i64> {
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM tickets.backlog_hourly WHERE sla_target_hours <> $1")
         .bind(sla_target_hours)
@@ -252,7 +259,7 @@ pub async fn extend(pool: &PgPool, sla_target_hours: f64) -> sqlx::Result<i64> {
     .await?;
     let Some((first, last)) = start
         .zip(newest)
-        .and_then(|(start, newest)| to_seal(start, newest, last))
+        .and_then(|(start, newest)| to_seal(start, newest.min(now), last))
     else {
         return Ok(0);
     };
@@ -292,6 +299,7 @@ pub async fn extend(pool: &PgPool, sla_target_hours: f64) -> sqlx::Result<i64> {
         from = to;
     }
     tx.commit().await?;
+    tracing::Span::current().record("sealed", sealed);
     if sealed > 0 {
         tracing::info!(sealed, "backlog hours sealed");
     }

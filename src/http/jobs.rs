@@ -12,8 +12,8 @@ use tracing::Instrument;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use crate::ingest::run::{Ingester, RunError, RunReport};
-use crate::ingest::Mode;
+use crate::db::lock::{IngestLock, LockError};
+use crate::ingest::run::{Ingester, RunError, RunReport, RUN_PATIENCE};
 use crate::supervise::Supervisor;
 
 /// How many finished jobs are remembered.
@@ -117,14 +117,16 @@ impl ImportJobs {
         if let Some(job) = self.running() {
             return Ok(Started::AlreadyRunning(job));
         }
-        let Some(lock) = ingester.try_lock().await? else {
-            return Ok(Started::Locked);
+        let lock = match IngestLock::acquire(&ingester.database_url, RUN_PATIENCE, || {}).await {
+            Ok(lock) => lock,
+            Err(LockError::Busy(_)) => return Ok(Started::Locked),
+            Err(LockError::Database(e)) => return Err(e),
         };
         let job = self.insert();
         let id = job.id;
         let (jobs, cancelled, ingester) = (self.clone(), self.clone(), ingester.clone());
         let work = async move {
-            let result = ingester.run_locked(Mode::Apply, Some(lock)).await;
+            let result = ingester.run_locked(lock).await;
             jobs.finish(id, result.map_err(|e| job_error(e).body()));
         };
         // The job's span is a child of the request's: its logs carry the request id.

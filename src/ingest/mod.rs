@@ -19,12 +19,10 @@ use md5::{Digest, Md5};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
+use crate::db::lock::IngestLock;
 use crate::geocode::names::{ticket_location_query, Aliases};
 use clean::{FileError, Header, RowStats};
 pub use upsert::{Changes, Source};
-
-/// The channel an import that wrote rows notifies, so every replica drops its cache.
-pub const DATA_CHANGED_CHANNEL: &str = "fleettickets_data_changed";
 
 /// Staging rows are sent to PostgreSQL in chunks of about this size, so memory stays
 /// bounded whatever the file's size.
@@ -35,6 +33,16 @@ pub enum Mode {
     /// Work out what the import would do; write nothing.
     DryRun,
     Apply,
+}
+
+impl Mode {
+    /// A write needs the ingest lock, so holding it is what makes a run applied.
+    pub fn of(lock: Option<&IngestLock>) -> Mode {
+        match lock {
+            Some(_) => Mode::Apply,
+            None => Mode::DryRun,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +82,33 @@ pub struct ImportReport {
     pub applied: bool,
     /// The `tickets.import_meta` row, when applied.
     pub import_id: Option<i64>,
+    /// The file's name gave a time after the import's clock: its versions are recorded
+    /// at the clock instead (history never runs ahead of it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub future_snapshot: Option<FutureSnapshot>,
+}
+
+/// A snapshot named after the clock (an exporter's clock or time zone gone wrong).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct FutureSnapshot {
+    /// The time its name gives.
+    #[serde(serialize_with = "crate::eat::serialize")]
+    pub named: chrono::DateTime<Utc>,
+    /// The import's clock, used instead.
+    #[serde(serialize_with = "crate::eat::serialize")]
+    pub recorded_at: chrono::DateTime<Utc>,
+}
+
+impl FutureSnapshot {
+    /// Caps `source`'s snapshot time at `now`; says so when it had to.
+    pub fn cap(source: &mut Source, now: chrono::DateTime<Utc>) -> Option<FutureSnapshot> {
+        let named = source.snapshot_at.filter(|t| *t > now)?;
+        source.snapshot_at = Some(now);
+        Some(FutureSnapshot {
+            named,
+            recorded_at: now,
+        })
+    }
 }
 
 impl ImportReport {
@@ -92,14 +127,24 @@ pub async fn writer_settings(tx: &mut PgConnection) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Imports one snapshot file: all of it in one transaction, or nothing.
+/// Imports one snapshot file: all of it in one transaction, or nothing. Applied with the
+/// ingest `lock`; without it, a dry run.
 pub async fn import_file(
     pool: &PgPool,
     path: &Path,
     mut source: Source,
-    mode: Mode,
+    lock: Option<&IngestLock>,
 ) -> Result<ImportReport, ImportError> {
+    let mode = Mode::of(lock);
     let started_at = Utc::now();
+    let future_snapshot = FutureSnapshot::cap(&mut source, started_at);
+    if let Some(f) = future_snapshot {
+        tracing::warn!(
+            key = %source.key,
+            named = %crate::eat::rfc3339(f.named),
+            "the snapshot's name is after the import's clock: its versions are recorded at the clock"
+        );
+    }
     let started_at_instant = std::time::Instant::now();
     let aliases = Aliases::load(&mut *pool.acquire().await?).await?;
     let mut conn = pool.acquire().await?;
@@ -110,18 +155,18 @@ pub async fn import_file(
         .await?;
     let (stats, md5) = stage(&mut tx, path, &source.key, aliases, mode).await?;
     let staged_ms = started_at_instant.elapsed().as_millis();
-    let import_id = match mode {
-        Mode::DryRun => None,
-        Mode::Apply => Some(upsert::next_import_id(&mut tx).await?),
+    let import_id = match lock {
+        None => None,
+        Some(_) => Some(upsert::next_import_id(&mut tx).await?),
     };
-    let changes = match import_id {
+    let changes = match lock.zip(import_id) {
         None => upsert::classify(&mut tx).await?,
-        Some(id) => {
+        Some((lock, id)) => {
             let wanted = source.snapshot_at.unwrap_or(started_at);
             let at = upsert::history_time(&mut tx, upsert::LIVE, wanted).await?;
-            let changes = upsert::apply(&mut tx, at, id).await?;
+            let changes = upsert::apply(&mut tx, lock, at, id).await?;
             if changes.versions > 0 {
-                upsert::start_capture(&mut tx, at).await?;
+                upsert::start_capture(&mut tx, lock, at).await?;
             }
             changes
         }
@@ -135,11 +180,12 @@ pub async fn import_file(
         changes,
         applied: mode == Mode::Apply,
         import_id,
+        future_snapshot,
     };
-    if mode == Mode::DryRun {
+    let Some(lock) = lock else {
         tx.rollback().await?;
         return Ok(report);
-    }
+    };
     let record = upsert::ImportRecord {
         id: import_id,
         source: &source,
@@ -149,7 +195,7 @@ pub async fn import_file(
         error: None,
         started_at,
     };
-    report.import_id = Some(upsert::record(&mut tx, &record).await?);
+    report.import_id = Some(upsert::record(&mut tx, lock, &record).await?);
     tx.commit().await?;
     if report.wrote_rows() {
         crate::events::notify(&mut conn, report.import_id.unwrap_or_default()).await;
@@ -231,12 +277,46 @@ fn read_file(
     aliases: &Aliases,
     out: &mpsc::Sender<Vec<u8>>,
 ) -> Result<(RowStats, String), ImportError> {
+    let began = std::time::Instant::now();
+    let mut buf = Vec::with_capacity(BATCH_BYTES + 4096);
+    let mut ord = 0u64;
+    let read = read_rows(&path, label, |mut row| {
+        row.location_query = ticket_location_query(
+            row.is_actionable == Some(true),
+            row.feed_point().is_some(),
+            row.location_name.as_deref(),
+            row.cluster.as_deref(),
+            aliases,
+        );
+        ord += 1;
+        upsert::encode_row(ord, &row, &mut buf);
+        if buf.len() >= BATCH_BYTES {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(BATCH_BYTES + 4096));
+            // The importer gave up (its transaction failed): stop reading.
+            return out.blocking_send(full).is_ok();
+        }
+        true
+    })?;
+    if !buf.is_empty() {
+        out.blocking_send(buf).ok();
+    }
+    tracing::debug!(reader_ms = began.elapsed().as_millis(), "reader done");
+    Ok(read)
+}
+
+/// Reads and cleans a snapshot file, handing each kept row, in file order, to `row`
+/// (which returns false to stop early). Returns the row counts and the content MD5
+/// (hex), or the reason the file is refused. Blocking.
+pub fn read_rows(
+    path: &Path,
+    label: &str,
+    mut row: impl FnMut(clean::CleanRow) -> bool,
+) -> Result<(RowStats, String), ImportError> {
     let io_err = |source| ImportError::Io {
         file: label.to_owned(),
         source,
     };
-    let began = std::time::Instant::now();
-    let file = std::fs::File::open(&path).map_err(io_err)?;
+    let file = std::fs::File::open(path).map_err(io_err)?;
     let mut hashed = Hashing {
         inner: file,
         md5: Md5::new(),
@@ -272,35 +352,16 @@ fn read_file(
         }
         let header = Header::parse(label, &record)?;
         let mut stats = RowStats::default();
-        let mut buf = Vec::with_capacity(BATCH_BYTES + 4096);
-        let mut ord = 0u64;
         while csv.read_record(&mut record).map_err(malformed)? {
             let line = record.position().map_or(0, |p| p.line());
-            if let Some(mut row) = header.clean(&record, line, &mut stats)? {
-                row.location_query = ticket_location_query(
-                    row.is_actionable == Some(true),
-                    row.feed_point().is_some(),
-                    row.location_name.as_deref(),
-                    row.cluster.as_deref(),
-                    aliases,
-                );
-                ord += 1;
-                upsert::encode_row(ord, &row, &mut buf);
-            }
-            if buf.len() >= BATCH_BYTES {
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(BATCH_BYTES + 4096));
-                if out.blocking_send(full).is_err() {
-                    // The importer gave up (its transaction failed); stop reading.
+            if let Some(clean) = header.clean(&record, line, &mut stats)? {
+                if !row(clean) {
                     return Ok((stats, String::new()));
                 }
             }
         }
-        if !buf.is_empty() {
-            out.blocking_send(buf).ok();
-        }
         stats
     };
-    tracing::debug!(reader_ms = began.elapsed().as_millis(), "reader done");
     // Hash whatever the CSV reader did not consume (nothing, normally).
     std::io::copy(&mut hashed, &mut std::io::sink()).map_err(io_err)?;
     Ok((stats, format!("{:x}", hashed.md5.finalize())))

@@ -6,19 +6,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 use super::bucket::{Bucket, BucketError, Pending};
 use super::clean::RowStats;
 use super::upsert::{self, Changes, ImportRecord, Source};
 use super::{import_file, ImportError, ImportReport, Mode};
-use crate::geocode::run::Trigger;
-use crate::history::sealed;
-use crate::metrics::Metrics;
+use crate::db::lock::{IngestLock, LockError};
 
-/// The advisory lock key that makes one replica the importer, or the backfill ("INC"
-/// in ASCII).
-pub const LOCK_KEY: i64 = 0x494e43;
+/// How long a run waits for the ingest lock before it leaves the work to its holder:
+/// a geocoding run writes its points in well under this, an import may not.
+pub const RUN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+use crate::geocode::run::Trigger;
+use crate::history::{retention, sealed};
+use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -79,30 +80,48 @@ pub struct Ingester {
     /// The SLA target the backlog's hours are sealed for after each run
     /// (`history::sealed`); `None` (the CLI) leaves them to the server's next run.
     pub seal_sla_target_hours: Option<f64>,
+    /// `HISTORY_RETENTION_DAYS`: applied after each run that holds the lock.
+    pub retention_days: Option<u32>,
 }
 
 impl Ingester {
     /// Runs over every pending snapshot. A bucket or database fault stops the run (the
     /// snapshot stays pending for the next one); a bad snapshot is set aside and the
-    /// run goes on.
+    /// run goes on. Applied, the run needs the ingest lock: when another replica or
+    /// process holds it for `RUN_PATIENCE`, the run does nothing (`skipped_locked`).
     pub async fn run(&self, mode: Mode) -> Result<RunReport, RunError> {
-        self.run_locked(mode, None).await
+        match mode {
+            Mode::DryRun => self.observed(None).await,
+            Mode::Apply => {
+                match IngestLock::acquire(&self.database_url, RUN_PATIENCE, || {}).await {
+                    Ok(lock) => self.run_locked(lock).await,
+                    Err(LockError::Database(e)) => Err(e.into()),
+                    Err(LockError::Busy(_)) => {
+                        tracing::info!("another replica is importing; skipping this run");
+                        Ok(RunReport {
+                            skipped_locked: true,
+                            ..RunReport::default()
+                        })
+                    }
+                }
+            }
+        }
     }
 
-    /// The importer's lock (one replica imports at a time), if free. Hold it for
-    /// `run_locked`; it is released when its connection closes.
-    pub async fn try_lock(&self) -> sqlx::Result<Option<PgConnection>> {
-        crate::db::try_lock(&self.database_url, LOCK_KEY).await
+    /// An applied run under the lock the caller took; then retention and sealing, under
+    /// the same lock. The lock is released at the end.
+    pub async fn run_locked(&self, lock: IngestLock) -> Result<RunReport, RunError> {
+        let report = self.observed(Some(&lock)).await;
+        lock.release().await;
+        report
     }
 
-    /// `run`, with the lock taken already by the caller (else taken here).
-    #[tracing::instrument(name = "ingest", skip_all, fields(?mode, snapshots))]
-    pub async fn run_locked(
-        &self,
-        mode: Mode,
-        lock: Option<PgConnection>,
-    ) -> Result<RunReport, RunError> {
-        let result = self.run_inner(mode, lock).await;
+    /// A run (applied with `lock`, else a dry run), logged and counted.
+    #[tracing::instrument(name = "ingest", skip_all, fields(mode, snapshots))]
+    async fn observed(&self, lock: Option<&IngestLock>) -> Result<RunReport, RunError> {
+        let mode = Mode::of(lock);
+        tracing::Span::current().record("mode", tracing::field::debug(mode));
+        let result = self.run_inner(lock).await;
         match &result {
             Ok(report) => {
                 tracing::Span::current().record("snapshots", report.snapshots.len());
@@ -122,30 +141,11 @@ impl Ingester {
         result
     }
 
-    async fn run_inner(
-        &self,
-        mode: Mode,
-        lock: Option<PgConnection>,
-    ) -> Result<RunReport, RunError> {
-        // Held for the whole run; a dry run writes nothing and needs none.
-        let lock = match (mode, lock) {
-            (Mode::DryRun, _) => None,
-            (Mode::Apply, Some(lock)) => Some(lock),
-            (Mode::Apply, None) => match self.try_lock().await? {
-                Some(lock) => Some(lock),
-                None => {
-                    tracing::info!("another replica is importing; skipping this run");
-                    return Ok(RunReport {
-                        skipped_locked: true,
-                        ..RunReport::default()
-                    });
-                }
-            },
-        };
+    async fn run_inner(&self, lock: Option<&IngestLock>) -> Result<RunReport, RunError> {
         let mut report = RunReport::default();
         let mut last_etag = last_imported_etag(&self.pool).await?;
         for snapshot in self.bucket.pending().await? {
-            let outcome = self.one(&snapshot, last_etag.as_deref(), mode).await?;
+            let outcome = self.one(&snapshot, last_etag.as_deref(), lock).await?;
             if !matches!(outcome, Outcome::Failed { .. }) {
                 last_etag = Some(snapshot.etag.clone());
             }
@@ -155,16 +155,26 @@ impl Ingester {
                 outcome,
             });
         }
-        if let (Some(target), Some(_)) = (self.seal_sla_target_hours, &lock) {
+        if let Some(lock) = lock {
+            self.after_run(lock).await;
+        }
+        Ok(report)
+    }
+
+    /// Retention, then sealing: both rewrite derived history, so both run under the
+    /// run's lock. A failure is logged; the next run retries.
+    async fn after_run(&self, lock: &IngestLock) {
+        if let Some(days) = self.retention_days {
+            if let Err(e) = retention::apply(&self.pool, lock, days, Utc::now()).await {
+                tracing::warn!(error = %e, "history retention failed; the next run retries");
+            }
+        }
+        if let Some(target) = self.seal_sla_target_hours {
             // A cache of the history: if this fails, the backlog reads the versions.
-            if let Err(e) = sealed::extend(&self.pool, target).await {
+            if let Err(e) = sealed::extend(&self.pool, lock, target, Utc::now()).await {
                 tracing::warn!(error = %e, "sealing the backlog's hours failed; the next run retries");
             }
         }
-        if let Some(lock) = lock {
-            lock.close().await.ok();
-        }
-        Ok(report)
     }
 
     #[tracing::instrument(name = "snapshot", skip_all,
@@ -173,7 +183,7 @@ impl Ingester {
         &self,
         snapshot: &Pending,
         last_etag: Option<&str>,
-        mode: Mode,
+        lock: Option<&IngestLock>,
     ) -> Result<Outcome, RunError> {
         let source = Source {
             key: snapshot.key.clone(),
@@ -181,7 +191,7 @@ impl Ingester {
             snapshot_at: Some(snapshot.snapshot_at),
         };
         if last_etag == Some(snapshot.etag.as_str()) {
-            if mode == Mode::Apply {
+            if let Some(lock) = lock {
                 let mut conn = self.pool.acquire().await?;
                 // Byte-identical to the last import, so it is truncated when that was.
                 let truncated: Option<bool> = sqlx::query_scalar(
@@ -194,7 +204,7 @@ impl Ingester {
                     truncated: truncated.unwrap_or(false),
                     ..RowStats::default()
                 };
-                record_without_rows(&mut conn, &source, "unchanged", &stats, None).await?;
+                record_without_rows(&mut conn, lock, &source, "unchanged", &stats, None).await?;
                 self.bucket.archive(snapshot).await?;
                 Metrics::outcome(&self.metrics.imports, "unchanged");
                 tracing::Span::current().record("outcome", "unchanged");
@@ -205,9 +215,9 @@ impl Ingester {
         let started = Instant::now();
         let file = tempfile::NamedTempFile::new().map_err(BucketError::from)?;
         self.bucket.download(&snapshot.key, file.path()).await?;
-        match import_file(&self.pool, file.path(), source.clone(), mode).await {
+        match import_file(&self.pool, file.path(), source.clone(), lock).await {
             Ok(report) => {
-                if mode == Mode::Apply {
+                if lock.is_some() {
                     self.bucket.archive(snapshot).await?;
                     Metrics::outcome(&self.metrics.imports, "imported");
                     self.metrics
@@ -227,10 +237,11 @@ impl Ingester {
             }
             Err(e) if e.is_bad_file() => {
                 let error = e.to_string();
-                if mode == Mode::Apply {
+                if let Some(lock) = lock {
                     let mut conn = self.pool.acquire().await?;
                     record_without_rows(
                         &mut conn,
+                        lock,
                         &source,
                         "failed",
                         &RowStats::default(),
@@ -265,19 +276,23 @@ async fn last_imported_etag(pool: &PgPool) -> sqlx::Result<Option<String>> {
 
 async fn record_without_rows(
     conn: &mut PgConnection,
+    lock: &IngestLock,
     source: &Source,
     outcome: &'static str,
     stats: &RowStats,
     error: Option<&str>,
 ) -> sqlx::Result<i64> {
+    // A name in the future is recorded at the clock, as `import_file` does.
+    let mut source = source.clone();
+    super::FutureSnapshot::cap(&mut source, Utc::now());
     let record = ImportRecord {
         id: None,
-        source,
+        source: &source,
         outcome,
         stats,
         changes: Changes::default(),
         error,
         started_at: Utc::now(),
     };
-    upsert::record(conn, &record).await
+    upsert::record(conn, lock, &record).await
 }

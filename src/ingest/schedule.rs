@@ -9,7 +9,6 @@ use croner::Cron;
 use super::run::Ingester;
 use super::Mode;
 use crate::eat;
-use crate::history::retention;
 
 #[derive(Debug, Clone)]
 pub struct Schedule(Cron);
@@ -30,26 +29,24 @@ impl Schedule {
     }
 }
 
-/// Runs the ingester on the schedule (under the supervisor), each run followed by the
-/// history's retention when one is set. Failed runs are logged and counted by the
-/// ingester; the next tick tries again. Ends when the schedule has no next run.
+/// Runs the ingester on the schedule (under the supervisor), and once first when
+/// `on_start`, even without a schedule (`INGEST_CRON=off`). Failed runs are logged and
+/// counted by the ingester; the next tick tries again. Ends when the schedule has no
+/// next run.
 pub async fn run(
     ingester: Ingester,
-    schedule: Schedule,
+    schedule: Option<Schedule>,
     on_start: bool,
-    retention_days: Option<u32>,
 ) -> anyhow::Result<()> {
     let run = || async {
         ingester.run(Mode::Apply).await.ok();
-        if let Some(days) = retention_days {
-            if let Err(e) = retention::apply(&ingester.pool, days, Utc::now()).await {
-                tracing::warn!(error = %e, "history retention failed; the next run retries");
-            }
-        }
     };
     if on_start {
         run().await;
     }
+    let Some(schedule) = schedule else {
+        return Ok(());
+    };
     loop {
         let now = Utc::now();
         let Some(next) = schedule.next_after(now) else {

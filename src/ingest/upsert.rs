@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 
 use super::clean::{CleanRow, RowStats};
 use super::columns::{self, Value, COLUMNS, TYPED};
+use crate::db::lock::IngestLock;
 use crate::geocode::resolve::{POINT_COLUMNS, POINT_JOINS};
 
 /// The staging table: the ticket's key, raw text and hash, the typed columns of
@@ -188,6 +189,7 @@ pub async fn classify(conn: &mut PgConnection) -> sqlx::Result<Changes> {
 /// rows are not touched (and their JSON is never parsed).
 pub async fn apply(
     conn: &mut PgConnection,
+    _lock: &IngestLock,
     at: DateTime<Utc>,
     import_id: i64,
 ) -> sqlx::Result<Changes> {
@@ -198,6 +200,7 @@ pub async fn apply(
 /// costs an import), never the product's path.
 pub async fn apply_without_history(
     conn: &mut PgConnection,
+    _lock: &IngestLock,
     at: DateTime<Utc>,
     import_id: i64,
 ) -> sqlx::Result<Changes> {
@@ -249,7 +252,11 @@ async fn write(
 }
 
 /// Marks capture as started at `at` unless it already has.
-pub async fn start_capture(conn: &mut PgConnection, at: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn start_capture(
+    conn: &mut PgConnection,
+    _lock: &IngestLock,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO tickets.history_capture (started_at) VALUES ($1) ON CONFLICT DO NOTHING",
     )
@@ -311,7 +318,11 @@ pub struct ImportRecord<'a> {
     pub started_at: DateTime<Utc>,
 }
 
-pub async fn record(conn: &mut PgConnection, r: &ImportRecord<'_>) -> sqlx::Result<i64> {
+pub async fn record(
+    conn: &mut PgConnection,
+    _lock: &IngestLock,
+    r: &ImportRecord<'_>,
+) -> sqlx::Result<i64> {
     let duplicates = (r.stats.rows_kept as i64 - r.changes.tickets).max(0);
     sqlx::query_scalar(
         "INSERT INTO tickets.import_meta (id, source_key, etag, snapshot_at, outcome, rows_read,
@@ -363,14 +374,7 @@ pub fn encode_row(ord: u64, row: &CleanRow, out: &mut Vec<u8>) {
     field.text(&row.ticket_id);
     field.text(&row.raw);
     field.text(&row_hash(&row.raw));
-    for column in COLUMNS {
-        match (column.value)(row) {
-            Value::Text(v) => field.opt(v),
-            Value::Bool(v) => field.opt(v.map(|b| if b { "t" } else { "f" })),
-            Value::Int(v) => field.opt(v.map(|m| m.to_string()).as_deref()),
-            Value::Time(v) => field.opt(v.map(utc_text).as_deref()),
-        }
-    }
+    field.columns(row, false);
     let point = row.feed_point();
     field.opt(point.map(|p| p.lat.to_string()).as_deref());
     field.opt(point.map(|p| p.lon.to_string()).as_deref());
@@ -378,11 +382,38 @@ pub fn encode_row(ord: u64, row: &CleanRow, out: &mut Vec<u8>) {
     *line.last_mut().expect("fields were written") = b'\n';
 }
 
-/// A 128-bit hash (XXH3) of the raw JSON text, as a UUID literal: change detection
-/// only, where an accidental collision (about 2^-128) is the one risk.
+/// The tracked fields of `row` in COPY text, each followed by a tab: equal bytes are
+/// equal values in PostgreSQL (times are written to the microsecond it keeps).
+pub fn encode_tracked(row: &CleanRow, out: &mut Vec<u8>) {
+    Field(out).columns(row, true);
+}
+
+/// One line of `COPY … (ticket_id, valid_from, valid_to, <tracked>, import_id)`, with
+/// `tracked` as `encode_tracked` wrote it and no import.
+pub fn encode_version(
+    ticket_id: &str,
+    from: DateTime<Utc>,
+    to: Option<DateTime<Utc>>,
+    tracked: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let mut field = Field(out);
+    field.text(ticket_id);
+    field.text(&utc_text(from));
+    field.opt(to.map(utc_text).as_deref());
+    field.0.extend_from_slice(tracked);
+    field.0.extend_from_slice(b"\\N\n");
+}
+
+/// A 128-bit hash (XXH3) of the raw JSON text: change detection only, where an
+/// accidental collision (about 2^-128) is the one risk.
+pub fn raw_hash(raw: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(raw.as_bytes())
+}
+
+/// `raw_hash` as a UUID literal, the `row_hash` column.
 fn row_hash(raw: &str) -> String {
-    let h = xxhash_rust::xxh3::xxh3_128(raw.as_bytes());
-    let hex = format!("{h:032x}");
+    let hex = format!("{:032x}", raw_hash(raw));
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
@@ -429,6 +460,18 @@ impl Field<'_> {
         }
         self.0.extend_from_slice(&bytes[start..]);
         self.0.push(b'\t');
+    }
+
+    /// The typed columns (or only the tracked ones), in `COLUMNS` order.
+    fn columns(&mut self, row: &CleanRow, tracked_only: bool) {
+        for column in COLUMNS.iter().filter(|c| c.tracked || !tracked_only) {
+            match (column.value)(row) {
+                Value::Text(v) => self.opt(v),
+                Value::Bool(v) => self.opt(v.map(|b| if b { "t" } else { "f" })),
+                Value::Int(v) => self.opt(v.map(|m| m.to_string()).as_deref()),
+                Value::Time(v) => self.opt(v.map(utc_text).as_deref()),
+            }
+        }
     }
 
     fn opt(&mut self, value: Option<&str>) {

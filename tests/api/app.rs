@@ -108,6 +108,7 @@ impl TestApp {
 
     /// Polls an import job until it is no longer running; its last body.
     pub async fn finished_job(&self, location: &str, token: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
         loop {
             let r = self.get_as(location, token).await;
             assert_eq!(r.status(), 200, "{location}");
@@ -115,6 +116,10 @@ impl TestApp {
             if job["status"] != "running" {
                 return job;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the job at {location} still running after 300 s: {job}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }

@@ -33,6 +33,7 @@ pub fn series() -> [(&'static str, String); 3] {
 pub fn ingester(db: &TestDb, bucket: &BucketConfig) -> Ingester {
     Ingester {
         seal_sla_target_hours: Some(24.0),
+        retention_days: None,
         pool: db.pool.clone(),
         bucket: Bucket::from_config(bucket).unwrap(),
         metrics: Default::default(),

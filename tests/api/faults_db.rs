@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::app::{spawn_app_behind_proxy_with, TestApp};
 use crate::faults::{import_job, stored};
-use crate::helpers::{count, test_data};
+use crate::helpers::{count, eventually, test_data};
 use crate::jobs::ADMIN;
 use crate::proxy::FaultProxy;
 
@@ -89,9 +89,10 @@ impl Load {
     /// Waits until `n` more answers were 503s than when called.
     async fn until_unavailable(&self, n: usize) {
         let target = self.unavailable.load(Ordering::SeqCst) + n;
-        while self.unavailable.load(Ordering::SeqCst) < target {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(Duration::from_secs(60), "the readers' 503s", || async {
+            self.unavailable.load(Ordering::SeqCst) >= target
+        })
+        .await;
     }
 
     /// Stops the readers; every answer, checked: a 200, or a 503 with `Retry-After`
@@ -150,10 +151,27 @@ async fn app_with_a_big_snapshot() -> (TestApp, FaultProxy, std::path::PathBuf, 
 async fn an_import_writing(app: &TestApp) -> String {
     let (status, location, body) = app.start_import(ADMIN).await;
     assert_eq!(status, 202, "{body}");
-    while count(&app.db.pool, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY inc_staging%' AND state = 'active'").await == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    location.unwrap()
+    let location = location.unwrap();
+    let copying = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY inc_staging%' AND state = 'active'";
+    eventually(
+        Duration::from_secs(60),
+        "the import's COPY seen writing",
+        || async {
+            let seen = count(&app.db.pool, copying).await > 0;
+            // A COPY that finished between two polls would never be seen: say so.
+            if !seen {
+                let job: serde_json::Value =
+                    app.get_as(&location, ADMIN).await.json().await.unwrap();
+                assert_eq!(
+                    job["status"], "running",
+                    "the import ended before its COPY was seen: {job}"
+                );
+            }
+            seen
+        },
+    )
+    .await;
+    location
 }
 
 /// The import in flight fails naming the database, counted, and leaves nothing: the
@@ -198,9 +216,10 @@ async fn imported_once(
 /// How long until a read that needs the database is served again.
 async fn until_reads_recover(app: &TestApp) -> Duration {
     let started = Instant::now();
-    while app.get("/api/v1/freshness").await.status() != 200 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(60), "reads served again", || async {
+        app.get("/api/v1/freshness").await.status() == 200
+    })
+    .await;
     started.elapsed()
 }
 

@@ -70,6 +70,12 @@ async fn search(State(stub): State<Stub>, Query(s): Query<Search>) -> axum::resp
         )
             .into_response();
     }
+    // "BadLat<x> …": an answer whose latitude string is <x> ("NaN", "inf", "91.5", "abc").
+    if let Some(rest) = s.q.split_once("BadLat").map(|(_, r)| r) {
+        let lat = rest.split([' ', ',']).next().unwrap_or_default();
+        return axum::Json(json!([{"lat": lat, "lon": "36.8", "display_name": s.q}]))
+            .into_response();
+    }
     if s.q.contains("Wrong") {
         return point((-4.0435, 39.6682)); // Mombasa: a wrong-city match for Nairobi
     }
@@ -516,4 +522,66 @@ async fn offline_every_ticket_of_a_known_cluster_has_a_point() {
         .await,
         1
     );
+}
+
+#[tokio::test]
+async fn answers_that_are_no_point_on_earth_are_refused_and_never_stored() {
+    let db = test_db().await;
+    import(
+        &db,
+        &format!(
+            "{HEAD}\n\
+         INC1,true,Westlands,Nairobi,BadLatNaN Site,,\n\
+         INC2,true,Westlands,Nairobi,BadLatinf Site,,\n\
+         INC3,true,Westlands,Nairobi,BadLat91.5 Site,,\n\
+         INC4,true,Westlands,Nairobi,BadLatabc Site,,\n"
+        ),
+    )
+    .await;
+    let (_stub, url) = Stub::start().await;
+    let mut geocoder = geocoder(&db, &url, Some(KEY), 50.0);
+    geocoder.config.geocoder_max_failures = 10;
+    let report = geocoder.run(Steps::Locations).await.unwrap();
+    assert_eq!(
+        (
+            report.calls,
+            report.found,
+            report.failed,
+            report.bad_answers
+        ),
+        (4, 0, 4, 4),
+        "{report:?}"
+    );
+    assert_eq!(report.stopped, None);
+    let cached = "SELECT count(*) FROM tickets.geo_locations";
+    assert_eq!(count(&db.pool, cached).await, 0, "nothing stored");
+    // Every ticket keeps its cluster's gazetteer point, a real one.
+    let bad = "SELECT count(*) FROM tickets.inc WHERE latitude IS NULL OR latitude = 'NaN'
+               OR abs(latitude) > 90 OR geo_source <> 'cluster'";
+    assert_eq!(count(&db.pool, bad).await, 0);
+    // And the schema refuses such a point whoever writes it.
+    for (lat, lon) in [
+        ("'NaN'", "36.8"),
+        ("'Infinity'", "36.8"),
+        ("91.5", "36.8"),
+        ("-1.2", "181"),
+    ] {
+        let sql = format!(
+            "INSERT INTO tickets.geo_locations (query, status, latitude, longitude, provider)
+             VALUES ('q', 'found', {lat}, {lon}, 'locationiq')"
+        );
+        let refused = sqlx::query(&sql).execute(&db.pool).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("point_on_earth"),
+            "{lat},{lon}: {refused}"
+        );
+        let sql = format!(
+            "UPDATE tickets.inc SET latitude = {lat}, longitude = {lon} WHERE ticket_id = 'INC1'"
+        );
+        let refused = sqlx::query(&sql).execute(&db.pool).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("inc_point_on_earth"),
+            "{lat},{lon}: {refused}"
+        );
+    }
 }

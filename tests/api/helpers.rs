@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use fleettickets::config::DatabaseConfig;
 use fleettickets::db;
+use fleettickets::db::lock::IngestLock;
 use fleettickets::ingest::{import_file, ImportError, ImportReport, Mode, Source};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::OnceCell;
@@ -149,13 +150,29 @@ pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
-/// Imports a local file as `fleettickets import --inc-csv FILE [--apply]` does.
+/// Imports a local file as `fleettickets import --inc-csv FILE [--apply]` does: applied
+/// under the ingest lock.
 pub async fn import_path(
     pool: &PgPool,
     path: &Path,
     mode: Mode,
 ) -> Result<ImportReport, ImportError> {
-    import_file(pool, path, Source::local_file(path), mode).await
+    let lock = match mode {
+        Mode::Apply => Some(writer_lock(pool).await),
+        Mode::DryRun => None,
+    };
+    let report = import_file(pool, path, Source::local_file(path), lock.as_ref()).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    report
+}
+
+/// The ingest lock, as a writer takes it (waiting up to a minute).
+pub async fn writer_lock(pool: &PgPool) -> IngestLock {
+    IngestLock::acquire_from(pool, std::time::Duration::from_secs(60), || {})
+        .await
+        .expect("the ingest lock within a minute")
 }
 
 /// Applies a handmade CSV (named as a bucket snapshot of 2026-06-16 07:15:02 EAT).
@@ -165,4 +182,20 @@ pub async fn import_text(pool: &PgPool, csv: &str) -> ImportReport {
     import_path(pool, &path, Mode::Apply)
         .await
         .expect("import succeeds")
+}
+
+/// Polls `done` every 10 ms for at most `limit`; panics naming `what` after it.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: std::time::Duration,
+    what: &str,
+    mut done: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {limit:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }

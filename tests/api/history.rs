@@ -7,7 +7,7 @@ use sqlx::PgPool;
 
 use crate::app::spawn_app;
 use crate::bucket::ingester;
-use crate::helpers::{count, import_path, import_text, temp_dir, test_db, write_file};
+use crate::helpers::{count, import_path, import_text, temp_dir, test_db, write_file, writer_lock};
 
 pub const HEAD: &str =
     "ticket_id,normalized_status,is_actionable,cluster,region,raw_status,created_at_service,closed_at,source_updated_at";
@@ -447,17 +447,19 @@ async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
             .with_timezone(&chrono::Utc)
     };
     // The hour 08:00–09:00 is sealed; 09:00–10:00 waits (an import at 10:00 may redo it).
-    let sealed = fleettickets::history::sealed::extend;
-    assert_eq!(sealed(p, 24.0).await.unwrap(), 1);
+    let lock = writer_lock(p).await;
+    let now = chrono::Utc::now();
+    let sealed = |target| fleettickets::history::sealed::extend(p, &lock, target, now);
+    assert_eq!(sealed(24.0).await.unwrap(), 1);
     // Another SLA target drops the rows of this one and seals the hours for its own.
-    assert_eq!(sealed(p, 12.0).await.unwrap(), 1);
+    assert_eq!(sealed(12.0).await.unwrap(), 1);
     let targets = "SELECT count(*) FROM tickets.backlog_hourly WHERE sla_target_hours = 12";
     assert_eq!(count(p, targets).await, 1);
-    assert_eq!(sealed(p, 24.0).await.unwrap(), 1);
+    assert_eq!(sealed(24.0).await.unwrap(), 1);
     // One day kept at 09:30 the next day: the version closed at 09:00 goes.
     let retention = fleettickets::history::retention::apply;
     assert_eq!(
-        retention(p, 1, at("2026-06-17T09:30:00+03:00"))
+        retention(p, &lock, 1, at("2026-06-17T09:30:00+03:00"))
             .await
             .unwrap(),
         1
@@ -466,7 +468,7 @@ async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
     // Its sealed hour began before the new capture start: gone, and not sealed again.
     let hours = "SELECT count(*) FROM tickets.backlog_hourly";
     assert_eq!(count(p, hours).await, 0);
-    assert_eq!(sealed(p, 24.0).await.unwrap(), 0);
+    assert_eq!(sealed(24.0).await.unwrap(), 0);
     assert_eq!(
         versions(p).await,
         vec![
@@ -482,7 +484,7 @@ async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
         ]
     );
     assert_eq!(
-        retention(p, 1, at("2026-06-17T09:30:00+03:00"))
+        retention(p, &lock, 1, at("2026-06-17T09:30:00+03:00"))
             .await
             .unwrap(),
         0
@@ -490,7 +492,7 @@ async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
     assert_eq!(capture_start(p).await.as_deref(), Some("2026-06-16 09:00"));
     // Much later: every closed version goes, current ones stay.
     assert_eq!(
-        retention(p, 30, at("2027-01-01T00:00:00+03:00"))
+        retention(p, &lock, 30, at("2027-01-01T00:00:00+03:00"))
             .await
             .unwrap(),
         1
@@ -504,4 +506,68 @@ async fn retention_drops_versions_closed_long_ago_and_moves_capture_start() {
         .await,
         2
     );
+}
+
+#[tokio::test]
+async fn a_cluster_filter_folds_case_by_one_rule_in_rust_and_sql() {
+    use fleettickets::dashboard::params::{fold, sql_fold};
+    let app = spawn_app().await;
+    let p = &app.db.pool;
+    for name in [
+        "İSIOLO",
+        "Éldoret",
+        "ΣΟΦΟΣ Hub",
+        "STRASSE",
+        "ǄEMAL",
+        "Kisumu",
+    ] {
+        let sql: String = sqlx::query_scalar(&format!("SELECT {}", sql_fold("$1::text")))
+            .bind(name)
+            .fetch_one(p)
+            .await
+            .unwrap();
+        assert_eq!(sql, fold(name), "{name}");
+    }
+    // Open and closed tickets in İsiolo, one closed in Isiolo (another name under the
+    // rule, though the libc `lower()` maps both to "isiolo").
+    let dir = temp_dir();
+    let path = write_file(
+        dir.path(),
+        "2026-06-16T080000.csv",
+        &format!(
+            "{HEAD}\n\
+             INC1,OPEN,true,İsiolo,Eastern,New,2026-06-16 07:00:00,,2026-06-16 07:00:00\n\
+             INC2,CLOSED,false,İsiolo,Eastern,Closed,2026-06-16 06:00:00,2026-06-16 07:30:00,2026-06-16 07:30:00\n\
+             INC3,CLOSED,false,Isiolo,Eastern,Closed,2026-06-16 06:00:00,2026-06-16 07:40:00,2026-06-16 07:40:00\n"
+        ),
+    );
+    app.import(&path).await;
+    let at = "as_of=2026-06-16T12:00:00%2B03:00";
+    let (status, body) = app
+        .get_json(&format!(
+            "/api/v1/inc/dashboard?window=today&cluster=%C4%B0SIOLO&{at}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["metrics"]["open_count"],
+            &body["metrics"]["closed_count"]
+        ),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{}",
+        body["metrics"]
+    );
+    let closed: Vec<&str> = body["closed"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["ticket_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(closed, ["INC2"]);
+    let (status, body) = app
+        .get_json("/api/v1/inc/backlog?from=2026-06-16T08:00:00%2B03:00&to=2026-06-16T09:00:00%2B03:00&cluster=%C4%B0SIOLO")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["points"][0]["open"], 1, "{body}");
 }

@@ -1,7 +1,6 @@
 //! Import jobs: `POST /api/v1/admin/import` answers 202 with the job's `Location`, the
 //! job is polled to its report; one import at a time (409).
 
-use fleettickets::ingest::run::LOCK_KEY;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
@@ -29,12 +28,7 @@ async fn one_import_job_at_a_time_polled_to_its_report() {
     )
     .unwrap();
     // Another replica holds the importer's lock: refused, no job.
-    let mut other = PgConnection::connect(&app.db.url).await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(LOCK_KEY)
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let other = crate::helpers::writer_lock(&app.db.pool).await;
     let (status, location, body) = app.start_import(ADMIN).await;
     assert_eq!((status, location), (409, None));
     assert!(
@@ -44,7 +38,7 @@ async fn one_import_job_at_a_time_polled_to_its_report() {
             .starts_with("another import is running"),
         "{body}"
     );
-    other.close().await.unwrap();
+    other.release().await;
     // A job held up by a lock on `import_meta` stays running meanwhile.
     let mut blocker = PgConnection::connect(&app.db.url).await.unwrap();
     let mut tx = blocker.begin().await.unwrap();

@@ -24,3 +24,4 @@ mod shutdown;
 mod standby;
 mod tasks;
 mod timetravel;
+mod writers;

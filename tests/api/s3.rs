@@ -28,14 +28,23 @@ fn wait_until_up(port: u16) {
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             Instant::now() < deadline,
-            "moto did not start on port {port}"
+            "moto did not start on port {port} (run scripts/deps.sh, which installs it into .venv/)"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
+/// The Python that has moto: scripts/deps.sh's `.venv/`, else `python3` on PATH.
+fn python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
+    match venv.exists() {
+        true => venv,
+        false => "python3".into(),
+    }
+}
+
 fn launch(port: u16) -> Child {
-    Command::new("python3")
+    Command::new(python())
         .args(["-c", LAUNCH, &port.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

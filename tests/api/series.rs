@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::app::spawn_app;
 use crate::bucket::ingester;
-use crate::helpers::{count, temp_dir, test_db};
+use crate::helpers::{count, temp_dir, test_db, writer_lock};
 
 const SNAPSHOTS: u32 = 12;
 
@@ -473,26 +473,22 @@ async fn backfill_gives_the_history_a_live_capture_would_have() {
     ing.run(Mode::Apply).await.unwrap();
     let before = full_history(&db.pool).await;
 
-    let dry = backfill::run(
-        &db.pool,
-        &ing.bucket,
-        &ing.database_url,
-        Mode::DryRun,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let dry = backfill::run(&db.pool, &ing.bucket, None, |_| {})
+        .await
+        .unwrap();
     assert_eq!(
         full_history(&db.pool).await,
         before,
         "a dry run writes nothing"
     );
     let mut lines = Vec::new();
-    let done = backfill::run(&db.pool, &ing.bucket, &ing.database_url, Mode::Apply, |l| {
-        lines.push(l.to_owned())
+    let lock = writer_lock(&db.pool).await;
+    let done = backfill::run(&db.pool, &ing.bucket, Some(&lock), |step| {
+        lines.push(step.to_string())
     })
     .await
     .unwrap();
+    lock.release().await;
     assert_eq!(
         (dry.snapshots, dry.versions),
         (done.snapshots, done.versions)
@@ -518,15 +514,11 @@ async fn backfill_gives_the_history_a_live_capture_would_have() {
         done.versions
     );
     // Again: nothing to add.
-    let again = backfill::run(
-        &db.pool,
-        &ing.bucket,
-        &ing.database_url,
-        Mode::Apply,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let lock = writer_lock(&db.pool).await;
+    let again = backfill::run(&db.pool, &ing.bucket, Some(&lock), |_| {})
+        .await
+        .unwrap();
+    lock.release().await;
     assert_eq!((again.snapshots, again.versions), (0, 0));
     assert_eq!(full_history(&db.pool).await, full_history(&live.pool).await);
 }

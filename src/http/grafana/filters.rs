@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use crate::dashboard::params::{self, Filters};
+use crate::dashboard::params::{self, fold, Filters};
 use crate::dashboard::Ticket;
 
 /// A set of values: any value at all, or one of these (compared trimmed and
@@ -34,8 +34,8 @@ impl Pattern {
         match self {
             Pattern::Any => true,
             Pattern::OneOf(list) => value.is_some_and(|v| {
-                let v = v.trim().to_lowercase();
-                list.iter().any(|x| x.trim().to_lowercase() == v)
+                let v = fold(v.trim());
+                list.iter().any(|x| fold(x.trim()) == v)
             }),
         }
     }
