@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
-use crate::app::{spawn_app, TestApp};
+use crate::app::{spawn_app_with, TestApp};
 use crate::grafana::{query, query_range, target};
-use crate::helpers::{temp_dir, write_file};
+use crate::helpers::{temp_dir, write_file, writer_lock};
 
 const HEAD: &str = "ticket_id,normalized_status,is_actionable,cluster,region,raw_status,assigned_team,created_at_service,closed_at,source_updated_at";
 
@@ -36,8 +36,10 @@ const SNAPSHOTS: [(&str, &str); 3] = [
     ),
 ];
 
+/// The app over that history; its cache keeps entries 10 minutes, so only a data-changed
+/// notice can drop one within a test.
 async fn history_app() -> TestApp {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&["--cache-ttl-secs", "600"]).await;
     let dir = temp_dir();
     for (name, rows) in SNAPSHOTS {
         let path = write_file(dir.path(), name, &format!("{HEAD}\n{rows}"));
@@ -366,4 +368,40 @@ async fn grafana_ticket_metrics_are_taken_at_the_end_of_a_past_range() {
     )
     .await;
     assert_eq!(single(&frames), json!(4));
+}
+
+#[tokio::test]
+async fn a_retention_run_drops_the_recorded_answers_it_changed() {
+    let app = history_app().await;
+    let q = "/api/v1/inc/dashboard?window=week&as_of=2026-06-16T08:40:00%2B03:00";
+    let (_, before) = app.get_json(q).await;
+    assert_eq!(before["replay"]["mode"], "recorded");
+    assert_eq!(open_ids(&before), ["INC1", "INC2"]);
+    // Keeping one day at 09:30 the next day drops the versions that ended at 09:00:
+    // capture start moves to 09:00, so 08:40 is before it.
+    let lock = writer_lock(&app.db.pool).await;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-06-17T09:30:00+03:00").unwrap();
+    let dropped = fleettickets::history::retention::apply(&app.db.pool, &lock, 1, at.to_utc())
+        .await
+        .unwrap();
+    lock.release().await;
+    assert_eq!(dropped, 2);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let after = loop {
+        let (_, body) = app.get_json(q).await;
+        if body["replay"]["mode"] != "recorded" {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the recorded answer was still served 10 s after the retention run"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(after["replay"]["mode"], "clock");
+    assert_eq!(
+        after["replay"]["capture_started_at"],
+        "2026-06-16T09:00:00+03:00"
+    );
+    assert_eq!(open_ids(&after), ["INC2", "INC3", "INC4", "INC5"]);
 }
