@@ -85,15 +85,24 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
 /// The tickets as recorded at the request's `as_of` (`timetravel.md`): each version
 /// valid then that is actionable or closed or created in the window, after the filters
 /// (on the version's fields), with its current row's other fields. Split them with
-/// `dashboard::replay::split`.
+/// `dashboard::replay::split`. Each branch is served by its own index (migration 0008).
 pub async fn recorded_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {
     let sql = format!(
-        "SELECT {} FROM tickets.inc_history h JOIN tickets.inc i ON i.ticket_id = h.ticket_id
-         WHERE h.valid_from <= $5 AND COALESCE(h.valid_to, 'infinity') > $5
-           AND (h.is_actionable
-                OR (h.closed_at >= $1 AND h.closed_at < $2)
-                OR (h.created_at_service >= $1 AND h.created_at_service < $2))
-           AND (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
+        "WITH at_t AS (
+             SELECT ticket_id, valid_from FROM tickets.inc_history
+             WHERE is_actionable AND tstzrange(valid_from, valid_to) @> $5::timestamptz
+             UNION
+             SELECT ticket_id, valid_from FROM tickets.inc_history
+             WHERE closed_at >= $1 AND closed_at < $2
+               AND valid_from <= $5 AND COALESCE(valid_to, 'infinity') > $5
+             UNION
+             SELECT ticket_id, valid_from FROM tickets.inc_history
+             WHERE created_at_service >= $1 AND created_at_service < $2
+               AND valid_from <= $5 AND COALESCE(valid_to, 'infinity') > $5)
+         SELECT {} FROM at_t
+         JOIN tickets.inc_history h ON h.ticket_id = at_t.ticket_id AND h.valid_from = at_t.valid_from
+         JOIN tickets.inc i ON i.ticket_id = h.ticket_id
+         WHERE (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
            AND (cardinality($4::text[]) = 0 OR upper(h.normalized_status) = ANY($4))
          ORDER BY h.ticket_id COLLATE \"C\"",
         *RECORDED_COLUMNS,
