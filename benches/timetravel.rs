@@ -3,14 +3,15 @@
 //! A store of `--rows` generated tickets (imported, so `tickets.inc` holds real rows) whose
 //! history is then replaced, with set-based SQL as in the history bench, by `--days` of
 //! hourly versions where `--rate` of the tickets change each hour (~12 % of versions
-//! actionable, closing versions carry their `closed_at`). Then, against the real server
+//! actionable; a version that closes an open ticket carries its `closed_at`; each ticket's
+//! creation time is drawn once over the period). Then, against the real server
 //! (`fleettickets serve`), in one run: the uncached week dashboard at a recorded instant
 //! beside the live one on the same store (identity encoding, each request its own
 //! `as_of`, so a miss); the miss path's split (query, compute, serialisation), timed
 //! in-process through the same functions; the SQL a DBA would write for the recorded open
 //! set (the versions valid at `t` joined to the current rows, as JSON); and a slider
 //! sweep of 168 hourly steps (a week), cold then warm, with its cache hits. The database
-//! `ft_bench_timetravel` on `TEST_DATABASE_URL` is dropped after.
+//! `ft_bench_timetravel` on `TEST_DATABASE_URL` is dropped after (kept with `--keep`).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -59,18 +60,22 @@ async fn build_history(pool: &PgPool, days: i64, rate: f64) -> anyhow::Result<(i
         "SET work_mem = '256MB';
          TRUNCATE tickets.inc_history, tickets.backlog_hourly;
          UPDATE tickets.history_capture SET started_at = '{begin}';
+         -- Each ticket's creation: spread over the period and the 3 days before it.
          CREATE TEMP TABLE ids AS
-         SELECT (row_number() OVER (ORDER BY ticket_id) - 1)::int AS k, ticket_id, cluster FROM tickets.inc;
+         SELECT (row_number() OVER (ORDER BY ticket_id) - 1)::int AS k, ticket_id, cluster,
+                '{begin}'::timestamptz - interval '3 days'
+                    + random() * ('{end}'::timestamptz - '{begin}'::timestamptz + interval '3 days') AS created
+         FROM tickets.inc;
          CREATE TEMP TABLE changes AS
          SELECT DISTINCT (random() * ({tickets} - 1))::int AS k, h
          FROM generate_series(1, {hours}) h, generate_series(1, {per_hour}) n;
          INSERT INTO tickets.inc_history (ticket_id, valid_from, valid_to, normalized_status,
              is_actionable, cluster, region, assigned_team, owner, created_at_service,
              first_seen_at, closed_at)
-         SELECT ids.ticket_id, vf, lead(vf) OVER (PARTITION BY c.k ORDER BY vf),
-                s.status, s.open, ids.cluster, 'nairobi', 'Team ' || (c.h % 5),
-                'Owner ' || (c.h % 8), vf - random() * interval '72 hours', vf,
-                CASE WHEN NOT s.open THEN vf END
+         SELECT ids.ticket_id, vf, lead(vf) OVER w, s.status, s.open, ids.cluster, 'nairobi',
+                'Team ' || (c.h % 5), 'Owner ' || (c.h % 8), ids.created, ids.created,
+                -- A closing time on a version that closes an open ticket.
+                CASE WHEN NOT s.open AND lag(s.open) OVER w THEN vf END
          FROM (SELECT k, 0 AS h, '{begin}'::timestamptz AS vf FROM generate_series(0, {tickets} - 1) k
                UNION ALL
                SELECT k, h, '{begin}'::timestamptz + h * interval '1 hour' FROM changes) c
@@ -79,7 +84,8 @@ async fn build_history(pool: &PgPool, days: i64, rate: f64) -> anyhow::Result<(i
                              FROM (SELECT CASE WHEN random() < 0.12
                                           THEN (ARRAY['OPEN', 'IN_PROGRESS', 'PENDING'])[1 + (random() * 2)::int]
                                           ELSE (ARRAY['RESOLVED', 'CLOSED', 'CANCELLED'])[1 + (random() * 2)::int] END
-                                          || repeat('', c.h) AS status) x) s;",
+                                          || repeat('', c.h) AS status) x) s
+         WINDOW w AS (PARTITION BY c.k ORDER BY vf);",
         hours = days * 24,
         per_hour = (tickets as f64 * rate).round() as i64,
     ))
@@ -214,6 +220,19 @@ async fn main() -> anyhow::Result<()> {
         "{rows} generated tickets imported in {secs:.1} s; {days} days of hourly history at {:.1} % change/hour: {versions} versions built in {built:.0} s",
         rate * 100.0
     );
+    let (total, timetravel): (i64, i64) = sqlx::query_as(
+        "SELECT pg_total_relation_size('tickets.inc_history'),
+                (SELECT sum(pg_relation_size(('tickets.' || name)::regclass))::bigint
+                 FROM unnest(ARRAY['inc_history_actionable_range_idx', 'inc_history_closed_at_idx',
+                                   'inc_history_created_at_idx']) name)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "tickets.inc_history with its indexes: {:.0} MB, of which the time-travel indexes (migration 0008) {:.0} MB",
+        total as f64 / 1e6,
+        timetravel as f64 / 1e6
+    );
 
     // Entries live 10 minutes, so the warm sweep finds the cold one's.
     let (server, client) = common::Server::start_with(
@@ -295,6 +314,9 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(server);
     pool.close().await;
-    drop_store(&server_url, "ft_bench_timetravel").await?;
+    // `--keep`: leave the store for EXPLAIN (drop it by hand).
+    if !std::env::args().any(|a| a == "--keep") {
+        drop_store(&server_url, "ft_bench_timetravel").await?;
+    }
     Ok(())
 }

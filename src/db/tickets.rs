@@ -100,7 +100,11 @@ pub async fn recorded_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Re
              WHERE created_at_service >= $1 AND created_at_service < $2
                AND valid_from <= $5 AND COALESCE(valid_to, 'infinity') > $5)
          SELECT {} FROM at_t
-         JOIN tickets.inc_history h ON h.ticket_id = at_t.ticket_id AND h.valid_from = at_t.valid_from
+         -- One primary-key probe per version (OFFSET 0 keeps the planner from hashing
+         -- the whole history for this join, which it chose: 0.8 s instead of 0.1 s).
+         CROSS JOIN LATERAL (SELECT * FROM tickets.inc_history v
+                             WHERE v.ticket_id = at_t.ticket_id AND v.valid_from = at_t.valid_from
+                             OFFSET 0) h
          JOIN tickets.inc i ON i.ticket_id = h.ticket_id
          WHERE (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
            AND (cardinality($4::text[]) = 0 OR upper(h.normalized_status) = ANY($4))
