@@ -4,6 +4,8 @@
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# The workspace's other member (the test-snapshot generator): resolved, not built.
+COPY crates crates
 COPY src src
 COPY migrations migrations
 COPY gazetteer gazetteer

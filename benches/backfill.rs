@@ -21,10 +21,11 @@ use fleettickets::config::{BucketConfig, DatabaseConfig};
 use fleettickets::geocode::names::Aliases;
 use fleettickets::history::backfill;
 use fleettickets::ingest::bucket::Bucket;
+use fleettickets::ingest::clean::Cleaning;
 use fleettickets::ingest::columns::TRACKED;
-use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
 use fleettickets::ingest::upsert::{self, Store};
 use fleettickets::ingest::{self, Mode};
+use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use sqlx::{Connection, PgPool};
 
 /// The replaced replay's store: the guard's columns and a history of its own.
@@ -130,10 +131,30 @@ async fn main() -> anyhow::Result<()> {
     let db = DatabaseConfig::new(format!("{server}/ft_bench_backfill"));
     let pool = fleettickets::db::migrate(&db).await?;
 
+    // Where a snapshot's time goes: reading and cleaning alone, one at a time.
+    let sample: Vec<_> = bucket.archived().await?.into_iter().take(10).collect();
+    let t = Instant::now();
+    for s in &sample {
+        let file = tempfile::NamedTempFile::new()?;
+        bucket.download(&s.key, file.path()).await?;
+        let mut kept = 0;
+        ingest::read_rows(file.path(), &s.key, Cleaning::Typed, |_| {
+            kept += 1;
+            true
+        })?;
+        std::hint::black_box(kept);
+    }
+    println!(
+        "reading: {:.0} ms a snapshot (download, CSV, typed cleaning; one thread)",
+        t.elapsed().as_secs_f64() * 1000.0 / sample.len() as f64
+    );
+
     let rss_before = peak_rss_mb();
     let t = Instant::now();
     let lock = common::writer_lock(&pool).await?;
+    let mut replayed = 0.0;
     let report = backfill::run(&pool, &bucket, Some(&lock), |step| {
+        replayed = step.elapsed.as_secs_f64();
         fleettickets::history::progress::draw(step)
     })
     .await?;
@@ -160,6 +181,10 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "SQL replay: {snapshots} snapshots, {versions_sql} versions in {secs_sql:.1} s = {rate_sql:.2} snapshots/s; a year in {:.1} min",
         8760.0 / rate_sql / 60.0,
+    );
+    println!(
+        "backfill's split: {replayed:.1} s reading and diffing the snapshots, {:.1} s writing the versions (COPY's end, the seam, the insert)",
+        secs - replayed
     );
     println!("ratio: {:.1}x the SQL replay's rate", rate_new / rate_sql);
     pool.close().await;

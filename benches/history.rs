@@ -23,9 +23,9 @@ use fleettickets::dashboard::params::Filters;
 use fleettickets::geocode::names::Aliases;
 use fleettickets::history::backlog::{self, Interval};
 use fleettickets::history::sealed::{self, Parts};
-use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
 use fleettickets::ingest::upsert;
 use fleettickets::ingest::{self, Mode};
+use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use sqlx::{Connection, PgPool};
 
 fn median(mut v: Vec<f64>) -> f64 {

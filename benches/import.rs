@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use common::peak_rss_mb;
 use fleettickets::config::DatabaseConfig;
-use fleettickets::ingest::generate;
+use fleettickets_gen as generate;
 use sqlx::{Connection, PgConnection};
 
 fn arg(name: &str) -> Option<String> {

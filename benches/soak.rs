@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::{arg, drop_store, fresh_store, memory_mb, percentile};
 use fleettickets::ingest;
-use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
+use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use load::{Kind, Mix};
 use serde_json::Value;
 

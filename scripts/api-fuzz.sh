@@ -13,7 +13,7 @@ root=$PWD
 export PATH="$root/.venv/bin:$PATH" # schemathesis and openapi-python-client (scripts/deps.sh)
 bin=${FLEETTICKETS_BIN:-target/debug/fleettickets}
 gen=${FLEETTICKETS_GEN:-target/debug/fleettickets-gen}
-[ -x "$bin" ] && [ -x "$gen" ] || cargo build --locked --bin fleettickets --bin fleettickets-gen
+[ -x "$bin" ] && [ -x "$gen" ] || cargo build --locked --workspace --bins
 pg=${API_FUZZ_PG:-postgres://postgres@127.0.0.1:5432}
 db=ft_fuzz_$$
 dir=$(mktemp -d)

@@ -60,6 +60,12 @@ def main():
         if l.upper().startswith("COPY ") and "--from=" not in l:
             for src in l.split()[1:-1]:
                 check((ROOT / src).exists(), f"Dockerfile copies {src}, which does not exist")
+    copied = {src.rstrip("/") for l in lines if l.upper().startswith("COPY ") and "--from=" not in l
+              for src in l.split()[1:-1]}
+    members = re.search(r"^members = \[(.*)\]", (ROOT / "Cargo.toml").read_text(), re.M)
+    for member in re.findall(r'"([^"]+)"', members.group(1) if members else ""):
+        top = member.split("/")[0]
+        check(member == "." or top in copied, f"the workspace member {member} is not copied into the build")
     image_env = {}
     for l in final:
         if l.upper().startswith("ENV "):

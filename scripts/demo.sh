@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 echo "demo: building the release binary (a first build compiles every crate: see the README for how long; cargo shows its progress)"
-cargo build --release --locked
+cargo build --release --locked --workspace --bins
 bin=target/release/fleettickets
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/fleettickets}"
 export BUCKET_DIR="${BUCKET_DIR:-./data/bucket}"

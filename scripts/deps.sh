@@ -81,3 +81,7 @@ fi
 # nginx balances the replicas in the standby test; wrk measures cached throughput.
 command -v nginx >/dev/null || apt_install nginx
 command -v wrk >/dev/null || apt_install wrk
+
+# Prometheus (promtool) and Alertmanager for scripts/alerts-test.sh.
+command -v promtool >/dev/null || apt_install prometheus
+command -v prometheus-alertmanager >/dev/null || apt_install prometheus-alertmanager

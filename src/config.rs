@@ -189,6 +189,10 @@ pub struct ApiConfig {
     /// same name (to restyle the page). Unset: the embedded files only.
     #[arg(long, env = "STATIC_DIR")]
     pub static_dir: Option<std::path::PathBuf>,
+    /// Event streams (`GET /api/v1/events`) this replica serves at once; more are
+    /// answered 503 with `Retry-After`.
+    #[arg(long, env = "EVENTS_MAX_CLIENTS", default_value_t = 10_000)]
+    pub events_max_clients: usize,
     /// The map's basemap tiles (`{z}/{x}/{y}` template); `none` draws on a plain background.
     #[arg(
         long,

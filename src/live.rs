@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{broadcast, watch};
 
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::replay::HistorySpan;
@@ -47,6 +47,16 @@ struct Pending {
     wal: Lsn,
     /// When the oldest change not loaded yet was heard of.
     since: Instant,
+    /// A change was announced (not only assumed after a LISTEN reconnection).
+    announced: bool,
+}
+
+/// A reloaded set, once it is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Served {
+    pub generation: u64,
+    /// It loads an announced change (else only what a LISTEN reconnection may have missed).
+    pub announced: bool,
 }
 
 #[derive(Clone)]
@@ -62,6 +72,8 @@ struct Inner {
     reloading: tokio::sync::Mutex<()>,
     /// Runs once a new set is current (the response cache drops its entries there).
     on_reload: Box<dyn Fn() + Send + Sync>,
+    /// Sent once `on_reload` has run (the event stream's cue).
+    served: watch::Sender<Served>,
     metrics: Arc<Metrics>,
 }
 
@@ -88,8 +100,14 @@ impl Live {
             pending: Mutex::default(),
             reloading: tokio::sync::Mutex::default(),
             on_reload: Box::new(on_reload),
+            served: watch::channel(Served::default()).0,
             metrics,
         }))
+    }
+
+    /// Changes once a reloaded set is served.
+    pub fn served(&self) -> watch::Receiver<Served> {
+        self.0.served.subscribe()
     }
 
     /// What `import_meta` says, read at most once a second (and after every reload).
@@ -122,15 +140,26 @@ impl Live {
 
     /// A change was committed at or before `wal`.
     pub fn expect(&self, wal: Lsn) {
+        self.pend(wal, false);
+    }
+
+    /// A data-changed event makes a change pending.
+    fn heard(&self, event: DataChanged) {
+        self.pend(event.wal(), matches!(event, DataChanged::Import { .. }));
+    }
+
+    fn pend(&self, wal: Lsn, announced: bool) {
         let mut pending = self.0.pending.lock().expect("not poisoned");
         *pending = Some(match *pending {
             Some(p) => Pending {
                 wal: p.wal.max(wal),
                 since: p.since,
+                announced: p.announced || announced,
             },
             None => Pending {
                 wal,
                 since: Instant::now(),
+                announced,
             },
         });
     }
@@ -164,8 +193,10 @@ impl Live {
         // Replay only moves forward: what is read now includes the change.
         self.reload().await?;
         let mut pending = self.0.pending.lock().expect("not poisoned");
+        let mut announced = target.announced;
         // A change announced during the reload may be beyond what was read: it stays.
-        if pending.is_some_and(|p| p.wal <= target.wal) {
+        if let Some(p) = pending.filter(|p| p.wal <= target.wal) {
+            announced |= p.announced;
             *pending = None;
         }
         drop(pending);
@@ -174,6 +205,10 @@ impl Live {
             .replica_wait_seconds
             .observe(target.since.elapsed().as_secs_f64());
         (self.0.on_reload)();
+        self.0.served.send_replace(Served {
+            generation: self.current().generation,
+            announced,
+        });
         Ok(self.pending().is_none())
     }
 
@@ -224,7 +259,7 @@ impl Live {
         loop {
             loop {
                 match events.try_recv() {
-                    Ok(event) => self.expect(event.wal()),
+                    Ok(event) => self.heard(event),
                     // The events kept are the latest, so the highest positions.
                     Err(TryRecvError::Lagged(_)) => {}
                     Err(TryRecvError::Closed) => return Ok(()),
@@ -234,7 +269,7 @@ impl Live {
             if self.pending().is_none() {
                 warned = false;
                 match events.recv().await {
-                    Ok(event) => self.expect(event.wal()),
+                    Ok(event) => self.heard(event),
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return Ok(()),
                 }

@@ -25,6 +25,7 @@ use crate::ingest::run::Ingester;
 use crate::ingest::schedule::{self, Schedule};
 use crate::live::Live;
 use crate::metrics::Metrics;
+use crate::push::Push;
 use crate::supervise::{self, Supervisor};
 
 pub struct Application {
@@ -153,27 +154,33 @@ impl Application {
             });
         }
         tracing::info!(bucket = ingester.bucket.description(), "ready");
+        let state = AppState {
+            pool,
+            read,
+            replica_wait: patience,
+            metrics,
+            ingester,
+            map: MapConfig {
+                tile_url: api.map_tile_url.clone(),
+                tile_attribution: api.map_tile_attribution.clone(),
+                auth_required: !tokens.is_open(),
+                refresh_secs: 60,
+            },
+            tokens,
+            cache,
+            rules,
+            live,
+            supervisor,
+            imports: ImportJobs::default(),
+            push: Push::new(api.events_max_clients),
+        };
+        state.supervisor.spawn(supervise::EVENTS, false, {
+            let app = state.clone();
+            move || http::events::emit(app.clone())
+        });
         Ok(Application {
             listener,
-            state: AppState {
-                pool,
-                read,
-                replica_wait: patience,
-                metrics,
-                ingester,
-                map: MapConfig {
-                    tile_url: api.map_tile_url.clone(),
-                    tile_attribution: api.map_tile_attribution.clone(),
-                    auth_required: !tokens.is_open(),
-                    refresh_secs: 60,
-                },
-                tokens,
-                cache,
-                rules,
-                live,
-                supervisor,
-                imports: ImportJobs::default(),
-            },
+            state,
             surface: Surface {
                 layers: crate::http::layers::LayerConfig {
                     cors_origins,
@@ -194,10 +201,11 @@ impl Application {
     /// requests in flight get the grace to finish, and the pools close.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
-        let (supervisor, pool, read) = (
+        let (supervisor, pool, read, push) = (
             self.state.supervisor.clone(),
             self.state.pool.clone(),
             self.state.read.clone(),
+            self.state.push.clone(),
         );
         let router = http::router(self.state, &self.surface);
         let stop = Arc::new(tokio::sync::Notify::new());
@@ -211,6 +219,8 @@ impl Application {
             () = shutdown_signal() => {}
         }
         stop.notify_one();
+        // Event streams never end on their own: end them so their connections close.
+        push.close();
         let grace = self.grace;
         let deadline = tokio::time::Instant::now() + grace;
         let drained = tokio::time::timeout_at(deadline, async {

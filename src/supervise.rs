@@ -23,6 +23,8 @@ pub const RELOAD: &str = "reload";
 pub const SCHEDULE: &str = "schedule";
 /// Geocoding after an import that wrote rows.
 pub const GEOCODE: &str = "geocode";
+/// The `data_changed` server-sent events after each reload.
+pub const EVENTS: &str = "events";
 
 /// A task that ran this long without failing was healthy: its backoff starts over.
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);

@@ -2,6 +2,7 @@
 // keeps the whole view in the URL and refreshes with If-None-Match.
 
 import { setupBacklog } from './backlog.js';
+import { setupLive } from './events.js';
 import { setupNearest } from './nearest.js';
 import { setupTeams } from './teams.js';
 import { setupTimeTravel, timelineSection } from './timetravel.js';
@@ -505,9 +506,15 @@ async function start(app) {
     if (error.status === 401) return; // otherwise the map is still worth drawing
   }
   await loadDashboard(app, { fit: !app.state.map });
-  if (!app.timer) {
-    const seconds = Math.max(1, app.state.refresh || app.config.refresh_secs || 60);
-    app.timer = setInterval(() => loadDashboard(app, { fit: false }), seconds * 1000);
+  if (!app.live) {
+    // The event stream refreshes the map; the poll runs only while it is down.
+    app.live = setupLive({
+      headers: authHeaders,
+      refresh: () => loadDashboard(app, { fit: false }),
+      pollSeconds: Math.max(1, app.state.refresh || app.config.refresh_secs || 60),
+      fleet,
+      header: document.querySelector('header.top'),
+    });
   }
 }
 
@@ -584,7 +591,7 @@ function wireControls(app) {
 async function main() {
   // index.html's handler shows the rejection (and which file failed to load).
   if (!L?.markerClusterGroup) throw new Error('Leaflet or leaflet.markercluster did not load');
-  const app = { state: readState(), timer: null, inflight: null };
+  const app = { state: readState(), live: null, inflight: null };
   showState(app.state);
   try {
     app.config = (await getJson('/map-config.json')).body;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use fleettickets::config::DatabaseConfig;
 use fleettickets::db::lock::IngestLock;
-use fleettickets::ingest::{self, generate, upsert::Source};
+use fleettickets::ingest::{self, upsert::Source};
+use fleettickets_gen as generate;
 use sqlx::{Connection, PgConnection, PgPool};
 
 /// `--name value`, else `default` (also when the value does not parse).

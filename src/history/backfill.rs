@@ -10,15 +10,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::progress::Step;
 use crate::db::lock::IngestLock;
 use crate::ingest::bucket::{Bucket, BucketError, Pending};
-use crate::ingest::clean::{CleanRow, Stamp};
-use crate::ingest::columns::TRACKED;
-use crate::ingest::upsert::{encode_tracked, encode_version, raw_hash};
+use crate::ingest::clean::{CleanRow, Cleaning, Stamp};
+use crate::ingest::columns::{same_tracked, TRACKED};
+use crate::ingest::upsert::{encode_tracked, encode_version};
 use crate::ingest::{read_rows, ImportError, Mode};
 
 /// Versions are sent to PostgreSQL in COPY batches of about this size.
@@ -35,6 +35,8 @@ pub enum BackfillError {
     Database(#[from] sqlx::Error),
     #[error("cannot read an archived snapshot")]
     Read(#[source] ImportError),
+    #[error("a backfill worker failed")]
+    Worker(#[from] tokio::task::JoinError),
 }
 
 /// What a backfill did (or, in a dry run, would do).
@@ -91,6 +93,10 @@ pub async fn run(
             .push((s.key, "named after the clock: not replayed".into()));
     }
     crate::ingest::writer_settings(&mut tx).await?;
+    // The COPY stays open while every snapshot is read: an operator's command, unbounded.
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
     sqlx::raw_sql(
         "CREATE TEMP TABLE replay_history (LIKE tickets.inc_history INCLUDING DEFAULTS)
          ON COMMIT DROP",
@@ -105,15 +111,35 @@ pub async fn run(
         .await?;
     let total = archive.len();
     let mut replay = Replay::default();
-    let mut reads = futures::stream::iter(archive)
-        .map(|s| read(bucket, s))
-        .buffered(READ_AHEAD);
+    // Reading runs in a task of its own (its downloads progress while a snapshot is
+    // diffed), and the diff on the blocking pool: three threads' work for two cores.
+    let (reads, mut read_rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    let reader = tokio::spawn({
+        let bucket = bucket.clone();
+        async move {
+            let mut stream = futures::stream::iter(archive)
+                .map(|s| read(&bucket, s))
+                .buffered(READ_AHEAD);
+            while let Some(read) = stream.next().await {
+                if reads.send(read).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
     let mut done = 0;
-    while let Some((snapshot, read)) = reads.try_next().await? {
+    while let Some(next) = read_rx.recv().await {
+        let (snapshot, read) = next?;
         done += 1;
         let note = match read {
             Ok(rows) => {
-                let added = replay.apply(rows, snapshot.snapshot_at);
+                let at = snapshot.snapshot_at;
+                let diffed = tokio::task::spawn_blocking(move || {
+                    let added = replay.apply(rows, at);
+                    (replay, added)
+                });
+                let added;
+                (replay, added) = diffed.await?;
                 report.snapshots += 1;
                 if replay.out.len() >= BATCH_BYTES {
                     copy.send(std::mem::take(&mut replay.out)).await?;
@@ -138,7 +164,7 @@ pub async fn run(
             note: &note,
         });
     }
-    drop(reads);
+    reader.await.ok();
     replay.finish();
     copy.send(replay.out).await?;
     copy.finish().await?;
@@ -177,60 +203,39 @@ pub async fn run(
     Ok(report)
 }
 
-/// One archived snapshot downloaded and cleaned (on a blocking thread), each ticket's
-/// last row kept. The outer error stops the backfill; the inner one skips the snapshot
-/// when the file is at fault.
-async fn read(
-    bucket: &Bucket,
-    snapshot: Pending,
-) -> Result<(Pending, Result<Vec<Row>, ImportError>), BackfillError> {
+/// One archived snapshot downloaded and cleaned (typed fields only, on a blocking thread),
+/// each ticket's last row kept. The outer error stops the backfill; the inner one skips
+/// the snapshot when the file is at fault.
+async fn read(bucket: &Bucket, snapshot: Pending) -> Result<(Pending, Read), BackfillError> {
     let file = tempfile::NamedTempFile::new().map_err(BucketError::from)?;
     bucket.download(&snapshot.key, file.path()).await?;
     let (path, key) = (PathBuf::from(file.path()), snapshot.key.clone());
     let rows = tokio::task::spawn_blocking(move || {
         let mut rows = HashMap::new();
-        read_rows(&path, &key, |row| {
-            rows.insert(row.ticket_id.clone(), Row::of(row));
+        read_rows(&path, &key, Cleaning::Typed, |row| {
+            rows.insert(row.ticket_id.clone(), row);
             true
         })
-        .map(|_| rows.into_values().collect())
+        .map(|_| rows)
     })
-    .await
-    .map_err(|e| BucketError::from(std::io::Error::other(e)))?;
+    .await?;
     drop(file);
     Ok((snapshot, rows))
 }
 
-/// What the replay needs of a cleaned row: the guard's fields and the tracked ones.
-struct Row {
-    ticket_id: String,
-    /// `source_updated_at` in microseconds (what PostgreSQL keeps); None is oldest.
-    updated: Option<i64>,
-    hash: u128,
-    /// The tracked fields, COPY-encoded (`encode_tracked`).
-    tracked: Box<[u8]>,
+/// A snapshot's rows by ticket (the later row of a ticket wins), or why it is skipped.
+type Read = Result<HashMap<String, CleanRow>, ImportError>;
+
+/// `source_updated_at` in microseconds (what PostgreSQL keeps); None is oldest.
+fn updated(row: &CleanRow) -> Option<i64> {
+    row.stamp(Stamp::SourceUpdatedAt)
+        .map(|t| t.timestamp_micros())
 }
 
-impl Row {
-    fn of(row: CleanRow) -> Row {
-        let mut tracked = Vec::with_capacity(128);
-        encode_tracked(&row, &mut tracked);
-        Row {
-            updated: row
-                .stamp(Stamp::SourceUpdatedAt)
-                .map(|t| t.timestamp_micros()),
-            hash: raw_hash(&row.raw),
-            tracked: tracked.into_boxed_slice(),
-            ticket_id: row.ticket_id,
-        }
-    }
-}
-
-/// A ticket as the replay goes: its stored row's guard fields and its current version.
+/// A ticket as the replay goes: the stored row (for the newer-row guard and its tracked
+/// fields, which are its current version's) and when that version started.
 struct Ticket {
-    updated: Option<i64>,
-    hash: u128,
-    tracked: Box<[u8]>,
+    row: CleanRow,
     valid_from: DateTime<Utc>,
 }
 
@@ -248,45 +253,37 @@ struct Replay {
 impl Replay {
     /// One snapshot's rows at its time; returns the versions it recorded. The rules are
     /// `upsert::classified` and `upsert::capture`'s: a row older than the stored one is
-    /// ignored, an unchanged one changes nothing, a new one or one whose tracked fields
-    /// differ starts a version (closing the current one, or replacing it when it starts
-    /// at the same instant).
-    fn apply(&mut self, rows: Vec<Row>, snapshot_at: DateTime<Utc>) -> usize {
+    /// ignored; any other replaces the stored row, and a new one or one whose tracked
+    /// fields differ starts a version (closing the current one, or replacing it when it
+    /// starts at the same instant). The import's "unchanged" (same raw row) needs no case
+    /// of its own here: the same row has the same tracked fields.
+    fn apply(&mut self, rows: HashMap<String, CleanRow>, snapshot_at: DateTime<Utc>) -> usize {
         self.oldest.get_or_insert(snapshot_at);
         let at = self.newest.map_or(snapshot_at, |n| n.max(snapshot_at));
         let mut added = 0;
-        for row in rows {
-            match self.tickets.get_mut(&row.ticket_id) {
+        for (id, row) in rows {
+            match self.tickets.get_mut(&id) {
                 None => {
                     added += 1;
                     self.tickets.insert(
-                        row.ticket_id,
+                        id,
                         Ticket {
-                            updated: row.updated,
-                            hash: row.hash,
-                            tracked: row.tracked,
+                            row,
                             valid_from: at,
                         },
                     );
                 }
-                Some(t) if t.updated > row.updated || t.hash == row.hash => {}
+                Some(t) if updated(&t.row) > updated(&row) => {}
+                Some(t) if same_tracked(&t.row, &row) => t.row = row,
                 Some(t) => {
-                    t.updated = row.updated;
-                    t.hash = row.hash;
-                    if t.tracked != row.tracked {
-                        added += 1;
-                        if t.valid_from < at {
-                            encode_version(
-                                &row.ticket_id,
-                                t.valid_from,
-                                Some(at),
-                                &t.tracked,
-                                &mut self.out,
-                            );
-                        }
-                        t.tracked = row.tracked;
-                        t.valid_from = at;
+                    added += 1;
+                    if t.valid_from < at {
+                        let mut tracked = Vec::with_capacity(128);
+                        encode_tracked(&t.row, &mut tracked);
+                        encode_version(&id, t.valid_from, Some(at), &tracked, &mut self.out);
                     }
+                    t.row = row;
+                    t.valid_from = at;
                 }
             }
         }
@@ -298,8 +295,11 @@ impl Replay {
 
     /// The current versions, still open, to `out`.
     fn finish(&mut self) {
+        let mut tracked = Vec::with_capacity(128);
         for (id, t) in self.tickets.drain() {
-            encode_version(&id, t.valid_from, None, &t.tracked, &mut self.out);
+            tracked.clear();
+            encode_tracked(&t.row, &mut tracked);
+            encode_version(&id, t.valid_from, None, &tracked, &mut self.out);
         }
     }
 }

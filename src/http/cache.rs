@@ -49,6 +49,11 @@ impl CachedBody {
         }
     }
 
+    /// The strong ETag of the body (its hash, quoted).
+    pub fn etag(&self) -> &HeaderValue {
+        &self.etag
+    }
+
     /// The typed value the body was rendered from, if it is a `T`.
     pub fn typed<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
         self.typed.clone()?.downcast().ok()

@@ -57,6 +57,9 @@ pub enum ApiError {
     /// The service is up but cannot serve yet (e.g. migrations missing).
     #[error("not ready: {0}")]
     NotReady(String),
+    /// A limit of this replica is reached (e.g. `EVENTS_MAX_CLIENTS`); says which.
+    #[error("busy: {0}")]
+    Busy(String),
     #[error("internal: {0}")]
     Internal(String),
     /// One error answered to every request waiting on the same cache entry.
@@ -171,6 +174,7 @@ impl ApiError {
                 ),
             ),
             ApiError::NotReady(detail) => Public::new(S::SERVICE_UNAVAILABLE, "not ready", detail),
+            ApiError::Busy(detail) => Public::new(S::SERVICE_UNAVAILABLE, "busy", detail),
             ApiError::Internal(_) => internal(),
             ApiError::Shared(inner) => inner.public(),
         }

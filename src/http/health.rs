@@ -83,16 +83,51 @@ pub async fn readyz(State(app): State<AppState>) -> Result<Json<Readiness>, ApiE
 }
 
 /// Prometheus text format: requests and latency by route, cache hits and misses,
-/// imports, rows, durations, geocoder calls.
+/// imports, rows, durations, geocoder calls; and the business gauges computed now from
+/// the open set served (`fleettickets_open_tickets{cluster,sla_state}`, ...; see the
+/// README), for alert rules.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, body = String, content_type = "text/plain")))]
 pub async fn metrics(
     State(app): State<AppState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    // The import gauges need the database; a scrape without it still has the rest.
+    let imports = match tokio::join!(app.live.import_state(), last_run_ok(&app.read)) {
+        (Ok(state), Ok(last_ok)) => Some(crate::gauges::Imports {
+            last_checked_at: state.last_checked_at,
+            content_max_updated_at: state.content_max_updated_at,
+            last_ok,
+        }),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::debug!(error = %e, "no import gauges in this scrape");
+            None
+        }
+    };
+    let open = app.live.current();
+    let mut text = app.metrics.render();
+    // One exposition: the registry's end marker goes after the gauges.
+    text.truncate(text.trim_end().trim_end_matches("# EOF").len());
+    text.push_str(&crate::gauges::render(
+        &open.tickets,
+        chrono::Utc::now(),
+        &app.rules,
+        imports.as_ref(),
+        app.push.clients(),
+    ));
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.render(),
+        text,
     )
+}
+
+/// Whether the last import run recorded did not fail (`None` before any).
+async fn last_run_ok(read: &sqlx::PgPool) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar(
+        "SELECT outcome <> 'failed' FROM tickets.import_meta
+         ORDER BY finished_at DESC, id DESC LIMIT 1",
+    )
+    .fetch_optional(read)
+    .await
 }

@@ -36,6 +36,7 @@ pub fn apply(router: Router, config: &LayerConfig) -> Router {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::IF_NONE_MATCH,
+            HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([header::ETAG, REQUEST_ID])
         .max_age(Duration::from_secs(3600));

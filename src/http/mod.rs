@@ -9,6 +9,7 @@ pub mod cache;
 pub mod dashboard;
 pub mod dispatch;
 pub mod error;
+pub mod events;
 pub mod grafana;
 pub mod health;
 pub mod input;
@@ -115,6 +116,8 @@ pub struct AppState {
     /// The background tasks, for `/readyz`, and import jobs' shutdown.
     pub supervisor: Supervisor,
     pub imports: jobs::ImportJobs,
+    /// The event streams of `GET /api/v1/events`.
+    pub push: crate::push::Push,
 }
 
 /// Router settings that are not request state.
@@ -139,6 +142,7 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .route("/api/v1/freshness", get(tickets::freshness))
         .route("/api/v1/clusters", get(tickets::clusters))
         .route("/api/v1/statuses", get(tickets::statuses))
+        .route("/api/v1/events", get(events::events))
         .route("/api/v1/admin/import", post(admin::import))
         .route("/api/v1/admin/imports/{id}", get(admin::import_job))
         .route(

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, backlog, dashboard, dispatch, health, map, schemas, tickets};
+use super::{admin, backlog, dashboard, dispatch, events, health, map, schemas, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use super::{admin, backlog, dashboard, dispatch, health, map, schemas, tickets};
         tickets::freshness,
         tickets::clusters,
         tickets::statuses,
+        events::events,
         admin::import,
         admin::import_job,
         health::healthz,
@@ -37,7 +38,10 @@ use super::{admin, backlog, dashboard, dispatch, health, map, schemas, tickets};
         schemas::Instant,
         schemas::Bound,
         schemas::Text,
-        schemas::Segment
+        schemas::Segment,
+        events::StreamEvent,
+        events::DataChanged,
+        events::Resync
     )),
     modifiers(&BearerAuth),
     tags(
@@ -46,6 +50,7 @@ use super::{admin, backlog, dashboard, dispatch, health, map, schemas, tickets};
         (name = "history", description = "The backlog over time, from the captured history"),
         (name = "tickets", description = "Single tickets"),
         (name = "filters", description = "Choices for the cluster and status pickers"),
+        (name = "events", description = "Server-sent events: the data changed"),
         (name = "admin", description = "Operator actions (admin token)"),
         (name = "operations", description = "Health, readiness, Prometheus metrics"),
         (name = "map", description = "The built-in live INC map page"),

@@ -146,6 +146,18 @@ impl Header {
         line: u64,
         stats: &mut RowStats,
     ) -> Result<Option<CleanRow>, FileError> {
+        self.clean_as(record, line, stats, Cleaning::Full)
+    }
+
+    /// `clean`, with `raw` built or (`Cleaning::Typed`) left empty.
+    pub fn clean_as(
+        &self,
+        record: &StringRecord,
+        line: u64,
+        stats: &mut RowStats,
+        cleaning: Cleaning,
+    ) -> Result<Option<CleanRow>, FileError> {
+        let with_raw = cleaning == Cleaning::Full;
         stats.rows_read += 1;
         // The sentinel may be a short line, so it is recognised before the length check.
         if record
@@ -168,8 +180,11 @@ impl Header {
         let mut is_alarm = None;
         // Warnings count only for rows that are kept.
         let mut warnings: Vec<(&'static str, String)> = Vec::new();
-        let mut raw = String::with_capacity(record.as_slice().len() + 24 * self.columns.len());
-        raw.push('{');
+        let mut raw = String::new();
+        if with_raw {
+            raw.reserve(record.as_slice().len() + 24 * self.columns.len());
+            raw.push('{');
+        }
         for ((value, col), key) in record.iter().zip(&self.columns).zip(&self.json_keys) {
             let Some(key) = key else { continue };
             let text = non_empty(value);
@@ -183,13 +198,15 @@ impl Header {
                 (Column::Cluster, Some(v)) => Some(v.trim().to_owned()),
                 (_, Some(v)) => Some(v.to_owned()),
             };
-            if raw.len() > 1 {
-                raw.push(',');
-            }
-            raw.push_str(key);
-            match &stored {
-                Some(v) => push_json_string(&mut raw, v),
-                None => raw.push_str("null"),
+            if with_raw {
+                if raw.len() > 1 {
+                    raw.push(',');
+                }
+                raw.push_str(key);
+                match &stored {
+                    Some(v) => push_json_string(&mut raw, v),
+                    None => raw.push_str("null"),
+                }
             }
             let Some(v) = stored else { continue };
             let mut warn = |what: &'static str| warnings.push((what, v.clone()));
@@ -247,7 +264,9 @@ impl Header {
                 Column::RawOnly | Column::Dropped => {}
             }
         }
-        raw.push('}');
+        if with_raw {
+            raw.push('}');
+        }
         row.raw = raw;
         if row.ticket_id.is_empty() {
             stats.dropped_empty_id += 1;
@@ -263,6 +282,15 @@ impl Header {
         }
         Ok(Some(row))
     }
+}
+
+/// What cleaning a row builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cleaning {
+    /// Everything the import stores, `raw` included.
+    Full,
+    /// The typed fields only (`raw` left empty): the backfill, which stores no row.
+    Typed,
 }
 
 impl Stamp {

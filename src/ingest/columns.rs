@@ -97,6 +97,22 @@ pub const COLUMNS: &[Column] = &[
     }),
 ];
 
+/// Whether two cleaned rows' tracked fields are equal as PostgreSQL stores them (times to
+/// the microsecond): what `ROW(tracked) IS DISTINCT FROM ROW(tracked)` says in SQL.
+pub fn same_tracked(a: &CleanRow, b: &CleanRow) -> bool {
+    let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
+    COLUMNS
+        .iter()
+        .filter(|c| c.tracked)
+        .all(|c| match ((c.value)(a), (c.value)(b)) {
+            (Value::Text(x), Value::Text(y)) => x == y,
+            (Value::Bool(x), Value::Bool(y)) => x == y,
+            (Value::Int(x), Value::Int(y)) => x == y,
+            (Value::Time(x), Value::Time(y)) => micros(x) == micros(y),
+            _ => false,
+        })
+}
+
 /// The columns' names, each with `prefix`, comma-separated; only tracked ones if asked.
 pub fn list(prefix: &str, tracked_only: bool) -> String {
     COLUMNS
@@ -135,5 +151,40 @@ mod tests {
              mttr, created_at_service, closed_at, first_seen_at"
         );
         assert_eq!(COLUMNS.len(), 19);
+    }
+
+    #[test]
+    fn tracked_fields_compare_as_postgresql_stores_them() {
+        let t = DateTime::from_timestamp(1_780_000_000, 1_000).unwrap();
+        let a = CleanRow {
+            owner: Some("Wanjiru".into()),
+            stamps: [Some(t), None, None, None, None, None, None],
+            location_name: Some("Sarit".into()),
+            ..CleanRow::default()
+        };
+        let sub_micro = CleanRow {
+            stamps: [
+                Some(t + chrono::Duration::nanoseconds(400)),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ],
+            location_name: Some("elsewhere (not tracked)".into()),
+            ..a.clone()
+        };
+        assert!(same_tracked(&a, &sub_micro));
+        let reassigned = CleanRow {
+            owner: Some("Otieno".into()),
+            ..a.clone()
+        };
+        assert!(!same_tracked(&a, &reassigned));
+        let unknown = CleanRow {
+            owner: None,
+            ..a.clone()
+        };
+        assert!(!same_tracked(&a, &unknown));
     }
 }

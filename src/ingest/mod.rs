@@ -5,7 +5,6 @@ pub mod clean;
 #[cfg(test)]
 mod clean_props;
 pub mod columns;
-pub mod generate;
 pub mod run;
 pub mod schedule;
 pub mod upsert;
@@ -21,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::db::lock::IngestLock;
 use crate::geocode::names::{ticket_location_query, Aliases};
-use clean::{FileError, Header, RowStats};
+use clean::{Cleaning, FileError, Header, RowStats};
 pub use upsert::{Changes, Source};
 
 /// Staging rows are sent to PostgreSQL in chunks of about this size, so memory stays
@@ -280,7 +279,7 @@ fn read_file(
     let began = std::time::Instant::now();
     let mut buf = Vec::with_capacity(BATCH_BYTES + 4096);
     let mut ord = 0u64;
-    let read = read_rows(&path, label, |mut row| {
+    let read = read_rows(&path, label, Cleaning::Full, |mut row| {
         row.location_query = ticket_location_query(
             row.is_actionable == Some(true),
             row.feed_point().is_some(),
@@ -305,11 +304,13 @@ fn read_file(
 }
 
 /// Reads and cleans a snapshot file, handing each kept row, in file order, to `row`
-/// (which returns false to stop early). Returns the row counts and the content MD5
-/// (hex), or the reason the file is refused. Blocking.
+/// (which returns false to stop early). Returns the row counts and, for
+/// `Cleaning::Full`, the content MD5 (hex; else empty), or the reason the file is
+/// refused. Blocking.
 pub fn read_rows(
     path: &Path,
     label: &str,
+    cleaning: Cleaning,
     mut row: impl FnMut(clean::CleanRow) -> bool,
 ) -> Result<(RowStats, String), ImportError> {
     let io_err = |source| ImportError::Io {
@@ -319,7 +320,7 @@ pub fn read_rows(
     let file = std::fs::File::open(path).map_err(io_err)?;
     let mut hashed = Hashing {
         inner: file,
-        md5: Md5::new(),
+        md5: (cleaning == Cleaning::Full).then(Md5::new),
     };
     let stats = {
         let mut csv = csv::ReaderBuilder::new()
@@ -354,7 +355,7 @@ pub fn read_rows(
         let mut stats = RowStats::default();
         while csv.read_record(&mut record).map_err(malformed)? {
             let line = record.position().map_or(0, |p| p.line());
-            if let Some(clean) = header.clean(&record, line, &mut stats)? {
+            if let Some(clean) = header.clean_as(&record, line, &mut stats, cleaning)? {
                 if !row(clean) {
                     return Ok((stats, String::new()));
                 }
@@ -364,19 +365,23 @@ pub fn read_rows(
     };
     // Hash whatever the CSV reader did not consume (nothing, normally).
     std::io::copy(&mut hashed, &mut std::io::sink()).map_err(io_err)?;
-    Ok((stats, format!("{:x}", hashed.md5.finalize())))
+    let md5 = hashed.md5.map(|m| format!("{:x}", m.finalize()));
+    Ok((stats, md5.unwrap_or_default()))
 }
 
-/// Computes the MD5 (the S3 ETag of a single-part upload) of what passes through.
+/// Computes the MD5 (the S3 ETag of a single-part upload) of what passes through, when
+/// asked to.
 struct Hashing<R> {
     inner: R,
-    md5: Md5,
+    md5: Option<Md5>,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.md5.update(&buf[..n]);
+        if let Some(md5) = &mut self.md5 {
+            md5.update(&buf[..n]);
+        }
         Ok(n)
     }
 }

@@ -34,14 +34,13 @@ pub enum RunError {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Imported {
-        report: ImportReport,
+        /// Boxed: the other outcomes are small.
+        report: Box<ImportReport>,
     },
     /// Same ETag as the last imported snapshot: no database write.
     Unchanged,
     /// Refused (moved to `failed/` with an error note).
-    Failed {
-        error: String,
-    },
+    Failed { error: String },
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -233,7 +232,9 @@ impl Ingester {
                     span.record("unchanged", report.changes.unchanged);
                     tracing::info!("imported and archived");
                 }
-                Ok(Outcome::Imported { report })
+                Ok(Outcome::Imported {
+                    report: Box::new(report),
+                })
             }
             Err(e) if e.is_bad_file() => {
                 let error = e.to_string();

@@ -405,15 +405,11 @@ pub fn encode_version(
     field.0.extend_from_slice(b"\\N\n");
 }
 
-/// A 128-bit hash (XXH3) of the raw JSON text: change detection only, where an
-/// accidental collision (about 2^-128) is the one risk.
-pub fn raw_hash(raw: &str) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(raw.as_bytes())
-}
-
-/// `raw_hash` as a UUID literal, the `row_hash` column.
+/// A 128-bit hash (XXH3) of the raw JSON text, as a UUID literal: change detection
+/// only, where an accidental collision (about 2^-128) is the one risk.
 fn row_hash(raw: &str) -> String {
-    let hex = format!("{:032x}", raw_hash(raw));
+    let h = xxhash_rust::xxh3::xxh3_128(raw.as_bytes());
+    let hex = format!("{h:032x}");
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

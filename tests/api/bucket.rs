@@ -242,14 +242,14 @@ async fn a_frozen_s3_server_loses_nothing_and_the_next_run_completes() {
     moto.thaw();
 
     // Frozen after the first snapshot's commit: it stays pending, the store holds it once.
-    let spec = fleettickets::ingest::generate::Spec {
+    let spec = fleettickets_gen::Spec {
         rows: 60_000,
         seed: 9,
         as_of: chrono::Utc::now(),
         truncated: false,
     };
     let mut big = Vec::new();
-    fleettickets::ingest::generate::write(&spec, &mut big).unwrap();
+    fleettickets_gen::write(&spec, &mut big).unwrap();
     ing.bucket.put_snapshot(series()[0].0, big).await.unwrap();
     ing.bucket
         .put_snapshot(series()[1].0, series()[1].1.clone().into_bytes())

@@ -277,7 +277,7 @@ async fn tickets_freshness_choices_and_unknown_routes() {
     let up = json!({"state": "up", "restarts": 0});
     assert_eq!(
         tasks,
-        json!({"geocode": up, "listen": up, "reload": up}),
+        json!({"events": up, "geocode": up, "listen": up, "reload": up}),
         "no schedule with INGEST_CRON=off"
     );
 }

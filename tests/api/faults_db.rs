@@ -128,7 +128,7 @@ async fn app_with_a_big_snapshot() -> (TestApp, FaultProxy, std::path::PathBuf, 
     let (app, proxy) = spawn_app_behind_proxy_with(&["--api-tokens", &tokens]).await;
     let app = app.authorized_as(ADMIN);
     app.import(&test_data("inc-sample.csv")).await;
-    let spec = fleettickets::ingest::generate::Spec {
+    let spec = fleettickets_gen::Spec {
         rows: 60_000,
         seed: 3,
         as_of: chrono::Utc::now(),
@@ -138,7 +138,7 @@ async fn app_with_a_big_snapshot() -> (TestApp, FaultProxy, std::path::PathBuf, 
     std::fs::create_dir_all(&inbox).unwrap();
     let snapshot = inbox.join("2026-06-16T071502.csv");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&snapshot).unwrap());
-    fleettickets::ingest::generate::write(&spec, &mut file).unwrap();
+    fleettickets_gen::write(&spec, &mut file).unwrap();
     drop(file);
     let ticket: String = sqlx::query_scalar("SELECT ticket_id FROM tickets.inc LIMIT 1")
         .fetch_one(&app.db.pool)

@@ -417,13 +417,13 @@ async fn a_dropped_connection_leaves_the_table_as_before() {
     let history_before = history_checksum(&db.pool).await;
     let dir = temp_dir();
     let path = dir.path().join("big.csv");
-    let spec = fleettickets::ingest::generate::Spec {
+    let spec = fleettickets_gen::Spec {
         rows: 150_000,
         seed: 3,
         as_of: chrono::Utc::now(),
         truncated: false,
     };
-    fleettickets::ingest::generate::write(&spec, std::fs::File::create(&path).unwrap()).unwrap();
+    fleettickets_gen::write(&spec, std::fs::File::create(&path).unwrap()).unwrap();
     let pool = db.pool.clone();
     let running = tokio::spawn(async move { import(&pool, &path, Mode::Apply).await });
     let mut killed = false;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use fleettickets::ingest::generate::{self, Spec};
+use fleettickets_gen::{self as generate, Spec};
 use sqlx::{Connection, PgConnection};
 
 use crate::cluster::Serve;

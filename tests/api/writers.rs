@@ -140,18 +140,9 @@ async fn a_cli_import_waits_for_the_lock_up_to_its_limit_and_says_so() {
     std::fs::write(&path, body).unwrap();
     let held = writer_lock(&db.pool).await;
     let started = Instant::now();
-    let (ok, _, err) = cli(
-        &db.url,
-        &[
-            "import",
-            "--inc-csv",
-            &path.display().to_string(),
-            "--apply",
-            "--wait",
-            "1",
-        ],
-    )
-    .await;
+    let file = path.display().to_string();
+    let apply = ["import", "--inc-csv", &file, "--apply"];
+    let (ok, _, err) = cli(&db.url, &[&apply[..], &["--wait", "1"]].concat()).await;
     assert!(!ok, "refused while the lock is held");
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(
@@ -162,16 +153,7 @@ async fn a_cli_import_waits_for_the_lock_up_to_its_limit_and_says_so() {
     assert!(err.contains("held the ingest lock for 1s"), "{err}");
     assert_eq!(count(&db.pool, "SELECT count(*) FROM tickets.inc").await, 0);
     held.release().await;
-    let (ok, out, err) = cli(
-        &db.url,
-        &[
-            "import",
-            "--inc-csv",
-            &path.display().to_string(),
-            "--apply",
-        ],
-    )
-    .await;
+    let (ok, out, err) = cli(&db.url, &apply).await;
     assert!(ok, "{out}{err}");
     assert!(!err.contains("waiting"), "{err}");
     assert_eq!(

@@ -29,6 +29,8 @@ const DATABASE_URL = `${PG}/${DB}`;
 // A second database whose history is known: the sample's first half imported as the
 // 07:00 EAT snapshot of 2026-06-16, all of it as the 09:00 one.
 const HISTORY_DB = `${DB}_history`;
+// A third, where a test imports while the page is open.
+const LIVE_DB = `${DB}_live`;
 const AS_OF = '2026-06-16T10:00:00+03:00';
 const TOKEN = 'browser-test-reader-token-0123456789';
 const CHROMIUM_ARGS = [
@@ -121,19 +123,29 @@ function sampleRecords() {
   return records;
 }
 
-/** HISTORY_DB with its two snapshots; returns its DATABASE_URL. */
-function makeHistory() {
-  const url = `${PG}/${HISTORY_DB}`;
+/** Imports `[file name, sample rows]` snapshots in order into the database at `url`. */
+function importSnapshots(url, snapshots) {
   const env = serverEnv({ DATABASE_URL: url });
-  const folder = mkdtempSync(path.join(os.tmpdir(), 'fleettickets-history-'));
-  const [header, ...rows] = sampleRecords();
-  const snapshots = [['2026-06-16T070000.csv', rows.slice(0, rows.length / 2)], ['2026-06-16T090000.csv', rows]];
+  const folder = mkdtempSync(path.join(os.tmpdir(), 'fleettickets-snapshots-'));
+  const [header] = sampleRecords();
   execFileSync(BIN, ['migrate'], { cwd: ROOT, env });
   for (const [name, part] of snapshots) {
     const file = path.join(folder, name);
     writeFileSync(file, [header, ...part].join('\n'));
     execFileSync(BIN, ['import', '--inc-csv', file, '--apply'], { cwd: ROOT, env });
   }
+}
+
+/** The sample's first half as the 07:00 EAT snapshot of 2026-06-16, and all of it at 09:00. */
+function halfThenAll() {
+  const rows = sampleRecords().slice(1);
+  return [['2026-06-16T070000.csv', rows.slice(0, rows.length / 2)], ['2026-06-16T090000.csv', rows]];
+}
+
+/** HISTORY_DB with its two snapshots; returns its DATABASE_URL. */
+function makeHistory() {
+  const url = `${PG}/${HISTORY_DB}`;
+  importSnapshots(url, halfThenAll());
   return url;
 }
 
@@ -242,6 +254,7 @@ describe('live INC map', () => {
     await stopServers();
     dropDatabase();
     dropDatabase(HISTORY_DB);
+    dropDatabase(LIVE_DB);
   });
 
   test('loads without console errors; markers + listed tickets = open_count', async () => {
@@ -439,11 +452,16 @@ describe('live INC map', () => {
 
   test('refresh sends If-None-Match and an unchanged payload costs a 304', async () => {
     const answers = [];
-    const watch = (page) => page.on('response', async (r) => {
-      if (!r.url().includes('/api/v1/inc/dashboard')) return;
-      const sent = await r.request().allHeaders();
-      answers.push({ status: r.status(), ifNoneMatch: sent['if-none-match'], etag: r.headers().etag });
-    });
+    const watch = (page) => {
+      page.on('response', async (r) => {
+        if (!r.url().includes('/api/v1/inc/dashboard')) return;
+        const sent = await r.request().allHeaders();
+        answers.push({ status: r.status(), ifNoneMatch: sent['if-none-match'], etag: r.headers().etag });
+      });
+      // No event stream (an answer that is not one, which logs no console error): the
+      // poll (every `refresh` seconds) refreshes.
+      page.route('**/api/v1/events', (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: '' }));
+    };
     const url = `${base}/?window=week&as_of=${encodeURIComponent(AS_OF)}&refresh=1`;
     const { page, errors, close } = await openPage(url, { watch });
     await page.waitForFunction(() => window.__fleet.lastStatus === 304, null, { timeout: 10000 });
@@ -678,6 +696,56 @@ describe('live INC map', () => {
     assert.deepEqual(errors, []);
     assert.deepEqual(pageErrors, []);
     await close();
+  });
+
+  test('an import lands: the map updates from the event stream, with no reload and no poll', async () => {
+    const url = `${PG}/${LIVE_DB}`;
+    const [first, second] = halfThenAll();
+    importSnapshots(url, [first]);
+    const liveBase = await startServer({ DATABASE_URL: url });
+    const asked = [];
+    // refresh=1: were the poll running, it would ask every second.
+    const { page, errors, pageErrors, close } = await openPage(`${liveBase}/?refresh=1`, {
+      watch: (p) => p.on('request', (r) => { if (r.url().includes('/api/v1/inc/dashboard')) asked.push(r.url()); }),
+    });
+    await page.waitForFunction(() => window.__fleet.live === 'live' && document.body.dataset.state === 'ready');
+    assert.equal(await page.locator('#live').innerText(), '● live');
+    const openCount = () => page.locator('[data-metric="open_count"]').innerText();
+    const before = await openCount();
+    await page.evaluate(() => { window.__sameDocument = true; });
+    const polls = await page.evaluate(() => window.__fleet.polls);
+    const askedBefore = asked.length;
+    importSnapshots(url, [second]);
+    await page.waitForFunction((b) => document.querySelector('[data-metric="open_count"]').textContent !== b, before);
+    await page.waitForFunction(() => document.body.dataset.state === 'ready');
+    assertMatches(await readView(page), await dashboard(liveBase, 'window=today'));
+    assert.ok(Number(await openCount()) > Number(before), 'the second snapshot adds open tickets');
+    const after = await page.evaluate(() => ({ same: window.__sameDocument, ...window.__fleet }));
+    assert.equal(after.same, true, 'no reload');
+    assert.equal(after.polls, polls, 'no poll while live');
+    assert.equal(after.events, 1);
+    assert.equal(asked.length - askedBefore, 1, 'one dashboard request: the event\'s');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+
+    // The stream refused: "reconnecting", and the poll takes over until it is back.
+    const cut = await openPage(`${liveBase}/?refresh=1`, {
+      watch: (p) => p.route('**/api/v1/events', (route) => route.abort()),
+    });
+    await cut.page.waitForFunction(() => window.__fleet.live === 'reconnecting' && window.__fleet.polls >= 2);
+    assert.equal(await cut.page.locator('#live').innerText(), 'reconnecting…');
+    await cut.page.unroute('**/api/v1/events');
+    await cut.page.waitForFunction(() => window.__fleet.live === 'live', null, { timeout: 40_000 });
+    const polling = await cut.page.evaluate(() => window.__fleet.polls);
+    await cut.page.waitForFunction(() => window.__fleet.responses > 0);
+    assert.equal(await cut.page.evaluate(() => window.__fleet.polls), polling, 'the poll stopped');
+    await cut.close();
+
+    // With a token: the stream carries it in the Authorization header.
+    const authed = await openPage(`${authBase}/`, { storage: { 'fleettickets.token': TOKEN } });
+    await authed.page.waitForFunction(() => window.__fleet.live === 'live');
+    await authed.close();
   });
 
   // Written to docs/ only with UPDATE_SCREENSHOT=1, so a test run leaves the tree clean.

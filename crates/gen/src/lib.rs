@@ -1,4 +1,4 @@
-//! Realistic INC snapshots for tests, the demo and benchmarks: the columns, the messy
+//! `fleettickets-gen`: realistic INC snapshots for tests, the demo and benchmarks: the columns, the messy
 //! casing, the drops and the awkward values of `inc-csv.md`, for any row count and seed;
 //! and hourly series of them, with the changes history capture has to follow.
 
@@ -6,8 +6,8 @@ use std::io::Write;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::eat;
-use crate::geocode::gazetteer::{self, GazetteerCluster};
+use fleettickets::eat;
+use fleettickets::geocode::gazetteer::{self, GazetteerCluster};
 
 /// The export's columns, in the order (and with the untidy names) a real file has.
 const HEADER: [&str; 33] = [
@@ -266,7 +266,7 @@ fn stale_row(rows: &[[String; 33]], first: &[[String; 33]]) -> (usize, [String; 
     let i = (0..first.len())
         .find(|&i| {
             !rows[i][col::TICKET_ID].is_empty()
-                && super::values::boolean(&rows[i][col::ALARM]) != Some(true)
+                && fleettickets::ingest::values::boolean(&rows[i][col::ALARM]) != Some(true)
                 && rows[i][col::UPDATED] > first[i][col::UPDATED]
                 && rows[i][col::STATUS] != first[i][col::STATUS]
         })
@@ -288,7 +288,7 @@ fn reopen(r: &mut [String; 33], raw_status: &str) {
 }
 
 fn is_open(r: &[String; 33]) -> bool {
-    super::values::boolean(&r[col::ACTIONABLE]) == Some(true)
+    fleettickets::ingest::values::boolean(&r[col::ACTIONABLE]) == Some(true)
 }
 
 /// One ticket changed at `as_of`: an open one is closed, moves on in its workflow, or
@@ -497,7 +497,7 @@ fn row(rng: &mut Rng, clusters: &[GazetteerCluster], spec: &Spec, i: u64) -> [St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::clean::{Header, RowStats};
+    use fleettickets::ingest::clean::{Header, RowStats};
 
     fn generate(rows: u64, seed: u64) -> Vec<u8> {
         let spec = Spec {

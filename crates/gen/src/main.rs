@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use fleettickets::ingest::generate::{self, SeriesSpec, Spec};
+use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 
 #[derive(Parser, Debug)]
 #[command(
