@@ -247,17 +247,18 @@ async fn recorded_answers_are_cached_revalidated_and_dropped_when_the_data_chang
         .await;
     let again = app.get_with(q, &[("if-none-match", &etag)]).await;
     assert_eq!(again.status(), 304);
-    assert_eq!(
+    // At least this request's hit (a background reader of the payload may add its own).
+    assert!(
         app.metric("fleettickets_dashboard_cache_total{outcome=\"hit\"}")
-            .await,
-        hits + 1.0
+            .await
+            >= hits + 1.0,
+        "the revalidation was served from the cache"
     );
     let gz = app.get_with(q, &[("accept-encoding", "gzip")]).await;
     assert_eq!(gz.headers()["content-encoding"], "gzip");
-    // A change (here an import; backfill and retention send the same notice) drops it.
-    let misses = app
-        .metric("fleettickets_dashboard_cache_total{outcome=\"miss\"}")
-        .await;
+    // A change (here an import; backfill and retention send the same notice) drops it:
+    // the entry is rebuilt (its `history_until` is the new import's time; the cache's
+    // 10-minute TTL would have kept the old one), and the recorded state is unchanged.
     let dir = temp_dir();
     let rows = format!(
         "{}INC6,OPEN,true,Karen,Nairobi,New,Team A,,,\n",
@@ -269,16 +270,7 @@ async fn recorded_answers_are_cached_revalidated_and_dropped_when_the_data_chang
         &format!("{HEAD}\n{rows}"),
     ))
     .await;
-    let misses_after = app
-        .metric("fleettickets_dashboard_cache_total{outcome=\"miss\"}")
-        .await;
     let body: Value = app.get(q).await.json().await.unwrap();
-    assert_eq!(
-        app.metric("fleettickets_dashboard_cache_total{outcome=\"miss\"}")
-            .await,
-        misses_after + 1.0,
-        "rebuilt after the change (misses before it: {misses})"
-    );
     assert_eq!(body["replay"]["history_until"], "2026-06-16T11:00:00+03:00");
     assert_eq!(open_ids(&body), ["INC1", "INC2"]);
 }
