@@ -19,10 +19,12 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 
 use crate::dashboard::freshness::ImportState;
+use crate::dashboard::replay::HistorySpan;
 use crate::dashboard::{render, Ticket};
 use crate::db;
 use crate::db::wal::{self, Lsn};
 use crate::events::DataChanged;
+use crate::history;
 use crate::metrics::Metrics;
 
 #[derive(Debug, Default)]
@@ -33,6 +35,9 @@ pub struct OpenSet {
     pub tickets: Arc<[Ticket]>,
     /// Each ticket's feature serialised ahead, but for its `as_of`-dependent end.
     pub heads: Vec<String>,
+    /// Capture start and the newest history time, read with the set: they choose the
+    /// mode of a payload at `as_of` (`dashboard::replay`).
+    pub history: HistorySpan,
 }
 
 /// A change announced but not loaded yet.
@@ -223,7 +228,10 @@ impl Live {
 
     /// Reads the open set from the read database and makes it current.
     async fn reload(&self) -> sqlx::Result<()> {
-        let tickets = db::tickets::open_tickets(&self.0.read).await?;
+        let (tickets, history) = tokio::try_join!(
+            db::tickets::open_tickets(&self.0.read),
+            history::read::span(&self.0.read),
+        )?;
         let heads = tickets.iter().map(render::open_head).collect();
         *self.0.import_state.lock().expect("not poisoned") = None;
         let mut slot = self.0.open.write().expect("not poisoned");
@@ -232,6 +240,7 @@ impl Live {
             generation,
             tickets: tickets.into(),
             heads,
+            history,
         });
         Ok(())
     }

@@ -5,6 +5,7 @@ import { setupBacklog } from './backlog.js';
 import { setupLive } from './events.js';
 import { setupNearest } from './nearest.js';
 import { setupTeams } from './teams.js';
+import { setupTimeTravel, timelineSection } from './timetravel.js';
 
 const L = window.L;
 const $ = (id) => document.getElementById(id);
@@ -201,7 +202,11 @@ function ticketMarker(feature, kind) {
     weight: 2,
     fillOpacity: 0.9,
   });
-  return marker.bindPopup(() => ticketCard(feature.properties, kind));
+  return marker.bindPopup(() => {
+    const card = ticketCard(feature.properties, kind);
+    card.append(timelineSection(feature.properties.ticket_id, { get: getJson, formatTime, el }));
+    return card;
+  });
 }
 
 function clusterIcon(cluster, kind) {
@@ -321,15 +326,9 @@ function renderFreshness(f) {
     + 'The tickets on this map may be out of date.';
 }
 
-function renderWindow(w, state) {
+function renderWindow(w) {
   const last = new Date(new Date(w.to).getTime() - 1);
   $('window-range').textContent = `${dayFormat.format(new Date(w.from))} – ${dayFormat.format(last)}`;
-  const replay = $('replay');
-  replay.hidden = !state.asOf;
-  if (state.asOf) {
-    replay.replaceChildren(`Replaying ${formatTime(w.as_of)} · `,
-      el('a', { href: pageQuery({ ...state, asOf: '' }), textContent: 'back to live' }));
-  }
 }
 
 // ---------------------------------------------------------------- map
@@ -416,7 +415,8 @@ function render(app, payload, fit) {
   showClosed(app);
   renderMetrics(payload.metrics);
   renderFreshness(payload.freshness);
-  renderWindow(payload.window, app.state);
+  renderWindow(payload.window);
+  app.renderReplay(payload);
   if (fit) fitToTickets(app);
   fleet.renders += 1;
 }
@@ -613,6 +613,15 @@ async function main() {
     },
   });
   app.refreshTeams = setupTeams({ params: () => apiParams(app.state), get, onError: handleError, fleet });
+  app.renderReplay = setupTimeTravel({
+    asOf: () => app.state.asOf,
+    setAsOf: (value, { replace = false } = {}) => {
+      app.state = { ...app.state, asOf: value };
+      history[replace ? 'replaceState' : 'pushState'](null, '', pageQuery(app.state));
+      loadDashboard(app, { fit: false });
+    },
+    formatTime, el, fleet,
+  });
   app.refreshBacklog = setupBacklog({
     params: () => backlogParams(app.state), get: getJson, onError: handleError, svg, dayLabel, fleet,
   });

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::freshness::{Freshness, ImportState};
 use super::params::parse;
-use super::{compute, render, Rules, Ticket};
+use super::replay::{HistorySpan, Replay};
+use super::{compute, render, Rows, Rules, Ticket};
 
 fn eat(s: &str) -> Option<DateTime<Utc>> {
     Some(
@@ -233,7 +234,12 @@ fn payload(query: &str) -> serde_json::Value {
         Duration::hours(3),
     );
     let all = fixture();
-    let computed = compute(all.clone().into(), all.clone(), &req, fresh, &rules());
+    let rows = Rows {
+        open: all.clone().into(),
+        window: all.clone(),
+        replay: Replay::at(req.window.as_of, HistorySpan::default()),
+    };
+    let computed = compute(rows, &req, fresh, &rules());
     // The fast writer and serde agree to the byte.
     let heads: Vec<String> = all.iter().map(render::open_head).collect();
     let fast = render::write_json(&computed, &heads).unwrap();

@@ -5,6 +5,7 @@ pub mod freshness;
 pub mod metrics;
 pub mod params;
 pub mod render;
+pub mod replay;
 pub mod round;
 pub mod sla;
 pub mod window;
@@ -20,6 +21,7 @@ use features::{ClosedCollection, OpenCollection};
 use freshness::Freshness;
 use metrics::Metrics;
 use params::{DashboardRequest, Filters};
+use replay::Replay;
 use sla::{ClosedSla, OpenSla};
 use window::WindowKind;
 
@@ -86,6 +88,8 @@ pub struct Dashboard<'a> {
     pub closed: ClosedCollection<'a>,
     pub metrics: Metrics,
     pub freshness: Freshness,
+    /// Which tickets the payload was computed from (`timetravel.md`).
+    pub replay: Replay,
 }
 
 /// One ticket of the open set, by its position in the open rows, with its derived SLA.
@@ -110,18 +114,31 @@ pub struct Payload {
     closed: Vec<(usize, ClosedSla)>,
     pub metrics: Metrics,
     pub freshness: Freshness,
+    pub replay: Replay,
 }
 
-/// Computes the payload from the live tickets (`open_rows`: the actionable ones) and the
-/// tickets closed or created in the window (`window_rows`). Either may hold more: the
-/// window and the filters are applied here.
+/// The tickets a payload is computed from: the open ones (`open`: the actionable ones;
+/// the current rows, or the versions recorded at `as_of`, see `replay`) and those closed
+/// or created in the window (`window`). Either may hold more: the window and the filters
+/// are applied by `compute`.
+pub struct Rows {
+    pub open: Arc<[Ticket]>,
+    pub window: Vec<Ticket>,
+    pub replay: Replay,
+}
+
+/// Computes the payload from its rows, as `dashboard.md` defines it for `as_of`.
 pub fn compute(
-    open_rows: Arc<[Ticket]>,
-    window_rows: Vec<Ticket>,
+    rows: Rows,
     request: &DashboardRequest,
     freshness: Freshness,
     rules: &Rules,
 ) -> Payload {
+    let Rows {
+        open: open_rows,
+        window: window_rows,
+        replay,
+    } = rows;
     let w = &request.window;
     let keep = |t: &Ticket| {
         request
@@ -182,6 +199,7 @@ pub fn compute(
         closed,
         metrics,
         freshness,
+        replay,
     }
 }
 
@@ -231,9 +249,12 @@ impl Payload {
             closed: self.closed().map(|(t, s)| features::closed(t, s)).collect(),
             metrics: self.metrics.clone(),
             freshness: self.freshness.clone(),
+            replay: self.replay,
         }
     }
 }
 
 #[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+mod invariant_tests;

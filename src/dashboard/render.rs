@@ -51,6 +51,7 @@ pub fn write_json(c: &Payload, heads: &[String]) -> serde_json::Result<Vec<u8>> 
     field(&mut out, ",\"closed\":", &closed)?;
     field(&mut out, ",\"metrics\":", &c.metrics)?;
     field(&mut out, ",\"freshness\":", &c.freshness)?;
+    field(&mut out, ",\"replay\":", &c.replay)?;
     out.push(b'}');
     Ok(out)
 }

@@ -1,5 +1,7 @@
 //! The read path's queries. Each returns typed rows; the payloads are built in Rust.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -9,15 +11,57 @@ use crate::dashboard::freshness::ImportState;
 use crate::dashboard::params::{sql_fold, DashboardRequest};
 use crate::dashboard::Ticket;
 use crate::eat;
+use crate::ingest::columns::COLUMNS;
 
-const TICKET_COLUMNS: &str = "ticket_id, normalized_status, raw_status, cluster, region,
-    location_name, assigned_team, owner, created_at_service, first_seen_at, closed_at, mttr,
-    sla_status, COALESCE(is_actionable, false) AS is_actionable, latitude, longitude, geo_source";
+/// The columns of the dashboard's `Ticket`, in its order.
+const TICKET_FIELDS: [&str; 17] = [
+    "ticket_id",
+    "normalized_status",
+    "raw_status",
+    "cluster",
+    "region",
+    "location_name",
+    "assigned_team",
+    "owner",
+    "created_at_service",
+    "first_seen_at",
+    "closed_at",
+    "mttr",
+    "sla_status",
+    "is_actionable",
+    "latitude",
+    "longitude",
+    "geo_source",
+];
+
+/// The `Ticket` columns as a select list: the history's tracked fields
+/// (`ingest::columns`) prefixed with `tracked`, the others with `other`.
+fn ticket_select(tracked: &str, other: &str) -> String {
+    TICKET_FIELDS
+        .iter()
+        .map(|name| {
+            let is_tracked = COLUMNS.iter().any(|c| c.tracked && c.name == *name);
+            let prefix = if is_tracked { tracked } else { other };
+            match *name {
+                "is_actionable" => format!("COALESCE({prefix}{name}, false) AS {name}"),
+                _ => format!("{prefix}{name}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The current rows' columns.
+static TICKET_COLUMNS: LazyLock<String> = LazyLock::new(|| ticket_select("", ""));
+
+/// A version's tracked fields (`h`) over its current row's other fields (`i`).
+static RECORDED_COLUMNS: LazyLock<String> = LazyLock::new(|| ticket_select("h.", "i."));
 
 /// Every live (actionable) ticket.
 pub async fn open_tickets(pool: &PgPool) -> sqlx::Result<Vec<Ticket>> {
     sqlx::query_as(&format!(
-        "SELECT {TICKET_COLUMNS} FROM tickets.inc WHERE is_actionable ORDER BY ticket_id COLLATE \"C\""
+        "SELECT {} FROM tickets.inc WHERE is_actionable ORDER BY ticket_id COLLATE \"C\"",
+        *TICKET_COLUMNS
     ))
     .fetch_all(pool)
     .await
@@ -26,18 +70,68 @@ pub async fn open_tickets(pool: &PgPool) -> sqlx::Result<Vec<Ticket>> {
 /// The tickets closed or created in the request's window (the daily series counts the
 /// latter), after the filters; each branch is served by its own index.
 pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {
-    sqlx::query_as(&format!(
-        "SELECT {TICKET_COLUMNS} FROM tickets.inc
+    let sql = format!(
+        "SELECT {} FROM tickets.inc
          WHERE ((closed_at >= $1 AND closed_at < $2)
                 OR (created_at_service >= $1 AND created_at_service < $2))
            AND (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
            AND (cardinality($4::text[]) = 0 OR upper(normalized_status) = ANY($4))",
+        *TICKET_COLUMNS,
         cluster = sql_fold("cluster"),
-    ))
-    .bind(req.window.from)
-    .bind(req.window.to)
-    .bind(req.filters.clusters_folded())
-    .bind(&req.filters.status)
+    );
+    for_request(pool, &sql, req, None).await
+}
+
+/// The tickets as recorded at the request's `as_of` (`timetravel.md`): each version
+/// valid then that is actionable or closed or created in the window, after the filters
+/// (on the version's fields), with its current row's other fields. Split them with
+/// `dashboard::replay::split`. Each branch is served by its own index (migration 0008).
+pub async fn recorded_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {
+    let sql = format!(
+        "WITH at_t AS (
+             SELECT ticket_id, valid_from FROM tickets.inc_history
+             WHERE is_actionable AND tstzrange(valid_from, valid_to) @> $5::timestamptz
+             UNION
+             SELECT ticket_id, valid_from FROM tickets.inc_history
+             WHERE closed_at >= $1 AND closed_at < $2
+               AND valid_from <= $5 AND COALESCE(valid_to, 'infinity') > $5
+             UNION
+             SELECT ticket_id, valid_from FROM tickets.inc_history
+             WHERE created_at_service >= $1 AND created_at_service < $2
+               AND valid_from <= $5 AND COALESCE(valid_to, 'infinity') > $5)
+         SELECT {} FROM at_t
+         -- One primary-key probe per version (OFFSET 0 keeps the planner from hashing
+         -- the whole history for this join, which it chose: 0.8 s instead of 0.1 s).
+         CROSS JOIN LATERAL (SELECT * FROM tickets.inc_history v
+                             WHERE v.ticket_id = at_t.ticket_id AND v.valid_from = at_t.valid_from
+                             OFFSET 0) h
+         JOIN tickets.inc i ON i.ticket_id = h.ticket_id
+         WHERE (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
+           AND (cardinality($4::text[]) = 0 OR upper(h.normalized_status) = ANY($4))
+         ORDER BY h.ticket_id COLLATE \"C\"",
+        *RECORDED_COLUMNS,
+        cluster = sql_fold("h.cluster"),
+    );
+    for_request(pool, &sql, req, Some(req.window.as_of)).await
+}
+
+/// `sql` over the request's window (`$1`, `$2`), filters (`$3` folded clusters, `$4`
+/// statuses) and, if given, an instant (`$5`).
+async fn for_request(
+    pool: &PgPool,
+    sql: &str,
+    req: &DashboardRequest,
+    at: Option<DateTime<Utc>>,
+) -> sqlx::Result<Vec<Ticket>> {
+    let query = sqlx::query_as(sql)
+        .bind(req.window.from)
+        .bind(req.window.to)
+        .bind(req.filters.clusters_folded())
+        .bind(&req.filters.status);
+    match at {
+        Some(at) => query.bind(at),
+        None => query,
+    }
     .fetch_all(pool)
     .await
 }

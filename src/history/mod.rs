@@ -8,6 +8,7 @@ pub mod progress;
 pub mod read;
 pub mod retention;
 pub mod sealed;
+pub mod timeline;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -1,10 +1,13 @@
-//! The backlog's queries: capture start and the versions that overlap a period.
+//! The history's queries: capture start, the versions that overlap a period (the
+//! backlog), the history's extent and one ticket's versions (time travel).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 use super::backlog::Version;
+use super::timeline::Recorded;
 use crate::dashboard::params::{sql_fold, Filters};
+use crate::dashboard::replay::HistorySpan;
 
 /// When capture started (`None`: nothing is recorded yet).
 pub async fn capture_start(db: impl PgExecutor<'_>) -> sqlx::Result<Option<DateTime<Utc>>> {
@@ -43,4 +46,35 @@ pub async fn versions(
     }
     .fetch_all(db)
     .await
+}
+
+/// Capture start and the newest version time (`timetravel.md`'s `C` and `H`).
+pub async fn span(db: impl PgExecutor<'_>) -> sqlx::Result<HistorySpan> {
+    sqlx::query_as(
+        "SELECT (SELECT started_at FROM tickets.history_capture) AS capture_started_at,
+                (SELECT max(valid_from) FROM tickets.inc_history) AS history_until",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// A ticket's versions, oldest first.
+pub async fn timeline(db: impl PgExecutor<'_>, ticket_id: &str) -> sqlx::Result<Vec<Recorded>> {
+    sqlx::query_as(&format!(
+        "SELECT valid_from, valid_to, import_id, {}
+         FROM tickets.inc_history WHERE ticket_id = $1 ORDER BY valid_from",
+        *crate::ingest::columns::TRACKED
+    ))
+    .bind(ticket_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Whether the store holds the ticket (a timeline without versions is then empty, not
+/// unknown).
+pub async fn ticket_exists(db: impl PgExecutor<'_>, ticket_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets.inc WHERE ticket_id = $1)")
+        .bind(ticket_id)
+        .fetch_one(db)
+        .await
 }

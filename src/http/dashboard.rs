@@ -12,13 +12,18 @@ use super::schemas::{CachedReadResponses, FilterParams, Instant, WindowParams};
 use super::{AppState, CacheKey, DashboardKey};
 use crate::dashboard::freshness::Freshness;
 use crate::dashboard::params::{self, DashboardRequest};
+use crate::dashboard::replay::{self, Replay, ReplayMode};
 use crate::dashboard::window::WindowKind;
-use crate::dashboard::{self, render, Dashboard, Payload};
+use crate::dashboard::{self, render, Dashboard, Payload, Rows};
 use crate::db;
 use crate::live::OpenSet;
 use std::sync::Arc;
 
 /// The open tickets, the tickets closed in the window, the metrics panel and freshness.
+///
+/// With `as_of` between capture start and the newest history time the payload is the
+/// state as recorded then (`replay.mode` = `recorded`); before capture start the clock
+/// is set back on today's tickets (`clock`); otherwise it is `live`.
 ///
 /// Cached per normalised filters and resolved window for `CACHE_TTL_SECS`, and dropped
 /// when an import writes rows. Send `If-None-Match` with the last `ETag` to get a 304.
@@ -30,7 +35,7 @@ use std::sync::Arc;
         ("window" = Option<WindowKind>, Query, description = "The window for closed tickets and the daily series (EAT); default `today`.", example = "week"),
         WindowParams,
         FilterParams,
-        ("as_of" = Option<Instant>, Query, description = "RFC 3339 instant used as \"now\" (default: the server clock)."),
+        ("as_of" = Option<Instant>, Query, description = "RFC 3339 instant used as \"now\" (default: the server clock). Between capture start and the newest history time, the tickets are as recorded then (see `replay`)."),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
     ),
     responses(
@@ -70,31 +75,65 @@ pub async fn payload(app: &AppState, request: DashboardRequest) -> Result<Arc<Pa
         .ok_or_else(|| ApiError::Internal("a dashboard entry without its payload".into()))
 }
 
-/// Queries the window's tickets and the import state, then computes the payload (with
-/// the in-memory open set) and writes its JSON off the async threads.
+/// The rows a payload at the request's `as_of` is computed from (`timetravel.md`): the
+/// in-memory open set and the window's current rows (`live`, `clock`), or the versions
+/// recorded at `as_of` over their current rows (`recorded`).
+pub async fn rows(
+    app: &AppState,
+    open: &OpenSet,
+    request: &DashboardRequest,
+) -> Result<Rows, ApiError> {
+    let replay = Replay::at(request.window.as_of, open.history);
+    if replay.mode == ReplayMode::Recorded {
+        let recorded = db::tickets::recorded_tickets(&app.read, request).await?;
+        let (open_rows, window) = replay::split(recorded, &request.window);
+        return Ok(Rows {
+            open: open_rows.into(),
+            window,
+            replay,
+        });
+    }
+    Ok(Rows {
+        open: open.tickets.clone(),
+        window: db::tickets::window_tickets(&app.read, request).await?,
+        replay,
+    })
+}
+
+/// Queries the payload's rows and the import state, then computes the payload and
+/// writes its JSON off the async threads.
 #[tracing::instrument(name = "dashboard_build", skip_all,
-    fields(generation = open.generation, window = ?request.window.kind, rows))]
+    fields(generation = open.generation, window = ?request.window.kind, mode, rows))]
 async fn build(
     app: AppState,
     open: Arc<OpenSet>,
     request: DashboardRequest,
 ) -> Result<CachedBody, ApiError> {
     let started = std::time::Instant::now();
-    let (rows, state) = tokio::try_join!(
-        db::tickets::window_tickets(&app.read, &request),
-        app.live.import_state(),
-    )?;
+    let (rows, state) = tokio::try_join!(rows(&app, &open, &request), async {
+        Ok::<_, ApiError>(app.live.import_state().await?)
+    })?;
     let queried = started.elapsed();
     let rules = app.rules;
     let span = tracing::Span::current();
-    span.record("rows", rows.len());
+    span.record("mode", tracing::field::debug(rows.replay.mode));
+    span.record("rows", rows.window.len());
     blocking(move || {
         let _in = span.enter();
+        // The live set's heads were written when it was loaded; recorded rows are new.
+        let recorded: Vec<String> = match rows.replay.mode {
+            ReplayMode::Recorded => rows.open.iter().map(render::open_head).collect(),
+            ReplayMode::Live | ReplayMode::Clock => Vec::new(),
+        };
+        let heads = match rows.replay.mode {
+            ReplayMode::Recorded => &recorded,
+            ReplayMode::Live | ReplayMode::Clock => &open.heads,
+        };
         let freshness = Freshness::at(&state, request.window.as_of, rules.stale_after);
-        let payload = dashboard::compute(open.tickets.clone(), rows, &request, freshness, &rules);
+        let payload = dashboard::compute(rows, &request, freshness, &rules);
         let built = started.elapsed();
-        let json = render::write_json(&payload, &open.heads)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let json =
+            render::write_json(&payload, heads).map_err(|e| ApiError::Internal(e.to_string()))?;
         tracing::debug!(?queried, ?built, serialised = ?started.elapsed(), "dashboard built");
         Ok(CachedBody::of(json, Arc::new(payload)))
     })

@@ -56,6 +56,11 @@ pub enum CacheKey {
         generation: u64,
         column: ChoiceColumn,
     },
+    /// A ticket's timeline.
+    Timeline {
+        generation: u64,
+        ticket_id: String,
+    },
     Backlog {
         generation: u64,
         /// `None` where the bound follows the server clock.
@@ -130,6 +135,10 @@ pub fn router(state: AppState, surface: &Surface) -> Router {
         .route("/api/v1/inc/teams", get(dispatch::teams))
         .route("/api/v1/inc/backlog", get(backlog::backlog))
         .route("/api/v1/inc/tickets/{ticket_id}", get(tickets::ticket))
+        .route(
+            "/api/v1/inc/tickets/{ticket_id}/history",
+            get(tickets::ticket_history),
+        )
         .route("/api/v1/freshness", get(tickets::freshness))
         .route("/api/v1/clusters", get(tickets::clusters))
         .route("/api/v1/statuses", get(tickets::statuses))

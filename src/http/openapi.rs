@@ -21,6 +21,7 @@ use super::{admin, backlog, dashboard, dispatch, events, health, map, schemas, t
         dispatch::teams,
         backlog::backlog,
         tickets::ticket,
+        tickets::ticket_history,
         tickets::freshness,
         tickets::clusters,
         tickets::statuses,

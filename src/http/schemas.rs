@@ -112,6 +112,26 @@ pub enum CachedReadResponses {
     Unavailable(super::error::ErrorBody),
 }
 
+/// The refusals of the routes under `/api/v1/inc/tickets/{ticket_id}`.
+#[derive(utoipa::IntoResponses)]
+pub enum TicketRefusals {
+    /// A path segment no ticket id can be (see `Segment`)
+    #[response(status = 400)]
+    BadId(super::error::ErrorBody),
+    /// The path is longer than 8 KiB
+    #[response(status = 414)]
+    UriTooLong(super::error::ErrorBody),
+    /// No such ticket
+    #[response(status = 404)]
+    NotFound(super::error::ErrorBody),
+    /// Missing or wrong token
+    #[response(status = 401)]
+    Unauthorized(super::error::ErrorBody),
+    /// The database is unreachable (see Retry-After)
+    #[response(status = 503)]
+    Unavailable(super::error::ErrorBody),
+}
+
 /// The custom window's bounds of the dashboard and teams.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -9,10 +9,14 @@ use chrono::Utc;
 use super::auth::Reader;
 use super::error::{ApiError, ErrorBody};
 use super::input::NoParameters;
-use super::schemas::Segment;
+use super::schemas::{Segment, TicketRefusals};
 use super::{AppState, CacheKey};
 use crate::dashboard::freshness::Freshness;
 use crate::db::tickets::{self, Choice, ChoiceColumn, TicketDetail};
+use crate::history::{
+    self,
+    timeline::{self, Timeline},
+};
 
 /// One ticket with its source row (`raw`).
 #[utoipa::path(
@@ -20,14 +24,7 @@ use crate::db::tickets::{self, Choice, ChoiceColumn, TicketDetail};
     path = "/api/v1/inc/tickets/{ticket_id}",
     tag = "tickets",
     params(("ticket_id" = Segment, Path, description = "e.g. INC000012495858")),
-    responses(
-        (status = 200, body = TicketDetail),
-        (status = 400, description = "A path segment no ticket id can be (see `Segment`)", body = ErrorBody),
-        (status = 414, description = "The path is longer than 8 KiB", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 503, body = ErrorBody),
-    ),
+    responses((status = 200, body = TicketDetail), TicketRefusals),
     security((), ("bearer" = []))
 )]
 pub async fn ticket(
@@ -40,6 +37,57 @@ pub async fn ticket(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no ticket {ticket_id:?}")))
+}
+
+/// A ticket's history: its versions, oldest first, each with the tracked fields that
+/// changed from the previous one (`timetravel.md`). A ticket the store holds but the
+/// history does not (only possible before capture) has no versions.
+///
+/// Cached like the dashboard (dropped when the data changes); send `If-None-Match`
+/// with the last `ETag` to get a 304.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inc/tickets/{ticket_id}/history",
+    tag = "tickets",
+    params(
+        ("ticket_id" = Segment, Path, description = "e.g. INC000012495858"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response."),
+    ),
+    responses(
+        (status = 200, body = Timeline),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        TicketRefusals,
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn ticket_history(
+    State(app): State<AppState>,
+    _: Reader,
+    _: NoParameters,
+    Path(ticket_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let generation = app.live.fresh().await.generation;
+    let key = CacheKey::Timeline {
+        generation,
+        ticket_id: ticket_id.clone(),
+    };
+    let read = app.read.clone();
+    let body = app
+        .cache
+        .get_or_build(key, async move {
+            let (versions, span) = tokio::try_join!(
+                history::read::timeline(&read, &ticket_id),
+                history::read::span(&read),
+            )?;
+            if versions.is_empty() && !history::read::ticket_exists(&read, &ticket_id).await? {
+                return Err(ApiError::NotFound(format!("no ticket {ticket_id:?}")));
+            }
+            let timeline = timeline::timeline(ticket_id, span.capture_started_at, versions);
+            serde_json::to_vec(&timeline).map_err(|e| ApiError::Internal(e.to_string()))
+        })
+        .await?;
+    Ok(body.respond(&headers, app.cache.ttl).await)
 }
 
 /// The `freshness` object of the dashboard, alone (never cached).

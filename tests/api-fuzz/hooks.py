@@ -8,8 +8,8 @@ server to everything else; negative cases are sent as generated.
 - backlog: `from` before `to` (at most now) and at most 8,784 buckets of `interval`.
 
 And one more, for coverage rather than a rule: no generated ticket id exists, so every
-other valid ticket request asks for a real one (API_FUZZ_TICKET_ID) and its 200 answer is
-checked against the document too.
+other valid ticket (and ticket history) request asks for a real one (API_FUZZ_TICKET_ID)
+and its 200 answer is checked against the document too.
 """
 
 import datetime as dt
@@ -23,6 +23,7 @@ EAT = 3 * 3600
 WINDOWED = {"/api/v1/inc/dashboard", "/api/v1/inc/teams"}
 BACKLOG = "/api/v1/inc/backlog"
 TICKET = "/api/v1/inc/tickets/{ticket_id}"
+TICKET_ROUTES = {TICKET, TICKET + "/history"}
 MAX_BUCKETS = 8_784
 
 
@@ -78,7 +79,7 @@ def map_case(context, case):
     if meta is None or not meta.generation.mode.is_positive:
         return case
     path = case.operation.path
-    if path == TICKET and len(case.path_parameters["ticket_id"]) % 2:
+    if path in TICKET_ROUTES and len(case.path_parameters["ticket_id"]) % 2:
         case.path_parameters["ticket_id"] = os.environ["API_FUZZ_TICKET_ID"]
     if case.query is None:
         return case

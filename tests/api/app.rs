@@ -46,6 +46,18 @@ impl TestApp {
             .expect("the app answers")
     }
 
+    /// GET with these extra headers (`If-None-Match`, `Accept-Encoding`, …).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        headers
+            .iter()
+            .fold(self.client.get(self.url(path)), |r, (name, value)| {
+                r.header(*name, *value)
+            })
+            .send()
+            .await
+            .expect("the app answers")
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let r = self.get(path).await;
         let status = r.status().as_u16();

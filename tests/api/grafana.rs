@@ -80,11 +80,12 @@ pub fn query_range(targets: Value, from: &str, to: &str) -> Value {
     })
 }
 
-/// `/api/v1/inc/dashboard` for the same window, with extra query parameters.
+/// `/api/v1/inc/dashboard` for the same window, with extra query parameters, at the
+/// range's end (Grafana's `as_of` for a range that ended).
 async fn dashboard(app: &TestApp, extra: &str) -> Value {
     let (status, body) = app
         .get_json(&format!(
-            "/api/v1/inc/dashboard?window=custom&from={FROM}&to={TO}{extra}"
+            "/api/v1/inc/dashboard?window=custom&from={FROM}&to={TO}&as_of={TO}{extra}"
         ))
         .await;
     assert_eq!(status, 200, "{body}");
@@ -471,7 +472,9 @@ async fn every_ticket_metric_equals_the_dashboard_api() {
             "team",
             "owner",
             "hours_open",
-            "sla_state"
+            "sla_state",
+            "latitude",
+            "longitude"
         ]
     );
     let expected: Vec<Value> = d["open"]["features"]
@@ -489,7 +492,9 @@ async fn every_ticket_metric_equals_the_dashboard_api() {
                 p["assigned_team"],
                 p["owner"],
                 p["hours_open"],
-                p["sla_state"]
+                p["sla_state"],
+                f["geometry"]["coordinates"][1],
+                f["geometry"]["coordinates"][0]
             ])
         })
         .collect();

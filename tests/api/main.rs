@@ -25,4 +25,5 @@ mod series;
 mod shutdown;
 mod standby;
 mod tasks;
+mod timetravel;
 mod writers;

@@ -587,6 +587,117 @@ describe('live INC map', () => {
     }
   });
 
+  // ------------------------------------------------ time travel (static/timetravel.js)
+  // The history database: capture start 07:00 (the sample's first half), newest
+  // history time 09:00 (all of it), on 2026-06-16.
+
+  const replayQuery = (asOf, extra = []) => new URLSearchParams([['window', 'week'], ...extra, ['as_of', asOf]]);
+  const banner = (page) => page.evaluate(() => {
+    const b = document.getElementById('replay');
+    return { hidden: b.hidden, mode: b.dataset.mode, text: b.textContent };
+  });
+  /** Moves the slider to `hours` after its first hour, as a user's drag ends. */
+  const slide = (page, hours) => page.evaluate((h) => {
+    const slider = document.getElementById('tt-slider');
+    slider.value = String(h);
+    slider.dispatchEvent(new Event('input'));
+    slider.dispatchEvent(new Event('change'));
+  }, hours);
+
+  test('moving the slider replays recorded instants; what the page shows equals the API', async () => {
+    const start = replayQuery('2026-06-16T10:00:00+03:00');
+    const { page, errors, pageErrors, close } = await openPage(`${historyBase}/?${start}`);
+    await shown(page, start);
+    assert.equal((await banner(page)).mode, 'live', 'at or after the newest history time: live');
+    const seen = [];
+    for (const [hours, asOf, mode] of [
+      [1, '2026-06-16T08:00:00+03:00', 'recorded'],
+      [0, '2026-06-16T07:00:00+03:00', 'recorded'],
+      [3, '2026-06-16T10:00:00+03:00', 'live'],
+    ]) {
+      await slide(page, hours);
+      const query = replayQuery(asOf);
+      await shown(page, query);
+      const api = await dashboard(historyBase, query);
+      assert.equal(api.replay.mode, mode, asOf);
+      const view = await readView(page);
+      assertMatches(view, api);
+      assert.equal(new URLSearchParams(view.search).get('as_of'), asOf, 'the URL holds as_of');
+      const b = await banner(page);
+      assert.equal(b.mode, mode);
+      assert.equal(b.hidden, false);
+      if (mode === 'recorded') assert.match(b.text, /^Recorded state at 16 Jun 2026, 0[78]:00 EAT/);
+      assert.equal(await page.inputValue('#tt-at'), asOf.slice(0, 16), 'the date-time field follows');
+      seen.push(api.metrics.open_count);
+    }
+    assert.equal(seen[0], seen[1], '07:00 and 08:00 are the same recorded state');
+    assert.ok(seen[1] < seen[2], `the 09:00 snapshot added open tickets (${seen})`);
+
+    // Play steps an hour at a time; pause stops it.
+    await slide(page, 0);
+    await shown(page, replayQuery('2026-06-16T07:00:00+03:00'));
+    await page.click('#tt-play');
+    await shown(page, replayQuery('2026-06-16T08:00:00+03:00'));
+    await page.click('#tt-play');
+    assert.equal(await page.textContent('#tt-play'), 'Play');
+    const paused = await page.evaluate(() => window.__fleet.url);
+    await sleep(2000);
+    assert.equal(await page.evaluate(() => window.__fleet.url), paused, 'paused');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
+  test('a shared link reopens the recorded moment; a popup shows the ticket timeline', async () => {
+    const all = await dashboard(historyBase, replayQuery('2026-06-16T08:00:00+03:00'));
+    const cluster = all.metrics.by_cluster[0].cluster;
+    const query = replayQuery('2026-06-16T08:00:00+03:00', [['cluster', cluster]]);
+    const { page, errors, pageErrors, close } = await openPage(`${historyBase}/?${query}`);
+    await shown(page, query);
+    const api = await dashboard(historyBase, query);
+    const view = await readView(page);
+    assertMatches(view, api);
+    assert.deepEqual(view.clusters, [cluster]);
+    assert.equal((await banner(page)).mode, 'recorded');
+    assert.equal(await page.inputValue('#tt-at'), '2026-06-16T08:00');
+
+    await page.locator('path.marker').first().click();
+    await page.waitForFunction(() => document.querySelector('.leaflet-popup-content .timeline')?.dataset.state === 'ready');
+    const popup = await page.evaluate(() => ({
+      id: document.querySelector('.leaflet-popup-content strong').textContent,
+      items: [...document.querySelectorAll('.leaflet-popup-content .timeline-list > li')].map((li) => li.textContent),
+    }));
+    const timeline = await getJson(`${historyBase}/api/v1/inc/tickets/${popup.id}/history`);
+    const shownVersions = timeline.versions.filter((v, i) => i === 0
+      || ['normalized_status', 'assigned_team', 'owner'].some((f) => v.changed.includes(f)));
+    assert.equal(popup.items.length, shownVersions.length, JSON.stringify(popup));
+    assert.match(popup.items[0], /^16 Jun 2026, 0[79]:00 EAT Status: /);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
+  test('before capture start the banner says so; one click returns to live', async () => {
+    const query = replayQuery('2026-06-16T06:00:00+03:00');
+    const { page, errors, pageErrors, close } = await openPage(`${historyBase}/?${query}`);
+    await shown(page, query);
+    const b = await banner(page);
+    assert.equal(b.mode, 'clock');
+    assert.match(b.text, /^Before history capture: today's tickets with the clock set back to 16 Jun 2026, 06:00 EAT/);
+    const api = await dashboard(historyBase, query);
+    assert.equal(api.replay.mode, 'clock');
+    assertMatches(await readView(page), api);
+    await page.click('#replay button');
+    const live = new URLSearchParams({ window: 'week' });
+    await shown(page, live);
+    assert.equal((await banner(page)).hidden, true);
+    assert.equal(new URLSearchParams(await page.evaluate(() => location.search)).has('as_of'), false);
+    assert.equal(await page.isDisabled('#tt-live'), true, 'already live');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors, []);
+    await close();
+  });
+
   test('an import lands: the map updates from the event stream, with no reload and no poll', async () => {
     const url = `${PG}/${LIVE_DB}`;
     const [first, second] = halfThenAll();

@@ -305,6 +305,9 @@ impl Metric {
                     ("owner", "string"),
                     ("hours_open", "number"),
                     ("sla_state", "string"),
+                    // Last, for the Geomap panel (null without a point).
+                    ("latitude", "number"),
+                    ("longitude", "number"),
                 ],
                 s.open()
                     .map(|o| {
@@ -319,6 +322,8 @@ impl Metric {
                             json!(t.owner),
                             json!(o.hours_open),
                             json!(o.state),
+                            json!(t.latitude),
+                            json!(t.longitude),
                         ]
                     })
                     .collect(),

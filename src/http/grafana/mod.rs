@@ -319,15 +319,16 @@ fn range(range: Option<&Range>) -> Result<&Range, ParamError> {
     })
 }
 
-/// The panel's time range as the dashboard's custom window `[from, to)`, "now" being
-/// the server clock (checked by the dashboard's own `custom_window`).
+/// The panel's time range as the dashboard's custom window `[from, to)` (checked by the
+/// dashboard's own `custom_window`), at `as_of = min(range.to, now)`: a panel over a
+/// past range shows the tickets as they were at its end (`timetravel.md`).
 fn window(range: Option<&Range>, now: DateTime<Utc>) -> Result<Window, ApiError> {
     let range = self::range(range)?;
-    Ok(params::custom_window(
-        ("range.from", &range.from),
-        ("range.to", &range.to),
-        now,
-    )?)
+    let window = params::custom_window(("range.from", &range.from), ("range.to", &range.to), now)?;
+    Ok(Window {
+        as_of: window.to.min(now),
+        ..window
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -453,6 +454,11 @@ mod tests {
         .unwrap();
         assert_eq!(w.kind, WindowKind::Custom);
         assert_eq!(w.from.timestamp_millis(), 1_780_272_000_000);
+        // A range that ended is seen at its end; one that ends later, at now.
+        let now = crate::eat::instant("2026-06-20T00:00:00+03:00");
+        let w = window(Some(&range("2026-06-01", "2026-06-16T21:00:00.000Z")), now).unwrap();
+        assert_eq!(crate::eat::rfc3339(w.as_of), "2026-06-17T00:00:00+03:00");
+        let w = window(Some(&range("2026-06-01", "2026-07-01")), now).unwrap();
         assert_eq!(w.as_of, now);
         let param = |r: Option<&Range>| match window(r, now).unwrap_err() {
             ApiError::BadParameter(p) => p.param,

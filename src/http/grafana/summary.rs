@@ -9,16 +9,16 @@ use super::filters::Selection;
 use crate::dashboard::freshness::{Freshness, ImportState};
 use crate::dashboard::params::DashboardRequest;
 use crate::dashboard::window::Window;
-use crate::dashboard::{self, Payload, Ticket};
-use crate::db;
-use crate::http::dashboard::{blocking, payload};
+use crate::dashboard::{self, Payload, Rows, Ticket};
+use crate::http::dashboard::{blocking, payload, rows};
 use crate::http::error::ApiError;
 use crate::http::AppState;
 
 /// The payload for a custom window and a selection. Without extra predicates this is
-/// exactly the dashboard's request (`window=custom&from&to&cluster&status`, server-clock
-/// `as_of`) and goes through its cache; with them, the payload is computed uncached (the
-/// cache key has no room for them).
+/// exactly the dashboard's request (`window=custom&from&to&cluster&status`, with
+/// `as_of=to` when the window ends before now, else the server clock) and goes through
+/// its cache; with them, the payload is computed uncached (the cache key has no room
+/// for them).
 pub async fn summary(
     app: &AppState,
     window: Window,
@@ -27,23 +27,28 @@ pub async fn summary(
     let request = DashboardRequest {
         window,
         filters: selection.filters.clone(),
-        as_of_given: false,
+        // `as_of` is the window's end when that is past (see `grafana::window`).
+        as_of_given: window.as_of == window.to,
     };
     if selection.extra.is_empty() {
         return payload(app, request).await;
     }
     let open = app.live.fresh().await;
-    let rows = db::tickets::window_tickets(&app.read, &request).await?;
+    let rows = rows(app, &open, &request).await?;
     let extra = selection.extra.clone();
     let rules = app.rules;
     blocking(move || {
         let keep = |t: &Ticket| extra.iter().all(|p| p.keeps(t));
-        let open_rows: Vec<Ticket> = open.tickets.iter().filter(|t| keep(t)).cloned().collect();
-        let rows: Vec<Ticket> = rows.into_iter().filter(|t| keep(t)).collect();
+        let rows = Rows {
+            open: rows.open.iter().filter(|t| keep(t)).cloned().collect(),
+            window: rows.window.into_iter().filter(|t| keep(t)).collect(),
+            replay: rows.replay,
+        };
         // Grafana reads no freshness: skip its query.
         let freshness = Freshness::at(&ImportState::default(), window.as_of, rules.stale_after);
-        let computed = dashboard::compute(open_rows.into(), rows, &request, freshness, &rules);
-        Ok(Arc::new(computed))
+        Ok(Arc::new(dashboard::compute(
+            rows, &request, freshness, &rules,
+        )))
     })
     .await
 }

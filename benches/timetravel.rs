@@ -1,0 +1,322 @@
+//! Time-travel benchmark: `cargo bench --bench timetravel -- --rows 21312 --days 365 --rate 0.02`.
+//!
+//! A store of `--rows` generated tickets (imported, so `tickets.inc` holds real rows) whose
+//! history is then replaced, with set-based SQL as in the history bench, by `--days` of
+//! hourly versions where `--rate` of the tickets change each hour (~12 % of versions
+//! actionable; a version that closes an open ticket carries its `closed_at`; each ticket's
+//! creation time is drawn once over the period). Then, against the real server
+//! (`fleettickets serve`), in one run: the uncached week dashboard at a recorded instant
+//! beside the live one on the same store (identity encoding, each request its own
+//! `as_of`, so a miss); the miss path's split (query, compute, serialisation), timed
+//! in-process through the same functions; the SQL a DBA would write for the recorded open
+//! set (the versions valid at `t` joined to the current rows, as JSON); and a slider
+//! sweep of 168 hourly steps (a week), cold then warm, with its cache hits. The database
+//! `ft_bench_timetravel` on `TEST_DATABASE_URL` is dropped after (kept with `--keep`).
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{arg, drop_store, fresh_store, percentile, write_snapshot};
+use fleettickets::dashboard::freshness::{Freshness, ImportState};
+use fleettickets::dashboard::replay::{self, HistorySpan, Replay};
+use fleettickets::dashboard::{self, params, render, Rows, Rules};
+use fleettickets::db;
+use sqlx::PgPool;
+
+const END: &str = "2026-06-16T00:00:00+03:00";
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn enc(t: DateTime<Utc>) -> String {
+    fleettickets::eat::rfc3339(t).replace('+', "%2B")
+}
+
+/// Median and p95 of `v`.
+fn summary(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (percentile(&v, 0.5), percentile(&v, 0.95))
+}
+
+/// Replaces the history by `days` of hourly versions of the stored tickets.
+async fn build_history(pool: &PgPool, days: i64, rate: f64) -> anyhow::Result<(i64, f64)> {
+    let end = DateTime::parse_from_rfc3339(END)?.with_timezone(&Utc);
+    let begin = end - Duration::days(days);
+    let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inc")
+        .fetch_one(pool)
+        .await?;
+    let t = Instant::now();
+    // One connection, no statement timeout: building a year takes minutes.
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::raw_sql(&format!(
+        "SET work_mem = '256MB';
+         TRUNCATE tickets.inc_history, tickets.backlog_hourly;
+         UPDATE tickets.history_capture SET started_at = '{begin}';
+         -- Each ticket's creation: spread over the period and the 3 days before it.
+         CREATE TEMP TABLE ids AS
+         SELECT (row_number() OVER (ORDER BY ticket_id) - 1)::int AS k, ticket_id, cluster,
+                '{begin}'::timestamptz - interval '3 days'
+                    + random() * ('{end}'::timestamptz - '{begin}'::timestamptz + interval '3 days') AS created
+         FROM tickets.inc;
+         CREATE TEMP TABLE changes AS
+         SELECT DISTINCT (random() * ({tickets} - 1))::int AS k, h
+         FROM generate_series(1, {hours}) h, generate_series(1, {per_hour}) n;
+         INSERT INTO tickets.inc_history (ticket_id, valid_from, valid_to, normalized_status,
+             is_actionable, cluster, region, assigned_team, owner, created_at_service,
+             first_seen_at, closed_at)
+         SELECT ids.ticket_id, vf, lead(vf) OVER w, s.status, s.open, ids.cluster, 'nairobi',
+                'Team ' || (c.h % 5), 'Owner ' || (c.h % 8), ids.created, ids.created,
+                -- A closing time on a version that closes an open ticket.
+                CASE WHEN NOT s.open AND lag(s.open) OVER w THEN vf END
+         FROM (SELECT k, 0 AS h, '{begin}'::timestamptz AS vf FROM generate_series(0, {tickets} - 1) k
+               UNION ALL
+               SELECT k, h, '{begin}'::timestamptz + h * interval '1 hour' FROM changes) c
+         JOIN ids ON ids.k = c.k
+         CROSS JOIN LATERAL (SELECT x.status, x.status IN ('OPEN', 'IN_PROGRESS', 'PENDING') AS open
+                             FROM (SELECT CASE WHEN random() < 0.12
+                                          THEN (ARRAY['OPEN', 'IN_PROGRESS', 'PENDING'])[1 + (random() * 2)::int]
+                                          ELSE (ARRAY['RESOLVED', 'CLOSED', 'CANCELLED'])[1 + (random() * 2)::int] END
+                                          || repeat('', c.h) AS status) x) s
+         WINDOW w AS (PARTITION BY c.k ORDER BY vf);",
+        hours = days * 24,
+        per_hour = (tickets as f64 * rate).round() as i64,
+    ))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("VACUUM ANALYZE tickets.inc_history")
+        .execute(&mut *conn)
+        .await?;
+    let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inc_history")
+        .fetch_one(pool)
+        .await?;
+    Ok((versions, t.elapsed().as_secs_f64()))
+}
+
+/// One uncached week dashboard at each of `as_ofs` through the server: times and bytes.
+async fn through_server(
+    client: &reqwest::Client,
+    base: &str,
+    as_ofs: &[DateTime<Utc>],
+    mode: &str,
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for &t in as_ofs {
+        let url = format!("{base}/api/v1/inc/dashboard?window=week&as_of={}", enc(t));
+        let started = Instant::now();
+        let body = client
+            .get(&url)
+            .header("accept-encoding", "identity")
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        times.push(ms(started));
+        let json: serde_json::Value = serde_json::from_slice(&body)?;
+        anyhow::ensure!(json["replay"]["mode"] == mode, "{url}: {}", json["replay"]);
+        bytes = body.len();
+    }
+    Ok((times, bytes))
+}
+
+/// The recorded miss path in-process, split: the query, the computation, the JSON.
+async fn split_ms(pool: &PgPool, t: DateTime<Utc>) -> anyhow::Result<(f64, f64, f64, usize)> {
+    let query = format!("window=week&as_of={}", enc(t));
+    let request = params::parse(&query, Utc::now())?;
+    let rules = Rules {
+        sla_target_hours: 24.0,
+        stale_after: Duration::hours(3),
+    };
+    let started = Instant::now();
+    let rows = db::tickets::recorded_tickets(pool, &request).await?;
+    let queried = ms(started);
+    let n = rows.len();
+    let started = Instant::now();
+    let (open, window) = replay::split(rows, &request.window);
+    let open_rows = open.len();
+    let span = HistorySpan {
+        capture_started_at: Some(t - Duration::days(1)),
+        history_until: Some(t + Duration::days(1)),
+    };
+    let rows = Rows {
+        open: Arc::from(open),
+        window,
+        replay: Replay::at(t, span),
+    };
+    let freshness = Freshness::at(&ImportState::default(), t, rules.stale_after);
+    let payload = dashboard::compute(rows, &request, freshness, &rules);
+    let computed = ms(started);
+    let started = Instant::now();
+    // The heads by the open rows' positions, as the route writes them for a recorded miss.
+    let mut heads = vec![String::new(); open_rows];
+    for o in payload.open() {
+        heads[o.index] = render::open_head(o.ticket);
+    }
+    let json = render::write_json(&payload, &heads)?;
+    let serialised = ms(started);
+    std::hint::black_box(json);
+    Ok((queried, computed, serialised, n))
+}
+
+/// What a DBA would write for the recorded open set at `t`: the versions valid then,
+/// actionable, joined to the current rows, as one JSON array.
+async fn dba_ms(pool: &PgPool, t: DateTime<Utc>) -> anyhow::Result<(f64, i64)> {
+    let started = Instant::now();
+    let (n, _json): (i64, Option<String>) = sqlx::query_as(
+        "SELECT count(*), json_agg(r ORDER BY r.ticket_id)::text FROM (
+            SELECT i.ticket_id, h.normalized_status, i.raw_status, h.cluster, h.region,
+                   i.location_name, h.assigned_team, h.owner, h.created_at_service,
+                   h.first_seen_at, i.latitude, i.longitude, i.geo_source,
+                   extract(epoch FROM $1 - COALESCE(h.created_at_service, h.first_seen_at)) / 3600 AS hours_open
+            FROM tickets.inc_history h JOIN tickets.inc i ON i.ticket_id = h.ticket_id
+            WHERE h.is_actionable AND h.valid_from <= $1
+              AND (h.valid_to IS NULL OR h.valid_to > $1)) r",
+    )
+    .bind(t)
+    .fetch_one(pool)
+    .await?;
+    Ok((ms(started), n))
+}
+
+async fn cache_total(client: &reqwest::Client, base: &str, outcome: &str) -> anyhow::Result<f64> {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let prefix = format!("fleettickets_dashboard_cache_total{{outcome=\"{outcome}\"}}");
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let rows = arg::<u64>("--rows", 21_312);
+    let days = arg::<i64>("--days", 365);
+    let rate = arg::<f64>("--rate", 0.02);
+    let samples = arg::<usize>("--samples", 21);
+    let server_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let end = DateTime::parse_from_rfc3339(END)?.with_timezone(&Utc);
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("2026-06-16T000000.csv");
+    write_snapshot(&path, rows, 1, end)?;
+    let (db_url, pool, secs) = fresh_store(&server_url, "ft_bench_timetravel", &path).await?;
+    let (versions, built) = build_history(&pool, days, rate).await?;
+    println!(
+        "{rows} generated tickets imported in {secs:.1} s; {days} days of hourly history at {:.1} % change/hour: {versions} versions built in {built:.0} s",
+        rate * 100.0
+    );
+    let (total, timetravel): (i64, i64) = sqlx::query_as(
+        "SELECT pg_total_relation_size('tickets.inc_history'),
+                (SELECT sum(pg_relation_size(('tickets.' || name)::regclass))::bigint
+                 FROM unnest(ARRAY['inc_history_actionable_range_idx', 'inc_history_closed_at_idx',
+                                   'inc_history_created_at_idx']) name)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "tickets.inc_history with its indexes: {:.0} MB, of which the time-travel indexes (migration 0008) {:.0} MB",
+        total as f64 / 1e6,
+        timetravel as f64 / 1e6
+    );
+
+    // Entries live 10 minutes, so the warm sweep finds the cold one's.
+    let (server, client) = common::Server::start_with(
+        &db_url,
+        &dir.path().join("bucket"),
+        &[("CACHE_TTL_SECS", "600")],
+    )
+    .await?;
+    let base = server.base.clone();
+    let until: DateTime<Utc> =
+        sqlx::query_scalar("SELECT max(valid_from) FROM tickets.inc_history")
+            .fetch_one(&pool)
+            .await?;
+    // Alternated, each request its own as_of (a miss): live after H, recorded 3 days before.
+    let recorded_at = until - Duration::days(3);
+    let (mut live, mut recorded, mut dba) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut live_bytes, mut recorded_bytes, mut open_at) = (0, 0, 0);
+    for i in 0..samples as i64 {
+        let offset = Duration::milliseconds(i + 1);
+        let (t, b) = through_server(
+            &client,
+            &base,
+            &[until + Duration::hours(1) + offset],
+            "live",
+        )
+        .await?;
+        live.extend(t);
+        live_bytes = b;
+        let (t, b) = through_server(&client, &base, &[recorded_at + offset], "recorded").await?;
+        recorded.extend(t);
+        recorded_bytes = b;
+        let (t, n) = dba_ms(&pool, recorded_at + offset).await?;
+        dba.push(t);
+        open_at = n;
+    }
+    let (l, lp) = summary(live);
+    let (r, rp) = summary(recorded);
+    let (d, dp) = summary(dba);
+    println!("uncached week dashboard, identity, median / p95 over {samples} requests:");
+    println!(
+        "  live      {l:>7.1} / {lp:>7.1} ms ({} KB)",
+        live_bytes / 1024
+    );
+    println!(
+        "  recorded  {r:>7.1} / {rp:>7.1} ms ({} KB) = {:.2}x live (target at most 2x, 25 ms)",
+        recorded_bytes / 1024,
+        r / l
+    );
+    println!("  DBA SQL for the recorded open set ({open_at} tickets, JSON): {d:.1} / {dp:.1} ms");
+
+    let mut parts = (Vec::new(), Vec::new(), Vec::new());
+    let mut n = 0;
+    for i in 0..samples as i64 {
+        let (q, c, s, rows) = split_ms(&pool, recorded_at + Duration::milliseconds(i)).await?;
+        parts.0.push(q);
+        parts.1.push(c);
+        parts.2.push(s);
+        n = rows;
+    }
+    println!(
+        "  recorded miss in-process, median: query {:.1} ms ({n} rows), compute {:.1} ms, serialise {:.1} ms",
+        summary(parts.0).0,
+        summary(parts.1).0,
+        summary(parts.2).0,
+    );
+
+    // The slider: a week of hourly steps before H, cold then warm.
+    let steps: Vec<DateTime<Utc>> = (1..=168).map(|h| until - Duration::hours(h)).collect();
+    for pass in ["cold", "warm"] {
+        let hits = cache_total(&client, &base, "hit").await?;
+        let started = Instant::now();
+        through_server(&client, &base, &steps, "recorded").await?;
+        let total = ms(started);
+        println!(
+            "slider sweep, 168 hourly steps, {pass}: {total:.0} ms in all ({:.1} ms a step), {} cache hits",
+            total / 168.0,
+            cache_total(&client, &base, "hit").await? - hits
+        );
+    }
+    drop(server);
+    pool.close().await;
+    // `--keep`: leave the store for EXPLAIN (drop it by hand).
+    if !std::env::args().any(|a| a == "--keep") {
+        drop_store(&server_url, "ft_bench_timetravel").await?;
+    }
+    Ok(())
+}
