@@ -6,6 +6,7 @@
 //! COPY. One transaction under the ingest lock; two snapshots read at a time.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -135,7 +136,7 @@ pub async fn run(
             Ok(rows) => {
                 let at = snapshot.snapshot_at;
                 let diffed = tokio::task::spawn_blocking(move || {
-                    let added = replay.apply(rows, at);
+                    let added = replay.apply(&rows, at);
                     (replay, added)
                 });
                 let added;
@@ -211,48 +212,76 @@ async fn read(bucket: &Bucket, snapshot: Pending) -> Result<(Pending, Read), Bac
     bucket.download(&snapshot.key, file.path()).await?;
     let (path, key) = (PathBuf::from(file.path()), snapshot.key.clone());
     let rows = tokio::task::spawn_blocking(move || {
-        let mut rows = HashMap::new();
+        let mut rows = Rows::default();
         read_rows(&path, &key, Cleaning::Typed, |row| {
-            let (id, row) = Row::of(row);
-            rows.insert(id, row);
+            rows.push(&row);
             true
         })
-        .map(|_| rows)
+        .map(|_| rows.last_per_ticket())
     })
     .await?;
     drop(file);
     Ok((snapshot, rows))
 }
 
-/// A snapshot's rows by ticket (the later row of a ticket wins), or why it is skipped.
-type Read = Result<HashMap<String, Row>, ImportError>;
+/// A snapshot's rows, or why it is skipped.
+type Read = Result<Rows, ImportError>;
 
-/// What the replay needs of a cleaned row: the newer-row guard's field and the tracked
-/// ones. Made on the reading thread, so the cleaned row is freed where it was allocated.
-struct Row {
-    /// `source_updated_at` in microseconds (what PostgreSQL keeps); None is oldest.
-    updated: Option<i64>,
-    /// The tracked fields as COPY text (`encode_tracked`): equal bytes, equal values.
-    tracked: Box<[u8]>,
+/// What the replay needs of a snapshot's rows, packed in one buffer (made on the reading
+/// thread: the cleaned rows are freed where they were allocated, and the replay frees
+/// two allocations a snapshot, not two a row).
+#[derive(Default)]
+struct Rows {
+    /// Ticket ids and tracked fields (COPY text, `encode_tracked`: equal bytes, equal
+    /// values), one after the other.
+    text: Vec<u8>,
+    rows: Vec<Row>,
 }
 
-impl Row {
-    fn of(row: CleanRow) -> (String, Row) {
-        let mut tracked = Vec::with_capacity(160);
-        encode_tracked(&row, &mut tracked);
-        let updated = row.stamp(Stamp::SourceUpdatedAt);
-        let compact = Row {
-            updated: updated.map(|t| t.timestamp_micros()),
-            tracked: tracked.into_boxed_slice(),
-        };
-        (row.ticket_id, compact)
+struct Row {
+    id: Range<usize>,
+    tracked: Range<usize>,
+    /// `source_updated_at` in microseconds (what PostgreSQL keeps); None is oldest.
+    updated: Option<i64>,
+}
+
+impl Rows {
+    fn push(&mut self, row: &CleanRow) {
+        let start = self.text.len();
+        self.text.extend_from_slice(row.ticket_id.as_bytes());
+        let id = start..self.text.len();
+        encode_tracked(row, &mut self.text);
+        self.rows.push(Row {
+            tracked: id.end..self.text.len(),
+            id,
+            updated: row
+                .stamp(Stamp::SourceUpdatedAt)
+                .map(|t| t.timestamp_micros()),
+        });
+    }
+
+    /// Each ticket's last row in the file (a repeated id: the later row wins).
+    fn last_per_ticket(mut self) -> Rows {
+        let text = &self.text;
+        // Stable: a ticket's rows stay in file order, so its last is the one kept.
+        self.rows
+            .sort_by(|a, b| text[a.id.clone()].cmp(&text[b.id.clone()]));
+        self.rows.reverse();
+        self.rows
+            .dedup_by(|later, earlier| text[later.id.clone()] == text[earlier.id.clone()]);
+        self
+    }
+
+    fn id(&self, row: &Row) -> &str {
+        std::str::from_utf8(&self.text[row.id.clone()]).expect("ids are copied from strings")
     }
 }
 
 /// A ticket as the replay goes: its stored row's guard field and tracked fields (its
 /// current version's) and when that version started.
 struct Ticket {
-    row: Row,
+    updated: Option<i64>,
+    tracked: Box<[u8]>,
     valid_from: DateTime<Utc>,
 }
 
@@ -274,30 +303,31 @@ impl Replay {
     /// fields differ starts a version (closing the current one, or replacing it when it
     /// starts at the same instant). The import's "unchanged" (same raw row) needs no case
     /// of its own here: the same row has the same tracked fields.
-    fn apply(&mut self, rows: HashMap<String, Row>, snapshot_at: DateTime<Utc>) -> usize {
+    fn apply(&mut self, rows: &Rows, snapshot_at: DateTime<Utc>) -> usize {
         self.oldest.get_or_insert(snapshot_at);
         let at = self.newest.map_or(snapshot_at, |n| n.max(snapshot_at));
         let mut added = 0;
-        for (id, row) in rows {
-            match self.tickets.get_mut(&id) {
+        for row in &rows.rows {
+            let (id, tracked) = (rows.id(row), &rows.text[row.tracked.clone()]);
+            match self.tickets.get_mut(id) {
                 None => {
                     added += 1;
-                    self.tickets.insert(
-                        id,
-                        Ticket {
-                            row,
-                            valid_from: at,
-                        },
-                    );
+                    let ticket = Ticket {
+                        updated: row.updated,
+                        tracked: tracked.into(),
+                        valid_from: at,
+                    };
+                    self.tickets.insert(id.to_owned(), ticket);
                 }
-                Some(t) if t.row.updated > row.updated => {}
-                Some(t) if t.row.tracked == row.tracked => t.row.updated = row.updated,
+                Some(t) if t.updated > row.updated => {}
+                Some(t) if *t.tracked == *tracked => t.updated = row.updated,
                 Some(t) => {
                     added += 1;
                     if t.valid_from < at {
-                        encode_version(&id, t.valid_from, Some(at), &t.row.tracked, &mut self.out);
+                        encode_version(id, t.valid_from, Some(at), &t.tracked, &mut self.out);
                     }
-                    t.row = row;
+                    t.updated = row.updated;
+                    t.tracked = tracked.into();
                     t.valid_from = at;
                 }
             }
@@ -311,7 +341,7 @@ impl Replay {
     /// The current versions, still open, to `out`.
     fn finish(&mut self) {
         for (id, t) in self.tickets.drain() {
-            encode_version(&id, t.valid_from, None, &t.row.tracked, &mut self.out);
+            encode_version(&id, t.valid_from, None, &t.tracked, &mut self.out);
         }
     }
 }

@@ -23,7 +23,7 @@ fn snapshot(first: usize, open: usize) -> String {
 
 /// One server-sent event as read off the wire.
 #[derive(Debug, Default)]
-struct Event {
+pub struct Event {
     name: String,
     id: Option<String>,
     data: String,
@@ -36,7 +36,7 @@ impl Event {
 }
 
 /// Reads a `text/event-stream` body frame by frame (comments and `retry:` skipped).
-struct Reader {
+pub struct Reader {
     response: reqwest::Response,
     buffer: String,
 }
@@ -82,14 +82,14 @@ impl Reader {
         }
     }
 
-    async fn expect(&mut self, name: &str) -> Event {
+    pub async fn expect(&mut self, name: &str) -> Event {
         let event = self.next().await.expect("the stream is still open");
         assert_eq!(event.name, name, "{event:?}");
         event
     }
 }
 
-async fn stream(app: &TestApp, last_event_id: Option<&str>) -> Reader {
+pub async fn stream(app: &TestApp, last_event_id: Option<&str>) -> Reader {
     let mut request = app.client.get(app.url("/api/v1/events"));
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
