@@ -59,16 +59,20 @@ pub struct WaitArgs {
 }
 
 impl WaitArgs {
-    /// The ingest lock, waited for (saying so once) up to `--wait`.
-    async fn lock(self, db: &DatabaseConfig) -> anyhow::Result<IngestLock> {
+    /// For an applied run, the ingest lock, waited for (saying so once) up to `--wait`;
+    /// a dry run takes none.
+    async fn lock_for(self, mode: Mode, db: &DatabaseConfig) -> anyhow::Result<Option<IngestLock>> {
+        if mode == Mode::DryRun {
+            return Ok(None);
+        }
         let patience = std::time::Duration::from_secs(self.wait_secs);
-        Ok(IngestLock::acquire(&db.database_url, patience, || {
+        let lock = IngestLock::acquire(&db.database_url, patience, || {
             eprintln!(
                 "waiting: another import, backfill or the server's ingester is writing (up to {}s, --wait)",
                 self.wait_secs
             );
-        })
-        .await?)
+        });
+        Ok(Some(lock.await?))
     }
 }
 
@@ -187,10 +191,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         crate::db::check_migrated(&pool).await?;
         pool
     };
-    let lock = match mode {
-        Mode::Apply => Some(args.wait.lock(&args.db).await?),
-        Mode::DryRun => None,
-    };
+    let lock = args.wait.lock_for(mode, &args.db).await?;
     if let Some(path) = &args.from.inc_csv {
         let report =
             ingest::import_file(&pool, path, Source::local_file(path), lock.as_ref()).await;
@@ -262,10 +263,7 @@ async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
         .context("cannot reach the database")?;
     crate::db::check_migrated(&pool).await?;
     let bucket = Bucket::from_config(&args.bucket)?;
-    let lock = match mode {
-        Mode::Apply => Some(args.wait.lock(&args.db).await?),
-        Mode::DryRun => None,
-    };
+    let lock = args.wait.lock_for(mode, &args.db).await?;
     let terminal = std::io::stderr().is_terminal();
     let report = crate::history::backfill::run(&pool, &bucket, lock.as_ref(), |step| {
         if terminal {

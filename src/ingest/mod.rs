@@ -154,20 +154,17 @@ pub async fn import_file(
         .await?;
     let (stats, md5) = stage(&mut tx, path, &source.key, aliases, mode).await?;
     let staged_ms = started_at_instant.elapsed().as_millis();
-    let import_id = match lock {
-        None => None,
-        Some(_) => Some(upsert::next_import_id(&mut tx).await?),
-    };
-    let changes = match lock.zip(import_id) {
-        None => upsert::classify(&mut tx).await?,
-        Some((lock, id)) => {
+    let (changes, import_id) = match lock {
+        None => (upsert::classify(&mut tx).await?, None),
+        Some(lock) => {
+            let id = upsert::next_import_id(&mut tx).await?;
             let wanted = source.snapshot_at.unwrap_or(started_at);
             let at = upsert::history_time(&mut tx, upsert::LIVE, wanted).await?;
             let changes = upsert::apply(&mut tx, lock, at, id).await?;
             if changes.versions > 0 {
                 upsert::start_capture(&mut tx, lock, at).await?;
             }
-            changes
+            (changes, Some(id))
         }
     };
     let written_ms = started_at_instant.elapsed().as_millis();

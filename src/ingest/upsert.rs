@@ -478,7 +478,7 @@ impl Field<'_> {
         use std::io::Write;
         match value {
             Some(v) => write!(self.0, "{v}\t").expect("writing to a Vec cannot fail"),
-            None => self.0.extend_from_slice(b"\\N\t"),
+            None => self.opt(None),
         }
     }
 
@@ -488,7 +488,7 @@ impl Field<'_> {
                 push_utc(self.0, t);
                 self.0.push(b'\t');
             }
-            None => self.0.extend_from_slice(b"\\N\t"),
+            None => self.opt(None),
         }
     }
 
