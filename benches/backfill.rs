@@ -19,12 +19,12 @@ use chrono::{DateTime, Duration, Utc};
 use common::{arg, drop_store, peak_rss_mb};
 use fleettickets::config::{BucketConfig, DatabaseConfig};
 use fleettickets::geocode::names::Aliases;
-use fleettickets::history::backfill;
+use fleettickets::ingest::backfill;
 use fleettickets::ingest::bucket::Bucket;
 use fleettickets::ingest::clean::Cleaning;
-use fleettickets::ingest::columns::TRACKED;
 use fleettickets::ingest::upsert::{self, Store};
 use fleettickets::ingest::{self, Mode};
+use fleettickets::ticket::columns::TRACKED;
 use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use sqlx::{Connection, PgPool};
 
@@ -157,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
     let mut replayed = 0.0;
     let report = backfill::run(&pool, &bucket, Some(&lock), |step| {
         replayed = step.elapsed.as_secs_f64();
-        fleettickets::history::progress::draw(step)
+        fleettickets::ingest::progress::draw(step)
     })
     .await?;
     lock.release().await;

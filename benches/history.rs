@@ -19,12 +19,12 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use common::{arg, drop_store};
 use fleettickets::config::DatabaseConfig;
-use fleettickets::dashboard::params::Filters;
 use fleettickets::geocode::names::Aliases;
 use fleettickets::history::backlog::{self, Interval};
 use fleettickets::history::sealed::{self, Parts};
 use fleettickets::ingest::upsert;
 use fleettickets::ingest::{self, Mode};
+use fleettickets::params::Filters;
 use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use sqlx::{Connection, PgPool};
 

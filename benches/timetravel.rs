@@ -23,8 +23,9 @@ use chrono::{DateTime, Duration, Utc};
 use common::{arg, drop_store, fresh_store, percentile, write_snapshot};
 use fleettickets::dashboard::freshness::{Freshness, ImportState};
 use fleettickets::dashboard::replay::{self, HistorySpan, Replay};
-use fleettickets::dashboard::{self, params, render, Rows, Rules};
-use fleettickets::db;
+use fleettickets::dashboard::{self, render, Rows, Rules};
+use fleettickets::params;
+use fleettickets::read;
 use sqlx::PgPool;
 
 const END: &str = "2026-06-16T00:00:00+03:00";
@@ -136,7 +137,7 @@ async fn split_ms(pool: &PgPool, t: DateTime<Utc>) -> anyhow::Result<(f64, f64, 
         stale_after: Duration::hours(3),
     };
     let started = Instant::now();
-    let rows = db::tickets::recorded_tickets(pool, &request).await?;
+    let rows = read::tickets::recorded_tickets(pool, &request).await?;
     let queried = ms(started);
     let n = rows.len();
     let started = Instant::now();

@@ -145,25 +145,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", crate::telemetry::chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, each said once (sqlx repeats its message).
-fn error_chain(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&text);
-        }
-    }
-    out
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
@@ -265,9 +250,9 @@ async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let bucket = Bucket::from_config(&args.bucket)?;
     let lock = args.wait.lock_for(mode, &args.db).await?;
     let terminal = std::io::stderr().is_terminal();
-    let report = crate::history::backfill::run(&pool, &bucket, lock.as_ref(), |step| {
+    let report = crate::ingest::backfill::run(&pool, &bucket, lock.as_ref(), |step| {
         if terminal {
-            crate::history::progress::draw(step);
+            crate::ingest::progress::draw(step);
         }
     })
     .await;

@@ -21,11 +21,11 @@ use tokio::sync::{broadcast, watch};
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::replay::HistorySpan;
 use crate::dashboard::{render, Ticket};
-use crate::db;
 use crate::db::wal::{self, Lsn};
 use crate::events::DataChanged;
 use crate::history;
 use crate::metrics::Metrics;
+use crate::read;
 
 #[derive(Debug, Default)]
 pub struct OpenSet {
@@ -117,7 +117,7 @@ impl Live {
                 return Ok(state.clone());
             }
         }
-        let state = db::tickets::import_state(&self.0.read).await?;
+        let state = read::tickets::import_state(&self.0.read).await?;
         *self.0.import_state.lock().expect("not poisoned") = Some((Instant::now(), state.clone()));
         Ok(state)
     }
@@ -229,7 +229,7 @@ impl Live {
     /// Reads the open set from the read database and makes it current.
     async fn reload(&self) -> sqlx::Result<()> {
         let (tickets, history) = tokio::try_join!(
-            db::tickets::open_tickets(&self.0.read),
+            read::tickets::open_tickets(&self.0.read),
             history::read::span(&self.0.read),
         )?;
         let heads = tickets.iter().map(render::open_head).collect();

@@ -70,7 +70,7 @@ impl Application {
             // and LISTEN wait for the primary (their loops retry).
             Err(e) if standby && crate::db::is_unreachable(&e) => {
                 tracing::warn!(
-                    error = format!("{e:#}"),
+                    error = crate::telemetry::chain(e.as_ref()),
                     "the primary is unreachable: serving from DATABASE_READ_URL until it is back"
                 );
                 (crate::db::connect_lazy(&settings.db)?, false)

@@ -97,7 +97,7 @@ impl Supervisor {
                 };
                 let cause = match outcome {
                     Ok(Ok(())) => break,
-                    Ok(Err(e)) => format!("{e:#}"),
+                    Ok(Err(e)) => crate::telemetry::chain(e.as_ref()),
                     Err(join) => panic_message(join),
                 };
                 if started.elapsed() > HEALTHY_AFTER {

@@ -27,3 +27,45 @@ pub fn init() {
         _ => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
+
+/// An error and its causes on one line, each said once: a cause whose text its wrapper
+/// already carries (`"database: {0}"`, sqlx repeating its message) is not repeated.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut next = Some(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("bucket: {0}")]
+        Carried(#[source] std::io::Error),
+        #[error("cannot read the snapshot")]
+        Hidden(#[source] std::io::Error),
+    }
+
+    #[test]
+    fn a_chain_says_each_cause_once() {
+        let io = || std::io::Error::other("connection reset");
+        assert_eq!(
+            super::chain(&Outer::Carried(io())),
+            "bucket: connection reset"
+        );
+        assert_eq!(
+            super::chain(&Outer::Hidden(io())),
+            "cannot read the snapshot: connection reset"
+        );
+    }
+}

@@ -6,9 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::freshness::{Freshness, ImportState};
-use super::params::parse;
 use super::replay::{HistorySpan, Replay};
 use super::{compute, render, Rows, Rules, Ticket};
+use crate::params::parse;
 
 fn eat(s: &str) -> Option<DateTime<Utc>> {
     Some(

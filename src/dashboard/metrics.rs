@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 
 use super::round;
 use super::sla::{ClosedSla, OpenSla};
-use super::window::Window;
 use super::{Open, Ticket};
 use crate::eat;
+use crate::params::window::Window;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, ToSchema)]
 pub struct OpenSlaCounts {

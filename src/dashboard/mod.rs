@@ -3,12 +3,10 @@
 pub mod features;
 pub mod freshness;
 pub mod metrics;
-pub mod params;
 pub mod render;
 pub mod replay;
 pub mod round;
 pub mod sla;
-pub mod window;
 
 use std::sync::Arc;
 
@@ -17,13 +15,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::eat::{self, EatTime};
+use crate::params::window::WindowKind;
+use crate::params::{DashboardRequest, Filters};
 use features::{ClosedCollection, OpenCollection};
 use freshness::Freshness;
 use metrics::Metrics;
-use params::{DashboardRequest, Filters};
 use replay::Replay;
 use sla::{ClosedSla, OpenSla};
-use window::WindowKind;
 
 /// One ticket as the dashboard reads it.
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
@@ -256,5 +254,3 @@ impl Payload {
 
 #[cfg(test)]
 mod fixture_tests;
-#[cfg(test)]
-mod invariant_tests;

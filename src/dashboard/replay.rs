@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::window::Window;
 use super::Ticket;
 use crate::eat::EatTime;
+use crate::params::window::Window;
 
 /// How the payload's tickets were chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]

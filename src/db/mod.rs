@@ -1,8 +1,8 @@
-//! The PostgreSQL pool, the migrations and the read queries.
+//! The PostgreSQL pool, the migrations (with the shipped gazetteer), the ingest lock and
+//! what a database error means. The read queries are in `read`.
 
-pub mod attribution;
+pub mod gazetteer;
 pub mod lock;
-pub mod tickets;
 pub mod wal;
 
 use std::time::Duration;
@@ -15,6 +15,36 @@ use crate::config::{DatabaseConfig, ExposeSecret, SecretString};
 
 /// The ordered plain-SQL files under `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// What a database error means: the database's fault, the caller's value's, or ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseFault {
+    /// Unreachable, shutting down, out of resources, or a statement timeout.
+    Outage,
+    /// A value from the client (or the snapshot) that PostgreSQL refuses (SQLSTATE
+    /// class 22: a NUL byte, a number or date out of range).
+    BadValue,
+    /// Anything else: our bug.
+    Bug,
+}
+
+pub fn fault(e: &sqlx::Error) -> DatabaseFault {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => DatabaseFault::Outage,
+        // 08: connection exceptions; 57: operator intervention (shutdown, statement
+        // timeout); 53: insufficient resources; 22: data exceptions.
+        sqlx::Error::Database(db) => match db.code().as_deref().map(|c| c.get(..2)) {
+            Some(Some("08" | "57" | "53")) => DatabaseFault::Outage,
+            Some(Some("22")) => DatabaseFault::BadValue,
+            _ => DatabaseFault::Bug,
+        },
+        _ => DatabaseFault::Bug,
+    }
+}
 
 /// Creates the database when it does not exist yet.
 pub async fn ensure_database(config: &DatabaseConfig) -> sqlx::Result<()> {
@@ -119,7 +149,7 @@ pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     ensure_database(config).await.with_context(unreachable)?;
     let pool = connect(config).await.with_context(unreachable)?;
     MIGRATOR.run(&pool).await?;
-    crate::geocode::gazetteer::seed(&mut *pool.acquire().await?).await?;
+    gazetteer::seed(&mut *pool.acquire().await?).await?;
     Ok(pool)
 }
 

@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 
 use super::geodesic::{self, Unit, LOW_M};
 use crate::dashboard::features::{self, OpenProperties, PointGeometry};
-use crate::dashboard::params::{self, refuse, Filters, ParamError, Query};
 use crate::dashboard::sla::OpenSla;
 use crate::dashboard::{open_sla, Open, Rules, Ticket};
 use crate::eat::EatTime;
+use crate::params::{self, refuse, Filters, ParamError, Query};
 
 pub const MAX_LIMIT: usize = 200;
 pub const DEFAULT_LIMIT: usize = 10;

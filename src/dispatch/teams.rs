@@ -9,9 +9,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::dashboard::metrics::Metrics;
-use crate::dashboard::params::{refuse, Filters, ParamError};
 use crate::dashboard::sla::{ClosedSla, OpenSla};
 use crate::dashboard::{round, Payload, Ticket, WindowOut};
+use crate::params::{refuse, Filters, ParamError};
 
 /// What the rows group by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, ToSchema)]

@@ -1,7 +1,6 @@
 //! Geocoding: every ticket gets a point from its feed coordinates, a precise location
 //! or its cluster's centroid.
 
-pub mod gazetteer;
 pub mod locationiq;
 pub mod names;
 pub mod point;

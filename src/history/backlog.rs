@@ -6,9 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::dashboard::params::Filters;
 use crate::dashboard::sla;
 use crate::eat::{self, EatTime};
+use crate::params::Filters;
 
 /// The bucket size, in EAT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]

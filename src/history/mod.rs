@@ -1,20 +1,21 @@
 //! History capture (`history.md`): the versions the import records (`ingest::upsert`),
 //! the backlog over time computed from them, the archive backfill and retention.
 
-pub mod backfill;
 pub mod backlog;
 pub mod params;
-pub mod progress;
 pub mod read;
 pub mod retention;
 pub mod sealed;
 pub mod timeline;
 
+#[cfg(test)]
+mod invariant_tests;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::dashboard::params::Filters;
 use crate::eat::EatTime;
+use crate::params::Filters;
 use backlog::{Interval, Point};
 
 /// The payload of `GET /api/v1/inc/backlog`.

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::backlog::{self, Bucket, Interval, MAX_BUCKETS};
-use crate::dashboard::params::{bound, refuse, Filters, ParamError, Query, FILTER_PARAMS};
+use crate::params::range::{ordered, Bound};
+use crate::params::{refuse, Filters, ParamError, Query, FILTER_PARAMS};
 
 /// The default period, and the longest one `interval` defaults to `hour` for.
 const DEFAULT_DAYS: i64 = 7;
@@ -28,39 +29,45 @@ pub fn parse(query: &str, now: DateTime<Utc>) -> Result<BacklogRequest, ParamErr
     let (from, to, interval) = (q.take("from"), q.take("to"), q.take("interval"));
     let filters = q.filters()?;
     request(
-        from.as_deref(),
-        to.as_deref(),
+        from.as_deref().map(|t| ("from", t)),
+        to.as_deref().map(|t| ("to", t)),
         interval.as_deref(),
         filters,
         now,
     )
 }
 
-/// The request for these values of `from`, `to` and `interval` (text as in the query
-/// string, absent as `None`) and already validated filters: what the Grafana
-/// datasource asks for a panel, refused exactly as the route refuses it.
+/// The request for these bounds (`(parameter, text)` as the client gave them, absent as
+/// `None`), `interval` and already validated filters: what the Grafana datasource asks
+/// for a panel (its bounds named `range.from` and `range.to`), refused as the route
+/// refuses the same values.
 pub fn request(
-    from: Option<&str>,
-    to: Option<&str>,
+    from: Option<(&str, &str)>,
+    to: Option<(&str, &str)>,
     interval: Option<&str>,
     filters: Filters,
     now: DateTime<Utc>,
 ) -> Result<BacklogRequest, ParamError> {
-    let to_given = to.map(|t| bound("to", t)).transpose()?;
+    let from_given = from.map(|(p, t)| Bound::parse(p, t)).transpose()?;
+    let to_given = to.map(|(p, t)| Bound::parse(p, t)).transpose()?;
+    if let (Some(from), Some(to)) = (&from_given, &to_given) {
+        ordered(from, to)?;
+    }
     // A `to` after now is taken as now, and then follows the clock like no `to`.
-    let fixed_to = to_given.filter(|t| *t < now);
+    let fixed_to = to_given.map(|b| b.at).filter(|t| *t < now);
     let to = fixed_to.unwrap_or(now);
-    let fixed_from = match from {
-        Some(text) => Some(bound("from", text)?),
+    let fixed_from = match &from_given {
+        Some(b) => Some(b.at),
         None => fixed_to.map(|to| to - Duration::days(DEFAULT_DAYS)),
     };
     let from = fixed_from.unwrap_or(to - Duration::days(DEFAULT_DAYS));
-    if from >= to {
+    // Ordered as given, so only a `from` after the clock is left to refuse.
+    if let Some(b) = from_given.filter(|b| b.at >= to) {
         return Err(refuse(
-            "from",
+            b.param,
             format!(
-                "{} is not before to ({})",
-                crate::eat::rfc3339(from),
+                "{:?} is not before now ({})",
+                b.text,
                 crate::eat::rfc3339(to)
             ),
         ));
@@ -152,7 +159,10 @@ mod tests {
         assert_eq!(err("from=yesterday").0, "from");
         assert_eq!(err("to=2026-02-30").0, "to");
         assert_eq!(err("from=2026-06-16T10:20:00+03:00").0, "from");
-        assert_eq!(err("from=2026-06-10&to=2026-06-09").0, "from");
+        // A reversed range blames its end, as on every route; a `from` after the clock
+        // blames `from`.
+        assert_eq!(err("from=2026-06-10&to=2026-06-09").0, "to");
+        assert_eq!(err("from=2026-06-17&to=2026-06-20").0, "from");
         assert_eq!(err("status=DONE").0, "status");
         assert_eq!(err("window=week").0, "window");
         assert_eq!(

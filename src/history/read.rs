@@ -6,8 +6,8 @@ use sqlx::PgExecutor;
 
 use super::backlog::Version;
 use super::timeline::Recorded;
-use crate::dashboard::params::{sql_fold, Filters};
 use crate::dashboard::replay::HistorySpan;
+use crate::params::{sql_fold, Filters};
 
 /// When capture started (`None`: nothing is recorded yet).
 pub async fn capture_start(db: impl PgExecutor<'_>) -> sqlx::Result<Option<DateTime<Utc>>> {
@@ -63,7 +63,7 @@ pub async fn timeline(db: impl PgExecutor<'_>, ticket_id: &str) -> sqlx::Result<
     sqlx::query_as(&format!(
         "SELECT valid_from, valid_to, import_id, {}
          FROM tickets.inc_history WHERE ticket_id = $1 ORDER BY valid_from",
-        *crate::ingest::columns::TRACKED
+        *crate::ticket::columns::TRACKED
     ))
     .bind(ticket_id)
     .fetch_all(db)

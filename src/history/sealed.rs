@@ -13,9 +13,9 @@ use sqlx::{PgExecutor, PgPool};
 
 use super::backlog::{self, Bucket, Interval, Point, Version};
 use super::read;
-use crate::dashboard::params::Filters;
 use crate::db::lock::IngestLock;
 use crate::eat::EatTime;
+use crate::params::Filters;
 
 /// Hours sealed per read of the versions: a week's at a time keeps memory bounded.
 const CHUNK: i64 = 168;

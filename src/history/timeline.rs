@@ -144,7 +144,7 @@ mod tests {
             .into_iter()
             .map(|(n, _)| n)
             .collect();
-        let mut declared: Vec<&str> = crate::ingest::columns::TRACKED.split(", ").collect();
+        let mut declared: Vec<&str> = crate::ticket::columns::TRACKED.split(", ").collect();
         declared.sort_unstable();
         assert_eq!(names, declared);
     }

@@ -11,7 +11,7 @@ use super::error::{ApiError, ErrorBody};
 use super::input::NoParameters;
 use super::jobs::{ImportJob, ImportJobSchema, Started};
 use super::AppState;
-use crate::dashboard::params::ParamError;
+use crate::params::ParamError;
 
 /// Starts importing the pending snapshots (the same run as the schedule's) in the
 /// background, admin only; poll the job at `Location`. One import runs at a time: while

@@ -11,12 +11,12 @@ use super::error::ApiError;
 use super::schemas::{CachedReadResponses, FilterParams, Instant, WindowParams};
 use super::{AppState, CacheKey, DashboardKey};
 use crate::dashboard::freshness::Freshness;
-use crate::dashboard::params::{self, DashboardRequest};
 use crate::dashboard::replay::{self, Replay, ReplayMode};
-use crate::dashboard::window::WindowKind;
 use crate::dashboard::{self, render, Dashboard, Payload, Rows};
-use crate::db;
 use crate::live::OpenSet;
+use crate::params::window::WindowKind;
+use crate::params::{self, DashboardRequest};
+use crate::read;
 use std::sync::Arc;
 
 /// The open tickets, the tickets closed in the window, the metrics panel and freshness.
@@ -85,7 +85,7 @@ pub async fn rows(
 ) -> Result<Rows, ApiError> {
     let replay = Replay::at(request.window.as_of, open.history);
     if replay.mode == ReplayMode::Recorded {
-        let recorded = db::tickets::recorded_tickets(&app.read, request).await?;
+        let recorded = read::tickets::recorded_tickets(&app.read, request).await?;
         let (open_rows, window) = replay::split(recorded, &request.window);
         return Ok(Rows {
             open: open_rows.into(),
@@ -95,7 +95,7 @@ pub async fn rows(
     }
     Ok(Rows {
         open: open.tickets.clone(),
-        window: db::tickets::window_tickets(&app.read, request).await?,
+        window: read::tickets::window_tickets(&app.read, request).await?,
         replay,
     })
 }

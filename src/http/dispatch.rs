@@ -15,11 +15,11 @@ use super::dashboard::{blocking, payload};
 use super::error::{ApiError, ErrorBody};
 use super::schemas::{CachedReadResponses, FilterParams, Instant, StatusParam, Text, WindowParams};
 use super::{AppState, CacheKey, DashboardKey};
-use crate::dashboard::params::{DashboardRequest, Query, FILTER_PARAMS};
 use crate::dashboard::Payload;
-use crate::db;
 use crate::dispatch::nearest::{self, NearestAnswer};
 use crate::dispatch::teams::{self, By, Teams};
+use crate::params::{self, DashboardRequest};
+use crate::read;
 
 /// The open tickets nearest a position, with their geodesic distances (WGS84, as
 /// PostGIS `ST_Distance(geography, geography)`), nearest first. Not cached.
@@ -80,7 +80,7 @@ pub async fn nearest(
     tag = "dispatch",
     params(
         ("by" = Option<By>, Query, description = "Group by `assigned_team` (team, the default) or `owner`."),
-        ("window" = Option<crate::dashboard::window::WindowKind>, Query, description = "The window for closed tickets (EAT), as the dashboard's; default `today`."),
+        ("window" = Option<crate::params::window::WindowKind>, Query, description = "The window for closed tickets (EAT), as the dashboard's; default `today`."),
         WindowParams,
         FilterParams,
         ("as_of" = Option<Instant>, Query, description = "RFC 3339 instant used as \"now\" (default: the server clock)."),
@@ -98,11 +98,7 @@ pub async fn teams(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut q = Query::parse(
-        query.as_deref().unwrap_or(""),
-        &["window", "from", "to", "as_of", "by"],
-        &FILTER_PARAMS,
-    )?;
+    let mut q = params::window_query(query.as_deref().unwrap_or(""), &["by"])?;
     let by = By::parse(q.take("by").as_deref())?;
     let request = q.request(Utc::now())?;
     let key = CacheKey::Teams(
@@ -133,6 +129,6 @@ pub async fn teams_of(app: &AppState, payload: &Payload, by: By) -> Result<Teams
         .closed()
         .map(|(t, _)| t.ticket_id.as_str())
         .collect();
-    let closing = db::attribution::closing_holders(&app.read, &ids).await?;
+    let closing = read::attribution::closing_holders(&app.read, &ids).await?;
     Ok(teams::compute(payload, by, &closing))
 }

@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::dashboard::params::ParamError;
+use crate::db::{self, DatabaseFault};
 use crate::ingest::bucket::BucketError;
+use crate::params::ParamError;
 
-/// The body of every error response.
+/// The body of every error response (also in the response's extensions).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, in a few words.
@@ -49,7 +50,7 @@ pub enum ApiError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     /// The bucket cannot be read or written.
-    #[error("bucket: {0}")]
+    #[error(transparent)]
     Bucket(#[from] BucketError),
     /// The request took longer than `REQUEST_TIMEOUT_SECS`.
     #[error("the request took longer than {0:?}")]
@@ -65,36 +66,6 @@ pub enum ApiError {
     /// One error answered to every request waiting on the same cache entry.
     #[error(transparent)]
     Shared(Arc<ApiError>),
-}
-
-/// What a database error means for the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseFault {
-    /// Unreachable, shutting down, out of resources, or a statement timeout.
-    Outage,
-    /// A value the client sent that PostgreSQL refuses (SQLSTATE class 22: a NUL byte,
-    /// a number or date out of range).
-    BadValue,
-    /// Anything else: our bug.
-    Bug,
-}
-
-pub fn database_fault(e: &sqlx::Error) -> DatabaseFault {
-    match e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_) => DatabaseFault::Outage,
-        // 08: connection exceptions; 57: operator intervention (shutdown, statement
-        // timeout); 53: insufficient resources; 22: data exceptions.
-        sqlx::Error::Database(db) => match db.code().as_deref().map(|c| c.get(..2)) {
-            Some(Some("08" | "57" | "53")) => DatabaseFault::Outage,
-            Some(Some("22")) => DatabaseFault::BadValue,
-            _ => DatabaseFault::Bug,
-        },
-        _ => DatabaseFault::Bug,
-    }
 }
 
 /// What a client is told: status, error, detail, parameter. Causes are not in it.
@@ -146,7 +117,7 @@ impl ApiError {
                 "request headers too large",
                 detail,
             ),
-            ApiError::Database(e) => match database_fault(e) {
+            ApiError::Database(e) => match db::fault(e) {
                 DatabaseFault::Outage => Public::new(
                     S::SERVICE_UNAVAILABLE,
                     "database unavailable",
@@ -209,7 +180,8 @@ impl IntoResponse for ApiError {
         // the client. Shared errors were logged by the request that built them.
         if !matches!(self, ApiError::Shared(_)) {
             if public.status.is_server_error() {
-                tracing::warn!(error = %self, source = ?std::error::Error::source(&self), "request failed");
+                let error = crate::telemetry::chain(&self);
+                tracing::warn!(%error, "request failed");
             } else if matches!(self, ApiError::Database(_)) {
                 tracing::info!(error = %self, "the database refused a value from the request");
             }
@@ -232,15 +204,14 @@ pub fn error_response(
     parameter: Option<String>,
     retry_after: bool,
 ) -> Response {
-    let mut response = (
-        status,
-        Json(ErrorBody {
-            error: error.to_owned(),
-            detail,
-            parameter,
-        }),
-    )
-        .into_response();
+    let body = ErrorBody {
+        error: error.to_owned(),
+        detail,
+        parameter,
+    };
+    let mut response = (status, Json(body.clone())).into_response();
+    // Typed, for a layer that renders errors its own way (Grafana adds `message`).
+    response.extensions_mut().insert(body);
     let headers = response.headers_mut();
     if retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -174,7 +174,7 @@ async fn describe(app: &AppState) -> DataChanged {
         latest_import(&app.read),
         app.live.import_state(),
         async {
-            let request = crate::dashboard::params::parse("", now).ok()?;
+            let request = crate::params::parse("", now).ok()?;
             super::dashboard::cached(app, request).await.ok()
         },
         async {

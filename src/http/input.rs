@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use crate::dashboard::params::ParamError;
+use crate::params::ParamError;
 
 /// The longest path and query accepted.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -216,7 +216,7 @@ mod tests {
             let uri: Uri = format!("/api/v1/inc/dashboard?{query}").parse().unwrap();
             if check(&uri).is_ok() {
                 let now = chrono::Utc::now();
-                if let Ok(r) = crate::dashboard::params::parse(&query, now) {
+                if let Ok(r) = crate::params::parse(&query, now) {
                     let four_digits = |t| crate::eat::rfc3339(t).as_bytes()[..4].iter().all(u8::is_ascii_digit);
                     proptest::prop_assert!(four_digits(r.window.from) && four_digits(r.window.to));
                     proptest::prop_assert!(r.window.from < r.window.to);

@@ -32,15 +32,15 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::dashboard::params::{DashboardRequest, Filters};
-use crate::dashboard::window::WindowKind;
 use crate::dashboard::Rules;
-use crate::db::tickets::ChoiceColumn;
 use crate::dispatch::teams::By;
 use crate::history::backlog::Interval;
 use crate::ingest::run::Ingester;
 use crate::live::Live;
 use crate::metrics::{Metrics, RouteLabels};
+use crate::params::window::WindowKind;
+use crate::params::{DashboardRequest, Filters};
+use crate::read::tickets::ChoiceColumn;
 use crate::supervise::Supervisor;
 use auth::Tokens;
 use cache::ResponseCache;

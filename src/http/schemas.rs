@@ -7,7 +7,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::input::MAX_VALUE_CHARS;
-use crate::dashboard::params::STATUSES;
+use crate::params::STATUSES;
 
 /// A year from 0001 to 9998 (`eat::FIRST_DAY`..=`eat::LAST_DAY`), a month, a day.
 const DATE: &str = "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])";

@@ -12,11 +12,11 @@ use super::input::NoParameters;
 use super::schemas::{Segment, TicketRefusals};
 use super::{AppState, CacheKey};
 use crate::dashboard::freshness::Freshness;
-use crate::db::tickets::{self, Choice, ChoiceColumn, TicketDetail};
 use crate::history::{
     self,
     timeline::{self, Timeline},
 };
+use crate::read::tickets::{self, Choice, ChoiceColumn, TicketDetail};
 
 /// One ticket with its source row (`raw`).
 #[utoipa::path(

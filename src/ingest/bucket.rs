@@ -33,20 +33,13 @@ pub struct Pending {
     pub snapshot_at: DateTime<Utc>,
 }
 
+/// The bucket (or the local folder standing in for it) failed; the cause is kept.
 #[derive(Debug, thiserror::Error)]
-#[error("bucket: {0}")]
-pub struct BucketError(String);
-
-impl From<object_store::Error> for BucketError {
-    fn from(e: object_store::Error) -> Self {
-        BucketError(e.to_string())
-    }
-}
-
-impl From<std::io::Error> for BucketError {
-    fn from(e: std::io::Error) -> Self {
-        BucketError(e.to_string())
-    }
+pub enum BucketError {
+    #[error("bucket: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("bucket: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// A local file read in one blocking task: `object_store` streams a local file in 8 KiB

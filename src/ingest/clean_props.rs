@@ -5,7 +5,8 @@
 use csv::StringRecord;
 use proptest::prelude::*;
 
-use super::clean::{CleanRow, Header, RowStats};
+use super::clean::{Header, RowStats};
+use crate::ticket::CleanRow;
 
 /// Every kind of column: typed, raw-only (`extra`) and dropped (`department`).
 const COLUMNS: [&str; 24] = [

@@ -1,10 +1,11 @@
 //! The ingester: a snapshot file is streamed, cleaned and upserted in one transaction.
 
+pub mod backfill;
 pub mod bucket;
 pub mod clean;
 #[cfg(test)]
 mod clean_props;
-pub mod columns;
+pub mod progress;
 pub mod run;
 pub mod schedule;
 pub mod upsert;
@@ -19,6 +20,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
 use crate::db::lock::IngestLock;
+use crate::db::{self, DatabaseFault};
 use crate::geocode::names::{ticket_location_query, Aliases};
 use clean::{Cleaning, FileError, Header, RowStats};
 pub use upsert::{Changes, Source};
@@ -53,20 +55,17 @@ pub enum ImportError {
         file: String,
         source: std::io::Error,
     },
-    #[error("the database refused the import")]
+    #[error("the database refused the import: {0}")]
     Database(#[from] sqlx::Error),
 }
 
 impl ImportError {
-    /// True when the snapshot itself is at fault (as opposed to the database).
+    /// True when the snapshot itself is at fault (as opposed to the database): a file
+    /// that cannot be read or cleaned, or a value PostgreSQL cannot store (a NUL byte).
     pub fn is_bad_file(&self) -> bool {
         match self {
             ImportError::File(_) | ImportError::Io { .. } => true,
-            // A value PostgreSQL cannot store (e.g. a NUL byte) is the file's fault too.
-            ImportError::Database(sqlx::Error::Database(e)) => {
-                e.code().is_some_and(|c| c.starts_with("22"))
-            }
-            ImportError::Database(_) => false,
+            ImportError::Database(e) => db::fault(e) == DatabaseFault::BadValue,
         }
     }
 }
@@ -308,7 +307,7 @@ pub fn read_rows(
     path: &Path,
     label: &str,
     cleaning: Cleaning,
-    mut row: impl FnMut(clean::CleanRow) -> bool,
+    mut row: impl FnMut(crate::ticket::CleanRow) -> bool,
 ) -> Result<(RowStats, String), ImportError> {
     let io_err = |source| ImportError::Io {
         file: label.to_owned(),

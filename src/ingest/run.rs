@@ -13,13 +13,14 @@ use super::clean::RowStats;
 use super::upsert::{self, Changes, ImportRecord, Source};
 use super::{import_file, ImportError, ImportReport, Mode};
 use crate::db::lock::{IngestLock, LockError};
+use crate::db::{self, DatabaseFault};
+use crate::geocode::run::Trigger;
+use crate::history::{retention, sealed};
+use crate::metrics::Metrics;
 
 /// How long a run waits for the ingest lock before it leaves the work to its holder:
 /// a geocoding run writes its points in well under this, an import may not.
 pub const RUN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
-use crate::geocode::run::Trigger;
-use crate::history::{retention, sealed};
-use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -236,7 +237,11 @@ impl Ingester {
                     report: Box::new(report),
                 })
             }
-            Err(e) if e.is_bad_file() => {
+            Err(ImportError::Database(e)) if db::fault(&e) != DatabaseFault::BadValue => {
+                Err(RunError::Database(e))
+            }
+            // What is left is the snapshot's fault (`ImportError::is_bad_file`).
+            Err(e) => {
                 let error = e.to_string();
                 if let Some(lock) = lock {
                     let mut conn = self.pool.acquire().await?;
@@ -256,10 +261,6 @@ impl Ingester {
                 }
                 Ok(Outcome::Failed { error })
             }
-            Err(ImportError::Database(e)) => Err(RunError::Database(e)),
-            Err(e) => Err(RunError::Bucket(BucketError::from(std::io::Error::other(
-                e.to_string(),
-            )))),
         }
     }
 }

@@ -6,10 +6,11 @@ use sqlx::PgConnection;
 
 use std::sync::LazyLock;
 
-use super::clean::{CleanRow, RowStats};
-use super::columns::{self, Value, COLUMNS, TYPED};
+use super::clean::RowStats;
 use crate::db::lock::IngestLock;
 use crate::geocode::resolve::{POINT_COLUMNS, POINT_JOINS};
+use crate::ticket::columns::{self, Value, COLUMNS, TYPED};
+use crate::ticket::CleanRow;
 
 /// The staging table: the ticket's key, raw text and hash, the typed columns of
 /// `columns::COLUMNS`, and the feed point (in COPY order).

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use fleettickets::config::BucketConfig;
-use fleettickets::history::backfill;
+use fleettickets::ingest::backfill;
 use fleettickets::ingest::Mode;
 use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use serde_json::Value;

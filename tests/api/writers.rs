@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use fleettickets::config::BucketConfig;
-use fleettickets::history::backfill;
+use fleettickets::ingest::backfill;
 use fleettickets::ingest::Mode;
 use sqlx::PgPool;
 
@@ -20,7 +20,7 @@ use crate::series::series;
 /// begins (or a last one that ends), and current versions whose tracked fields differ
 /// from `tickets.inc`: all zero in a sound history.
 pub async fn broken_invariants(pool: &PgPool) -> (i64, i64, i64) {
-    let tracked = |p: &str| fleettickets::ingest::columns::list(p, true);
+    let tracked = |p: &str| fleettickets::ticket::columns::list(p, true);
     let doubles = count(
         pool,
         "SELECT count(*) FROM (SELECT ticket_id FROM tickets.inc_history WHERE valid_to IS NULL

@@ -6,8 +6,8 @@ use std::io::Write;
 
 use chrono::{DateTime, Duration, Utc};
 
+use fleettickets::db::gazetteer::{self, GazetteerCluster};
 use fleettickets::eat;
-use fleettickets::geocode::gazetteer::{self, GazetteerCluster};
 
 /// The export's columns, in the order (and with the untidy names) a real file has.
 const HEADER: [&str; 33] = [

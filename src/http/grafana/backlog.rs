@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 
 use super::catalogue::{Format, Frame, Metric};
 use super::filters::Selection;
-use crate::dashboard::params::{refuse, Filters, ParamError};
 use crate::history::backlog::Point;
 use crate::history::params::{self, BacklogRequest};
 use crate::history::Backlog;
 use crate::http::backlog::cached;
 use crate::http::error::ApiError;
 use crate::http::AppState;
+use crate::params::{refuse, Filters, ParamError};
 
 /// At and above a day per point Grafana gets daily buckets, below it hourly ones.
 const DAY_MS: f64 = 86_400_000.0;
@@ -70,7 +70,13 @@ pub fn request(
             }
         },
     };
-    params::request(Some(range.0), Some(range.1), interval, filters, now)
+    params::request(
+        Some(("range.from", range.0)),
+        Some(("range.to", range.1)),
+        interval,
+        filters,
+        now,
+    )
 }
 
 /// The payload of each distinct request of one `/query` call (`backlog` and

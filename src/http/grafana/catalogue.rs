@@ -5,10 +5,10 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::dashboard::window::Window;
 use crate::dashboard::Payload;
 use crate::dispatch::teams::Teams;
 use crate::eat;
+use crate::params::window::Window;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {

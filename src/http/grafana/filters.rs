@@ -8,11 +8,11 @@
 
 use serde::Deserialize;
 
-use crate::dashboard::params::{self, fold, Filters};
 use crate::dashboard::Ticket;
+use crate::params::{self, Filters};
 
-/// A set of values: any value at all, or one of these (compared trimmed and
-/// case-insensitively, like the dashboard's filters).
+/// A set of values: any value at all, or one of these (matched by `params::is_one_of`,
+/// like the dashboard's filters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Pattern {
     Any,
@@ -33,10 +33,7 @@ impl Pattern {
     fn matches(&self, value: Option<&str>) -> bool {
         match self {
             Pattern::Any => true,
-            Pattern::OneOf(list) => value.is_some_and(|v| {
-                let v = fold(v.trim());
-                list.iter().any(|x| fold(x.trim()) == v)
-            }),
+            Pattern::OneOf(list) => params::is_one_of(value, list),
         }
     }
 }

@@ -25,12 +25,12 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Reader;
 use super::dispatch::teams_of;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
-use crate::dashboard::params::{self, ParamError};
-use crate::dashboard::window::Window;
-use crate::db::tickets::{self, ChoiceColumn};
 use crate::dispatch::teams::By;
+use crate::params::window::Window;
+use crate::params::{self, ParamError};
+use crate::read::tickets::{self, ChoiceColumn};
 use catalogue::{Format, Frame, Metric};
 use filters::{AdHocFilter, Field, Selection};
 use summary::Summaries;
@@ -51,40 +51,26 @@ pub fn routes() -> Router<AppState> {
 
 /// Adds `message` to the API's JSON errors (`{error, detail}`): Grafana shows
 /// `data.message`. For the health check, `error` becomes `{code, message}`, which is
-/// what "Save & test" prints after the status text.
+/// what "Save & test" prints after the status text. The error is read from the
+/// response's typed `ErrorBody`, not from its bytes.
 async fn with_message(request: Request, next: Next) -> Response {
     let health = request.method() == Method::GET;
     let response = next.run(request).await;
-    let status = response.status();
-    if status.is_success() {
-        return response;
-    }
     let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    let Ok(Value::Object(mut error)) = serde_json::from_slice::<Value>(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
+    let Some(error) = parts.extensions.remove::<ErrorBody>() else {
+        return Response::from_parts(parts, body);
     };
-    let text = |key: &str| error.get(key).and_then(Value::as_str).unwrap_or_default();
-    let message = match (text("error"), text("detail")) {
-        (e, "") => e.to_owned(),
-        (e, d) => format!("{e}: {d}"),
+    let message = match error.detail.as_str() {
+        "" => error.error.clone(),
+        detail => format!("{}: {detail}", error.error),
     };
+    let mut out = json!(error);
     if health {
-        error.insert(
-            "error".into(),
-            json!({"code": status.as_u16(), "message": message}),
-        );
+        out["error"] = json!({"code": parts.status.as_u16(), "message": message});
     }
-    error.insert("message".into(), Value::String(message));
+    out["message"] = Value::String(message);
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    let body = serde_json::to_vec(&error).expect("a JSON object serialises");
-    Response::from_parts(parts, Body::from(body))
+    Response::from_parts(parts, Body::from(out.to_string()))
 }
 
 /// A JSON body. Malformed JSON, wrong types or a missing field are a 400 with a
@@ -442,7 +428,7 @@ mod tests {
 
     #[test]
     fn ranges_become_custom_windows_or_named_refusals() {
-        use crate::dashboard::window::WindowKind;
+        use crate::params::window::WindowKind;
         let now = Utc::now();
         let w = window(
             Some(&range(

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use super::filters::Selection;
 use crate::dashboard::freshness::{Freshness, ImportState};
-use crate::dashboard::params::DashboardRequest;
-use crate::dashboard::window::Window;
 use crate::dashboard::{self, Payload, Rows, Ticket};
 use crate::http::dashboard::{blocking, payload, rows};
 use crate::http::error::ApiError;
 use crate::http::AppState;
+use crate::params::window::Window;
+use crate::params::DashboardRequest;
 
 /// The payload for a custom window and a selection. Without extra predicates this is
 /// exactly the dashboard's request (`window=custom&from&to&cluster&status`, with

@@ -1,24 +1,19 @@
-//! The dashboard's query string: parsed, validated and normalised. Every refusal names
-//! the parameter and says why.
+//! Every route's query parameters, and Grafana's, in one place: the query string split
+//! by name (`Query`), the filters and their one matcher (`filters`), windows and ranges
+//! with one validator (`window`, `range`). Every refusal names the parameter and says why.
+
+pub mod filters;
+pub mod range;
+pub mod window;
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use chrono::{DateTime, Utc};
 
-use super::window::{Window, WindowKind, MAX_SPAN_DAYS};
 use crate::eat;
-
-/// The `normalized_status` values a filter may name.
-pub const STATUSES: [&str; 6] = [
-    "OPEN",
-    "IN_PROGRESS",
-    "PENDING",
-    "RESOLVED",
-    "CLOSED",
-    "CANCELLED",
-];
+pub use filters::{fold, is_one_of, sql_fold, status, Filters, STATUSES};
+pub use range::{custom_window, Bound};
+use window::{Window, WindowKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid parameter `{param}`: {detail}")]
@@ -27,81 +22,10 @@ pub struct ParamError {
     pub detail: String,
 }
 
-/// The one case-insensitive rule for names (clusters), in Rust and in SQL alike: the
-/// Unicode full lower-case mapping, which Rust's `to_lowercase` and PostgreSQL's `lower()`
-/// under the ICU root collation both apply (`lower()` under the database's libc locale
-/// maps one code point at a time, `İ` to `i`, or only ASCII under `C`).
-pub fn fold(s: &str) -> String {
-    s.to_lowercase()
-}
-
-/// `fold` of the SQL expression `expr`.
-pub fn sql_fold(expr: &str) -> String {
-    format!("lower(({expr}) COLLATE \"und-x-icu\")")
-}
-
 pub fn refuse(param: &str, detail: impl Into<String>) -> ParamError {
     ParamError {
         param: param.to_owned(),
         detail: detail.into(),
-    }
-}
-
-/// The filters, normalised: trimmed, without duplicates (clusters compared
-/// case-insensitively, the first spelling kept), sorted; statuses upper-cased.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, ToSchema)]
-pub struct Filters {
-    pub cluster: Vec<String>,
-    pub status: Vec<String>,
-}
-
-impl Filters {
-    pub fn keeps(&self, cluster: Option<&str>, status: Option<&str>) -> bool {
-        let cluster_ok = self.cluster.is_empty()
-            || cluster.is_some_and(|c| {
-                let c = fold(c);
-                self.cluster.iter().any(|f| fold(f) == c)
-            });
-        let status_ok = self.status.is_empty()
-            || status.is_some_and(|s| self.status.iter().any(|f| f.eq_ignore_ascii_case(s)));
-        cluster_ok && status_ok
-    }
-
-    /// The clusters folded (`fold`), for the SQL filter `sql_fold(cluster) = ANY(…)`.
-    pub fn clusters_folded(&self) -> Vec<String> {
-        self.cluster.iter().map(|c| fold(c)).collect()
-    }
-
-    /// The one normaliser of filter lists, for the query string and Grafana alike:
-    /// values trimmed, empty ones dropped, statuses upper-cased and checked against
-    /// `STATUSES`, case-insensitive duplicates dropped (the first spelling kept), sorted
-    /// case-insensitively — so equal filters share a cache entry.
-    pub fn new(
-        cluster: impl IntoIterator<Item = String>,
-        status: impl IntoIterator<Item = String>,
-    ) -> Result<Filters, ParamError> {
-        let status = status
-            .into_iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| self::status(&s))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Filters {
-            cluster: normalise(cluster.into_iter().map(|c| c.trim().to_owned()).collect()),
-            status: normalise(status),
-        })
-    }
-}
-
-/// One `normalized_status` value: trimmed, upper-cased, and one of `STATUSES`.
-pub fn status(value: &str) -> Result<String, ParamError> {
-    let s = value.trim().to_uppercase();
-    if STATUSES.contains(&s.as_str()) {
-        Ok(s)
-    } else {
-        Err(refuse(
-            "status",
-            format!("{s:?} is not one of {}", STATUSES.join(", ")),
-        ))
     }
 }
 
@@ -229,50 +153,14 @@ impl Query {
 /// Parses `window`, `from`, `to`, `cluster`, `status` and `as_of` (repeatable or
 /// comma-separated lists for `cluster` and `status`); `now` is the server clock.
 pub fn parse(query: &str, now: DateTime<Utc>) -> Result<DashboardRequest, ParamError> {
-    Query::parse(query, &WINDOW_PARAMS, &FILTER_PARAMS)?.request(now)
+    window_query(query, &[])?.request(now)
 }
 
-/// The custom window `[from, to)` from two bounds given as `(parameter, text)`: each a
-/// date or an RFC 3339 timestamp, `to` after `from`, at most `MAX_SPAN_DAYS` apart.
-/// The query string's `from`/`to` and Grafana's `range.from`/`range.to` both end here.
-pub fn custom_window(
-    (from_param, from_text): (&str, &str),
-    (to_param, to_text): (&str, &str),
-    as_of: DateTime<Utc>,
-) -> Result<Window, ParamError> {
-    let from = bound(from_param, from_text)?;
-    let to = bound(to_param, to_text)?;
-    if to <= from {
-        return Err(refuse(
-            to_param,
-            format!("{to_text:?} is not after {from_param} ({from_text:?})"),
-        ));
-    }
-    if to - from > Duration::days(MAX_SPAN_DAYS) {
-        return Err(refuse(
-            to_param,
-            format!("the window spans more than {MAX_SPAN_DAYS} days; pick a shorter one"),
-        ));
-    }
-    Ok(Window {
-        kind: WindowKind::Custom,
-        from,
-        to,
-        as_of,
-    })
-}
-
-/// A window bound: a bare date is 00:00 EAT of that date; otherwise RFC 3339.
-pub fn bound(param: &str, text: &str) -> Result<DateTime<Utc>, ParamError> {
-    eat::parse_bound(text).map_err(|e| refuse(param, e))
-}
-
-fn normalise(mut values: Vec<String>) -> Vec<String> {
-    values.retain(|v| !v.is_empty());
-    let mut seen = std::collections::HashSet::new();
-    values.retain(|v| seen.insert(fold(v)));
-    values.sort_by_key(|v| fold(v));
-    values
+/// The query string of a route that takes the dashboard's parameters (window, bounds,
+/// `as_of`, filters) plus its own single-valued ones (`extra`).
+pub fn window_query(query: &str, extra: &[&'static str]) -> Result<Query, ParamError> {
+    let singles: Vec<&'static str> = WINDOW_PARAMS.iter().chain(extra).copied().collect();
+    Query::parse(query, &singles, &FILTER_PARAMS)
 }
 
 #[cfg(test)]

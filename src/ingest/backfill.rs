@@ -14,13 +14,14 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use sqlx::{Connection, PgConnection, PgPool};
 
+use super::bucket::{Bucket, BucketError, Pending};
+use super::clean::Cleaning;
 use super::progress::Step;
+use super::upsert::{encode_tracked, encode_version};
+use super::{read_rows, ImportError, Mode};
 use crate::db::lock::IngestLock;
-use crate::ingest::bucket::{Bucket, BucketError, Pending};
-use crate::ingest::clean::{CleanRow, Cleaning, Stamp};
-use crate::ingest::columns::TRACKED;
-use crate::ingest::upsert::{encode_tracked, encode_version};
-use crate::ingest::{read_rows, ImportError, Mode};
+use crate::ticket::columns::TRACKED;
+use crate::ticket::{CleanRow, Stamp};
 
 /// Versions are sent to PostgreSQL in COPY batches of about this size.
 const BATCH_BYTES: usize = 1 << 20;
@@ -34,9 +35,9 @@ pub enum BackfillError {
     Bucket(#[from] BucketError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("cannot read an archived snapshot")]
+    #[error("cannot read an archived snapshot: {0}")]
     Read(#[source] ImportError),
-    #[error("a backfill worker failed")]
+    #[error("a backfill worker failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
 }
 
@@ -93,7 +94,7 @@ pub async fn run(
             .skipped
             .push((s.key, "named after the clock: not replayed".into()));
     }
-    crate::ingest::writer_settings(&mut tx).await?;
+    super::writer_settings(&mut tx).await?;
     // The COPY stays open while every snapshot is read: an operator's command, unbounded.
     sqlx::query("SET LOCAL statement_timeout = 0")
         .execute(&mut *tx)
@@ -351,7 +352,7 @@ impl Replay {
 /// are one version (no flow at the seam). Applied, the replayed versions are added.
 /// Returns how many versions that adds.
 async fn merge(conn: &mut PgConnection, mode: Mode) -> sqlx::Result<i64> {
-    let tracked = |p: &str| crate::ingest::columns::list(p, true);
+    let tracked = |p: &str| crate::ticket::columns::list(p, true);
     sqlx::raw_sql(&format!(
         "CREATE TEMP TABLE replay_seam ON COMMIT DROP AS
          SELECT r.ticket_id, r.valid_from AS replayed_from, e.valid_from AS recorded_from,

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 
-use super::clean::{CleanRow, Stamp};
+use super::{CleanRow, Stamp};
 
 /// One typed value of a cleaned row, as the COPY encoder writes it.
 pub enum Value<'a> {

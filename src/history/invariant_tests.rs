@@ -5,12 +5,12 @@
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 
-use super::freshness::{Freshness, ImportState};
-use super::params::{DashboardRequest, Filters};
-use super::replay::{self, HistorySpan, Replay, ReplayMode};
-use super::window::{Window, WindowKind};
-use super::{compute, Rows, Rules, Ticket};
-use crate::history::backlog::{self, Bucket, Version};
+use super::backlog::{self, Bucket, Version};
+use crate::dashboard::freshness::{Freshness, ImportState};
+use crate::dashboard::replay::{self, HistorySpan, Replay, ReplayMode};
+use crate::dashboard::{compute, Rows, Rules, Ticket};
+use crate::params::window::{Window, WindowKind};
+use crate::params::{DashboardRequest, Filters};
 
 const CLUSTERS: [Option<&str>; 3] = [Some("Karen"), Some("westlands"), None];
 const STATUSES: [&str; 4] = ["OPEN", "PENDING", "RESOLVED", "CLOSED"];

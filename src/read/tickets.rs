@@ -8,10 +8,10 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::dashboard::freshness::ImportState;
-use crate::dashboard::params::{sql_fold, DashboardRequest};
 use crate::dashboard::Ticket;
 use crate::eat;
-use crate::ingest::columns::COLUMNS;
+use crate::params::{sql_fold, DashboardRequest};
+use crate::ticket::columns::COLUMNS;
 
 /// The columns of the dashboard's `Ticket`, in its order.
 const TICKET_FIELDS: [&str; 17] = [
@@ -208,7 +208,7 @@ pub async fn ticket(pool: &PgPool, ticket_id: &str) -> sqlx::Result<Option<Ticke
     sqlx::query_as(&format!(
         "SELECT ticket_id, {}, latitude, longitude, geo_source, ingested_at, raw
          FROM tickets.inc WHERE ticket_id = $1",
-        *crate::ingest::columns::TYPED
+        *crate::ticket::columns::TYPED
     ))
     .bind(ticket_id)
     .fetch_optional(pool)

@@ -1,0 +1,6 @@
+//! The read path's queries: typed rows for the readers (the dashboard's tickets and
+//! freshness, the ticket routes, team attribution). The payloads are built in Rust from
+//! them (`dashboard`, `dispatch`); nothing here writes.
+
+pub mod attribution;
+pub mod tickets;
