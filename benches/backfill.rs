@@ -19,12 +19,14 @@ use chrono::{DateTime, Duration, Utc};
 use common::{arg, drop_store, peak_rss_mb};
 use fleettickets::config::{BucketConfig, DatabaseConfig};
 use fleettickets::geocode::names::Aliases;
+use fleettickets::history::capture::{self, Store};
 use fleettickets::ingest::backfill;
 use fleettickets::ingest::bucket::Bucket;
 use fleettickets::ingest::clean::Cleaning;
-use fleettickets::ingest::upsert::{self, Store};
+use fleettickets::ingest::upsert;
+
 use fleettickets::ingest::{self, Mode};
-use fleettickets::ticket::columns::TRACKED;
+use fleettickets::ticket::columns::{self, TRACKED};
 use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use sqlx::{Connection, PgPool};
 
@@ -61,9 +63,9 @@ async fn sql_replay(pool: &PgPool, bucket: &Bucket) -> anyhow::Result<i64> {
          {capture}
          SELECT count(*) FROM added",
         classified = upsert::classified(REPLAY),
-        capture = upsert::capture(REPLAY, "(SELECT c.* FROM c JOIN w USING (ticket_id))", true),
+        capture = capture::capture(REPLAY, "(SELECT c.* FROM c JOIN w USING (ticket_id))", true),
         tracked = *TRACKED,
-        set_tracked = upsert::set_excluded(true),
+        set_tracked = columns::set_excluded(true),
     );
     for snapshot in bucket.archived().await? {
         let file = tempfile::NamedTempFile::new()?;
@@ -76,7 +78,7 @@ async fn sql_replay(pool: &PgPool, bucket: &Bucket) -> anyhow::Result<i64> {
             Mode::Apply,
         )
         .await?;
-        let at = upsert::history_time(&mut tx, REPLAY, snapshot.snapshot_at).await?;
+        let at = capture::history_time(&mut tx, REPLAY, snapshot.snapshot_at).await?;
         sqlx::query_scalar::<_, i64>(&sql)
             .bind(at)
             .bind(None::<i64>)

@@ -21,9 +21,10 @@ use common::{arg, drop_store};
 use fleettickets::config::DatabaseConfig;
 use fleettickets::geocode::names::Aliases;
 use fleettickets::history::backlog::{self, Interval};
+use fleettickets::history::capture;
 use fleettickets::history::sealed::{self, Parts};
-use fleettickets::ingest::upsert;
 use fleettickets::ingest::{self, Mode};
+use fleettickets::ingest::{record, upsert};
 use fleettickets::params::Filters;
 use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use sqlx::{Connection, PgPool};
@@ -75,8 +76,8 @@ async fn import_ms(
     let mut tx = conn.begin().await?;
     ingest::writer_settings(&mut tx).await?;
     ingest::stage(&mut tx, path, "bench", aliases, Mode::Apply).await?;
-    let id = upsert::next_import_id(&mut tx).await?;
-    let at = upsert::history_time(&mut tx, upsert::LIVE, Utc::now()).await?;
+    let id = record::next_import_id(&mut tx).await?;
+    let at = capture::history_time(&mut tx, capture::LIVE, Utc::now()).await?;
     let upsert_started = Instant::now();
     let lock = common::writer_lock(pool).await?;
     let changes = match capture {

@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
     while csv.read_record(&mut record)? {
         if let Some(row) = header.clean(&record, 0, &mut stats)? {
             ord += 1;
-            fleettickets::ingest::upsert::encode_row(ord, &row, &mut buf);
+            fleettickets::ingest::staging::encode_row(ord, &row, &mut buf);
         }
         if buf.len() > 1 << 20 {
             buf.clear();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use fleettickets::config::DatabaseConfig;
 use fleettickets::db::lock::IngestLock;
-use fleettickets::ingest::{self, upsert::Source};
+use fleettickets::ingest::{self, Source};
 use fleettickets_gen as generate;
 use sqlx::{Connection, PgConnection, PgPool};
 

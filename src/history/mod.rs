@@ -2,6 +2,7 @@
 //! the backlog over time computed from them, the archive backfill and retention.
 
 pub mod backlog;
+pub mod capture;
 pub mod params;
 pub mod read;
 pub mod retention;

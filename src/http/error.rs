@@ -14,7 +14,8 @@ use crate::db::{self, DatabaseFault};
 use crate::ingest::bucket::BucketError;
 use crate::params::ParamError;
 
-/// The body of every error response (also in the response's extensions).
+// Also put in the response's extensions, typed (see `error_response`).
+/// The body of every error response.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, in a few words.

@@ -17,10 +17,11 @@ use sqlx::{Connection, PgConnection, PgPool};
 use super::bucket::{Bucket, BucketError, Pending};
 use super::clean::Cleaning;
 use super::progress::Step;
-use super::upsert::{encode_tracked, encode_version};
 use super::{read_rows, ImportError, Mode};
 use crate::db::lock::IngestLock;
+use crate::history::capture::encode_version;
 use crate::ticket::columns::TRACKED;
+use crate::ticket::copy::encode_tracked;
 use crate::ticket::{CleanRow, Stamp};
 
 /// Versions are sent to PostgreSQL in COPY batches of about this size.

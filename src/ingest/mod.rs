@@ -6,8 +6,10 @@ pub mod clean;
 #[cfg(test)]
 mod clean_props;
 pub mod progress;
+pub mod record;
 pub mod run;
 pub mod schedule;
+pub mod staging;
 pub mod upsert;
 pub mod values;
 
@@ -22,8 +24,10 @@ use tokio::sync::mpsc;
 use crate::db::lock::IngestLock;
 use crate::db::{self, DatabaseFault};
 use crate::geocode::names::{ticket_location_query, Aliases};
+use crate::history::capture;
 use clean::{Cleaning, FileError, Header, RowStats};
-pub use upsert::{Changes, Source};
+pub use record::Source;
+pub use upsert::Changes;
 
 /// Staging rows are sent to PostgreSQL in chunks of about this size, so memory stays
 /// bounded whatever the file's size.
@@ -156,12 +160,12 @@ pub async fn import_file(
     let (changes, import_id) = match lock {
         None => (upsert::classify(&mut tx).await?, None),
         Some(lock) => {
-            let id = upsert::next_import_id(&mut tx).await?;
+            let id = record::next_import_id(&mut tx).await?;
             let wanted = source.snapshot_at.unwrap_or(started_at);
-            let at = upsert::history_time(&mut tx, upsert::LIVE, wanted).await?;
+            let at = capture::history_time(&mut tx, capture::LIVE, wanted).await?;
             let changes = upsert::apply(&mut tx, lock, at, id).await?;
             if changes.versions > 0 {
-                upsert::start_capture(&mut tx, lock, at).await?;
+                capture::start_capture(&mut tx, lock, at).await?;
             }
             (changes, Some(id))
         }
@@ -181,7 +185,7 @@ pub async fn import_file(
         tx.rollback().await?;
         return Ok(report);
     };
-    let record = upsert::ImportRecord {
+    let record = record::ImportRecord {
         id: import_id,
         source: &source,
         outcome: "imported",
@@ -190,7 +194,7 @@ pub async fn import_file(
         error: None,
         started_at,
     };
-    report.import_id = Some(upsert::record(&mut tx, lock, &record).await?);
+    report.import_id = Some(record::record(&mut tx, lock, &record).await?);
     tx.commit().await?;
     if report.wrote_rows() {
         crate::events::notify(&mut conn, report.import_id.unwrap_or_default()).await;
@@ -236,14 +240,14 @@ pub async fn stage(
     if first.is_none() {
         finished = Some(join(reader.take().expect("not joined yet")).await?);
     }
-    upsert::create_staging(conn).await?;
+    staging::create_staging(conn).await?;
     if mode == Mode::DryRun {
         // From here on only temporary tables can be written: the proof of a dry run.
         sqlx::query("SET TRANSACTION READ ONLY")
             .execute(&mut *conn)
             .await?;
     }
-    let mut copy = conn.copy_in_raw(upsert::COPY_STAGING).await?;
+    let mut copy = conn.copy_in_raw(staging::COPY_STAGING).await?;
     let mut next = first;
     while let Some(batch) = next {
         copy.send(batch).await?;
@@ -284,7 +288,7 @@ fn read_file(
             aliases,
         );
         ord += 1;
-        upsert::encode_row(ord, &row, &mut buf);
+        staging::encode_row(ord, &row, &mut buf);
         if buf.len() >= BATCH_BYTES {
             let full = std::mem::replace(&mut buf, Vec::with_capacity(BATCH_BYTES + 4096));
             // The importer gave up (its transaction failed): stop reading.

@@ -10,7 +10,8 @@ use sqlx::{PgConnection, PgPool};
 
 use super::bucket::{Bucket, BucketError, Pending};
 use super::clean::RowStats;
-use super::upsert::{self, Changes, ImportRecord, Source};
+use super::record::{self, ImportRecord, Source};
+use super::upsert::Changes;
 use super::{import_file, ImportError, ImportReport, Mode};
 use crate::db::lock::{IngestLock, LockError};
 use crate::db::{self, DatabaseFault};
@@ -296,5 +297,5 @@ async fn record_without_rows(
         error,
         started_at: Utc::now(),
     };
-    upsert::record(conn, lock, &record).await
+    record::record(conn, lock, &record).await
 }

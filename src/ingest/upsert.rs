@@ -1,37 +1,21 @@
-//! Writing a cleaned snapshot: COPY into a temporary staging table, then one set-based
-//! upsert into `tickets.inc`, inside the caller's transaction.
+//! The staged snapshot written: one set-based upsert into `tickets.inc` (never a
+//! delete), with history capture (`history::capture`) in the same statement, inside the
+//! caller's transaction.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use std::sync::LazyLock;
-
-use super::clean::RowStats;
 use crate::db::lock::IngestLock;
 use crate::geocode::resolve::{POINT_COLUMNS, POINT_JOINS};
-use crate::ticket::columns::{self, Value, COLUMNS, TYPED};
-use crate::ticket::CleanRow;
+use crate::history::capture::{capture, Store, LIVE};
+use crate::ticket::columns::{self, TYPED};
 
-/// The staging table: the ticket's key, raw text and hash, the typed columns of
-/// `columns::COLUMNS`, and the feed point (in COPY order).
-static STAGING_DDL: LazyLock<String> = LazyLock::new(|| {
+/// "The stored row is strictly newer" than the incoming one (a null
+/// `source_updated_at` counts as oldest), for the aliases of both.
+pub fn stored_is_newer(stored: &str, incoming: &str) -> String {
     format!(
-        "CREATE TEMP TABLE inc_staging (
-             ord bigint NOT NULL, ticket_id text NOT NULL, raw text NOT NULL, row_hash uuid NOT NULL,
-             {}, feed_lat double precision, feed_lon double precision
-         ) ON COMMIT DROP",
-        columns::definitions(false)
+        "COALESCE({stored}.source_updated_at, '-infinity') > COALESCE({incoming}.source_updated_at, '-infinity')"
     )
-});
-
-pub const COPY_STAGING: &str = "COPY inc_staging FROM STDIN";
-
-/// "The stored row is strictly newer" — a null `source_updated_at` counts as oldest.
-const STORED_IS_NEWER: &str =
-    "COALESCE(t.source_updated_at, '-infinity') > COALESCE(s.source_updated_at, '-infinity')";
-
-pub async fn create_staging(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query(&STAGING_DDL).execute(conn).await.map(drop)
 }
 
 /// What the staged snapshot does to the store, worked out before (or instead of) writing.
@@ -52,21 +36,6 @@ pub struct Changes {
     pub written_max_updated_at: Option<DateTime<Utc>>,
 }
 
-/// The tables one replay of snapshots writes: the live store, or a backfill's
-/// temporary copies (`history::backfill`), so both go through the same statements.
-#[derive(Debug, Clone, Copy)]
-pub struct Store {
-    /// Holds each ticket's `row_hash` and `source_updated_at` (the newer-row guard).
-    pub tickets: &'static str,
-    /// Shaped like `tickets.inc_history`.
-    pub history: &'static str,
-}
-
-pub const LIVE: Store = Store {
-    tickets: "tickets.inc",
-    history: "tickets.inc_history",
-};
-
 /// The staged snapshot, one row per ticket (the later row wins), each with what it does
 /// to the store: `new`, `updated`, `unchanged`, or `older` (the stored row is newer),
 /// and `retracked`: new, or a tracked field differs from the stored row.
@@ -78,66 +47,15 @@ pub fn classified(store: Store) -> String {
                                WHERE d.ticket_id = s.ticket_id AND d.ord > s.ord)),
          c AS MATERIALIZED (
              SELECT s.*, CASE WHEN t.ticket_id IS NULL THEN 'new'
-                              WHEN {STORED_IS_NEWER} THEN 'older'
+                              WHEN {newer} THEN 'older'
                               WHEN t.row_hash = s.row_hash THEN 'unchanged'
                               ELSE 'updated' END AS change,
-                    t.ticket_id IS NULL OR ROW({t}) IS DISTINCT FROM ROW({s}) AS retracked
+                    t.ticket_id IS NULL OR {differ} AS retracked
              FROM s LEFT JOIN {tickets} t USING (ticket_id))",
         tickets = store.tickets,
-        t = columns::list("t.", true),
-        s = columns::list("s.", true),
+        newer = stored_is_newer("t", "s"),
+        differ = columns::tracked_differ("t", "s"),
     )
-}
-
-/// History capture over the rows `written` (a relation with the staging columns): a new
-/// version, valid from `$1` and recorded by import `$2`, for each ticket without a
-/// current version or whose tracked fields differ from it; the current one is closed.
-/// With `write` false only `v` (the versions that would be recorded) is defined.
-pub fn capture(store: Store, written: &str, write: bool) -> String {
-    let history = store.history;
-    // The stored row's tracked fields are its current version's (the same statement
-    // writes both), so only `retracked` rows can need a version: an hourly import
-    // rewrites every ticket (`last_seen` moves) but a few hundred change a tracked field.
-    // Their current version is looked up one by one (LATERAL … LIMIT 1 stays an index
-    // probe whatever the estimates) and closed by its row address.
-    let v = format!(
-        "v AS (SELECT x.*, h.ctid AS current_ctid FROM {written} x
-               LEFT JOIN LATERAL (SELECT h.ctid, {h} FROM {history} h
-                                  WHERE h.ticket_id = x.ticket_id AND h.valid_to IS NULL
-                                  LIMIT 1) h ON true
-               WHERE x.retracked AND (h.ctid IS NULL OR ROW({h}) IS DISTINCT FROM ROW({x})))",
-        h = columns::list("h.", true),
-        x = columns::list("x.", true),
-    );
-    if !write {
-        return v;
-    }
-    // A version recorded at the same instant as the current one (history time never goes
-    // backwards, so two imports can share it) replaces it: it was never valid.
-    format!(
-        "{v},
-         closed AS (UPDATE {history} h SET valid_to = $1
-                    WHERE h.ctid = ANY (ARRAY(SELECT current_ctid FROM v WHERE current_ctid IS NOT NULL))
-                      AND h.valid_to IS NULL AND h.valid_from < $1),
-         added AS (INSERT INTO {history} AS h (ticket_id, valid_from, {tracked}, import_id)
-                   SELECT v.ticket_id, $1, {v_tracked}, $2 FROM v
-                   ON CONFLICT (ticket_id, valid_from) DO UPDATE SET {set_tracked},
-                       import_id = EXCLUDED.import_id
-                   RETURNING 1)",
-        tracked = *columns::TRACKED,
-        v_tracked = columns::list("v.", true),
-        set_tracked = set_excluded(true),
-    )
-}
-
-/// `col = EXCLUDED.col, …` over the typed (or only the tracked) columns.
-pub fn set_excluded(tracked_only: bool) -> String {
-    COLUMNS
-        .iter()
-        .filter(|c| c.tracked || !tracked_only)
-        .map(|c| format!("{0} = EXCLUDED.{0}", c.name))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The counts of `Changes`, over `c` and the versions relation `versions`.
@@ -152,22 +70,6 @@ fn count_changes(versions: &str) -> String {
             max(source_updated_at) FILTER (WHERE change IN ('new', 'updated'))
          FROM c"
     )
-}
-
-/// The instant a version recorded now is valid from: `wanted` (the snapshot time, else
-/// the import's start), or the newest time already recorded when that is later.
-pub async fn history_time(
-    conn: &mut PgConnection,
-    store: Store,
-    wanted: DateTime<Utc>,
-) -> sqlx::Result<DateTime<Utc>> {
-    sqlx::query_scalar(&format!(
-        "SELECT GREATEST($1, (SELECT max(valid_from) FROM {}))",
-        store.history
-    ))
-    .bind(wanted)
-    .fetch_one(conn)
-    .await
 }
 
 /// What the staged snapshot would do, without writing (the dry run).
@@ -234,8 +136,8 @@ async fn write(
         classified = classified(LIVE),
         typed = *TYPED,
         typed_x = columns::list("x.", false),
-        set_typed = set_excluded(false),
-        newer = STORED_IS_NEWER.replace("s.", "EXCLUDED."),
+        set_typed = columns::set_excluded(false),
+        newer = stored_is_newer("t", "EXCLUDED"),
         capture = match history {
             true => capture(LIVE, "(SELECT c.* FROM c JOIN w USING (ticket_id))", true),
             // The same shape with nothing recorded (`$1`, `$2` still bound).
@@ -252,21 +154,6 @@ async fn write(
     )
 }
 
-/// Marks capture as started at `at` unless it already has.
-pub async fn start_capture(
-    conn: &mut PgConnection,
-    _lock: &IngestLock,
-    at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO tickets.history_capture (started_at) VALUES ($1) ON CONFLICT DO NOTHING",
-    )
-    .bind(at)
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
 type ChangeCounts = (i64, i64, i64, i64, i64, i64, Option<DateTime<Utc>>);
 
 fn changes(
@@ -281,284 +168,4 @@ fn changes(
         versions,
         written_max_updated_at,
     })
-}
-
-/// Where a snapshot came from, for `tickets.import_meta`.
-#[derive(Debug, Clone, Default)]
-pub struct Source {
-    pub key: String,
-    pub etag: Option<String>,
-    pub snapshot_at: Option<DateTime<Utc>>,
-}
-
-impl Source {
-    /// A local file: its path is the key, its content MD5 the ETag (computed while read),
-    /// and the snapshot time comes from its name when it follows the bucket's convention.
-    pub fn local_file(path: &std::path::Path) -> Source {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        Source {
-            key: path.display().to_string(),
-            etag: None,
-            snapshot_at: super::snapshot_time(name),
-        }
-    }
-}
-
-/// One row of `tickets.import_meta`.
-pub struct ImportRecord<'a> {
-    /// Reserved beforehand (`next_import_id`) when versions refer to it; else drawn here.
-    pub id: Option<i64>,
-    pub source: &'a Source,
-    pub outcome: &'static str,
-    pub stats: &'a RowStats,
-    pub changes: Changes,
-    pub error: Option<&'a str>,
-    pub started_at: DateTime<Utc>,
-}
-
-pub async fn record(
-    conn: &mut PgConnection,
-    _lock: &IngestLock,
-    r: &ImportRecord<'_>,
-) -> sqlx::Result<i64> {
-    let duplicates = (r.stats.rows_kept as i64 - r.changes.tickets).max(0);
-    sqlx::query_scalar(
-        "INSERT INTO tickets.import_meta (id, source_key, etag, snapshot_at, outcome, rows_read,
-             rows_kept, dropped_alarm, dropped_sentinel, dropped_empty_id, duplicate_ids,
-             warnings, inserted, updated, skipped_older, truncated, error, started_at, finished_at,
-             content_max_updated_at)
-         VALUES (COALESCE($19, nextval(pg_get_serial_sequence('tickets.import_meta', 'id'))),
-             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             -- The clock, not now(): that is the transaction's start, before the import's work.
-             clock_timestamp(),
-             (SELECT max(m) FROM (SELECT max(content_max_updated_at) AS m FROM tickets.import_meta
-                                  UNION ALL SELECT $18) x))
-         RETURNING id",
-    )
-    .bind(&r.source.key)
-    .bind(&r.source.etag)
-    .bind(r.source.snapshot_at)
-    .bind(r.outcome)
-    .bind(r.stats.rows_read as i64)
-    .bind(r.stats.rows_kept as i64)
-    .bind(r.stats.dropped_alarm as i64)
-    .bind(r.stats.dropped_sentinel as i64)
-    .bind(r.stats.dropped_empty_id as i64)
-    .bind(duplicates)
-    .bind(r.stats.warnings as i64)
-    .bind(r.changes.new)
-    .bind(r.changes.updated)
-    .bind(r.changes.skipped_older)
-    .bind(r.stats.truncated)
-    .bind(r.error)
-    .bind(r.started_at)
-    .bind(r.changes.written_max_updated_at)
-    .bind(r.id)
-    .fetch_one(conn)
-    .await
-}
-
-/// An `import_meta` id drawn ahead, for the versions an import records before its row.
-pub async fn next_import_id(conn: &mut PgConnection) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('tickets.import_meta', 'id'))")
-        .fetch_one(conn)
-        .await
-}
-
-/// Appends one staging row in COPY text format.
-pub fn encode_row(ord: u64, row: &CleanRow, out: &mut Vec<u8>) {
-    let mut field = Field(out);
-    field.text(&ord.to_string());
-    field.text(&row.ticket_id);
-    field.text(&row.raw);
-    field.text(&row_hash(&row.raw));
-    field.columns(row, false);
-    let point = row.feed_point();
-    field.opt(point.map(|p| p.lat.to_string()).as_deref());
-    field.opt(point.map(|p| p.lon.to_string()).as_deref());
-    let line = field.0;
-    *line.last_mut().expect("fields were written") = b'\n';
-}
-
-/// The tracked fields of `row` in COPY text, each followed by a tab: equal bytes are
-/// equal values in PostgreSQL (times are written to the microsecond it keeps).
-pub fn encode_tracked(row: &CleanRow, out: &mut Vec<u8>) {
-    Field(out).columns(row, true);
-}
-
-/// One line of `COPY … (ticket_id, valid_from, valid_to, <tracked>, import_id)`, with
-/// `tracked` as `encode_tracked` wrote it and no import.
-pub fn encode_version(
-    ticket_id: &str,
-    from: DateTime<Utc>,
-    to: Option<DateTime<Utc>>,
-    tracked: &[u8],
-    out: &mut Vec<u8>,
-) {
-    let mut field = Field(out);
-    field.text(ticket_id);
-    field.time(Some(from));
-    field.time(to);
-    field.0.extend_from_slice(tracked);
-    field.0.extend_from_slice(b"\\N\n");
-}
-
-/// A 128-bit hash (XXH3) of the raw JSON text, as a UUID literal: change detection
-/// only, where an accidental collision (about 2^-128) is the one risk.
-fn row_hash(raw: &str) -> String {
-    let h = xxhash_rust::xxh3::xxh3_128(raw.as_bytes());
-    let hex = format!("{h:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
-/// Writes `YYYY-MM-DD HH:MM:SS.ffffff+00`, which PostgreSQL reads whatever its settings,
-/// straight into `out` (no string per value: a backfill writes millions).
-fn push_utc(out: &mut Vec<u8>, t: DateTime<Utc>) {
-    use chrono::{Datelike, Timelike};
-    use std::io::Write;
-    write!(
-        out,
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond() / 1000
-    )
-    .expect("writing to a Vec cannot fail");
-}
-
-/// Writes tab-terminated COPY text fields.
-struct Field<'a>(&'a mut Vec<u8>);
-
-impl Field<'_> {
-    fn text(&mut self, value: &str) {
-        let bytes = value.as_bytes();
-        let mut start = 0;
-        for (i, b) in bytes.iter().enumerate() {
-            let escaped: &[u8] = match b {
-                b'\\' => b"\\\\",
-                b'\t' => b"\\t",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                _ => continue,
-            };
-            self.0.extend_from_slice(&bytes[start..i]);
-            self.0.extend_from_slice(escaped);
-            start = i + 1;
-        }
-        self.0.extend_from_slice(&bytes[start..]);
-        self.0.push(b'\t');
-    }
-
-    /// The typed columns (or only the tracked ones), in `COLUMNS` order.
-    fn columns(&mut self, row: &CleanRow, tracked_only: bool) {
-        for column in COLUMNS.iter().filter(|c| c.tracked || !tracked_only) {
-            match (column.value)(row) {
-                Value::Text(v) => self.opt(v),
-                Value::Bool(v) => self.opt(v.map(|b| if b { "t" } else { "f" })),
-                Value::Int(v) => self.int(v),
-                Value::Time(v) => self.time(v),
-            }
-        }
-    }
-
-    fn int(&mut self, value: Option<i32>) {
-        use std::io::Write;
-        match value {
-            Some(v) => write!(self.0, "{v}\t").expect("writing to a Vec cannot fail"),
-            None => self.opt(None),
-        }
-    }
-
-    fn time(&mut self, value: Option<DateTime<Utc>>) {
-        match value {
-            Some(t) => {
-                push_utc(self.0, t);
-                self.0.push(b'\t');
-            }
-            None => self.opt(None),
-        }
-    }
-
-    fn opt(&mut self, value: Option<&str>) {
-        match value {
-            Some(v) => self.text(v),
-            None => self.0.extend_from_slice(b"\\N\t"),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodes_copy_text_with_escapes_and_nulls() {
-        let row = CleanRow {
-            ticket_id: "INC1".into(),
-            raw: r#"{"location_name":"a\tb\\c"}"#.into(),
-            location_name: Some("line1\nline2\r".into()),
-            is_actionable: Some(true),
-            mttr: Some(345),
-            stamps: [
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                crate::eat::parse_local("2026-06-16 07:15:02"),
-            ],
-            feed_lat: Some(-1.2676),
-            feed_lon: Some(36.8108),
-            ..CleanRow::default()
-        };
-        let mut out = Vec::new();
-        encode_row(7, &row, &mut out);
-        let text = String::from_utf8(out).unwrap();
-        let fields: Vec<&str> = text.trim_end_matches('\n').split('\t').collect();
-        assert_eq!(fields.len(), 25);
-        assert_eq!(
-            fields[..3],
-            ["7", "INC1", r#"{"location_name":"a\\tb\\\\c"}"#]
-        );
-        // The XXH3-128 of the raw text (before COPY escaping), as a UUID.
-        assert_eq!(fields[3], &row_hash(r#"{"location_name":"a\tb\\c"}"#));
-        assert_eq!(fields[3].len(), 36);
-        assert_ne!(row_hash("{}"), row_hash("{ }"));
-        assert_eq!(fields[4], "\\N");
-        assert_eq!(fields[7], "t");
-        assert_eq!(fields[10], "line1\\nline2\\r");
-        assert_eq!(fields[14], "345");
-        assert_eq!(fields[21], "2026-06-16 04:15:02.000000+00");
-        assert_eq!(fields[22..], ["\\N", "-1.2676", "36.8108"]);
-        assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
-    }
-
-    #[test]
-    fn invalid_feed_points_are_not_staged() {
-        let row = CleanRow {
-            ticket_id: "INC1".into(),
-            raw: "{}".into(),
-            feed_lat: Some(0.0),
-            feed_lon: Some(0.0),
-            ..CleanRow::default()
-        };
-        let mut out = Vec::new();
-        encode_row(1, &row, &mut out);
-        assert!(String::from_utf8(out).unwrap().ends_with("\\N\t\\N\t\\N\n"));
-    }
 }

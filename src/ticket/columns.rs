@@ -123,6 +123,26 @@ pub fn definitions(tracked_only: bool) -> String {
         .join(", ")
 }
 
+/// `col = EXCLUDED.col, …` over the typed (or only the tracked) columns.
+pub fn set_excluded(tracked_only: bool) -> String {
+    COLUMNS
+        .iter()
+        .filter(|c| c.tracked || !tracked_only)
+        .map(|c| format!("{0} = EXCLUDED.{0}", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `ROW(a.tracked…) IS DISTINCT FROM ROW(b.tracked…)`: the tracked fields of the
+/// relations aliased `a` and `b` differ (nulls compared as values).
+pub fn tracked_differ(a: &str, b: &str) -> String {
+    format!(
+        "ROW({}) IS DISTINCT FROM ROW({})",
+        list(&format!("{a}."), true),
+        list(&format!("{b}."), true)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! readers select them.
 
 pub mod columns;
+pub mod copy;
 
 use chrono::{DateTime, Utc};
 

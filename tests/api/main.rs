@@ -16,6 +16,7 @@ mod helpers;
 mod history;
 mod import;
 mod jobs;
+mod layout;
 mod map;
 mod proxy;
 mod replicas;
