@@ -70,7 +70,7 @@ async fn sql_replay(pool: &PgPool, bucket: &Bucket) -> anyhow::Result<i64> {
     for snapshot in bucket.archived().await? {
         let file = tempfile::NamedTempFile::new()?;
         bucket.download(&snapshot.key, file.path()).await?;
-        ingest::stage(
+        ingest::staging::stage(
             &mut tx,
             file.path(),
             &snapshot.key,

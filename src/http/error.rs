@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::grafana::refusal::Refusal;
 use crate::db::{self, DatabaseFault};
 use crate::ingest::bucket::BucketError;
 use crate::params::ParamError;
@@ -33,6 +34,13 @@ pub enum ApiError {
     BadParameter(#[from] ParamError),
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The Grafana datasource refuses a request: why, and which target (`refId` and
+    /// metric) when it is one target's fault.
+    #[error("{}{refusal}", target.as_ref().map(|t| format!("{t}: ")).unwrap_or_default())]
+    Refused {
+        target: Option<String>,
+        refusal: Refusal,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("unauthorized")]
@@ -100,6 +108,9 @@ impl ApiError {
                 ..Public::new(S::BAD_REQUEST, "", p.detail.clone())
             },
             ApiError::BadRequest(detail) => Public::new(S::BAD_REQUEST, "bad request", detail),
+            ApiError::Refused { .. } => {
+                Public::new(S::BAD_REQUEST, "bad request", self.to_string())
+            }
             ApiError::NotFound(detail) => Public::new(S::NOT_FOUND, "not found", detail),
             ApiError::Unauthorized => Public::new(
                 S::UNAUTHORIZED,

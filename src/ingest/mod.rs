@@ -6,6 +6,7 @@ pub mod clean;
 #[cfg(test)]
 mod clean_props;
 pub mod progress;
+pub mod read;
 pub mod record;
 pub mod run;
 pub mod schedule;
@@ -13,25 +14,19 @@ pub mod staging;
 pub mod upsert;
 pub mod values;
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::Utc;
-use md5::{Digest, Md5};
 use sqlx::{Connection, PgConnection, PgPool};
-use tokio::sync::mpsc;
 
 use crate::db::lock::IngestLock;
 use crate::db::{self, DatabaseFault};
-use crate::geocode::names::{ticket_location_query, Aliases};
+use crate::geocode::names::Aliases;
 use crate::history::capture;
-use clean::{Cleaning, FileError, Header, RowStats};
+use clean::{FileError, RowStats};
+pub use read::read_rows;
 pub use record::Source;
 pub use upsert::Changes;
-
-/// Staging rows are sent to PostgreSQL in chunks of about this size, so memory stays
-/// bounded whatever the file's size.
-const BATCH_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -155,7 +150,7 @@ pub async fn import_file(
     sqlx::query("SET LOCAL statement_timeout = '15min'")
         .execute(&mut *tx)
         .await?;
-    let (stats, md5) = stage(&mut tx, path, &source.key, aliases, mode).await?;
+    let (stats, md5) = staging::stage(&mut tx, path, &source.key, aliases, mode).await?;
     let staged_ms = started_at_instant.elapsed().as_millis();
     let (changes, import_id) = match lock {
         None => (upsert::classify(&mut tx).await?, None),
@@ -206,184 +201,6 @@ pub async fn import_file(
         "import phases"
     );
     Ok(report)
-}
-
-/// Streams a snapshot file, cleaned, into a new staging table on `conn` (inside its
-/// transaction). A file refused at its header (or empty) is refused before the staging
-/// table exists; a dry run's transaction is made read-only once it does.
-pub async fn stage(
-    conn: &mut PgConnection,
-    path: &Path,
-    label: &str,
-    aliases: Aliases,
-    mode: Mode,
-) -> Result<(RowStats, String), ImportError> {
-    let (tx_batches, mut batches) = mpsc::channel(2);
-    let mut reader = Some({
-        let (path, label) = (path.to_path_buf(), label.to_owned());
-        // The reader's logs belong to the import's span.
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            span.in_scope(|| read_file(path, &label, &aliases, &tx_batches))
-        })
-    });
-    let join = |handle: tokio::task::JoinHandle<_>| async {
-        handle.await.unwrap_or_else(|e| {
-            Err(ImportError::Io {
-                file: label.to_owned(),
-                source: std::io::Error::other(e),
-            })
-        })
-    };
-    let first = batches.recv().await;
-    let mut finished = None;
-    if first.is_none() {
-        finished = Some(join(reader.take().expect("not joined yet")).await?);
-    }
-    staging::create_staging(conn).await?;
-    if mode == Mode::DryRun {
-        // From here on only temporary tables can be written: the proof of a dry run.
-        sqlx::query("SET TRANSACTION READ ONLY")
-            .execute(&mut *conn)
-            .await?;
-    }
-    let mut copy = conn.copy_in_raw(staging::COPY_STAGING).await?;
-    let mut next = first;
-    while let Some(batch) = next {
-        copy.send(batch).await?;
-        next = batches.recv().await;
-    }
-    // The reader's verdict decides: a file error aborts the COPY and so the transaction.
-    let done = match finished {
-        Some(done) => done,
-        None => match join(reader.take().expect("not joined yet")).await {
-            Ok(done) => done,
-            Err(e) => {
-                copy.abort(e.to_string()).await.ok();
-                return Err(e);
-            }
-        },
-    };
-    copy.finish().await?;
-    Ok(done)
-}
-
-/// Reads, cleans and encodes the file on a blocking thread, sending COPY batches.
-/// Returns the row counts and the content MD5 (hex), or the reason the file is refused.
-fn read_file(
-    path: PathBuf,
-    label: &str,
-    aliases: &Aliases,
-    out: &mpsc::Sender<Vec<u8>>,
-) -> Result<(RowStats, String), ImportError> {
-    let began = std::time::Instant::now();
-    let mut buf = Vec::with_capacity(BATCH_BYTES + 4096);
-    let mut ord = 0u64;
-    let read = read_rows(&path, label, Cleaning::Full, |mut row| {
-        row.location_query = ticket_location_query(
-            row.is_actionable == Some(true),
-            row.feed_point().is_some(),
-            row.location_name.as_deref(),
-            row.cluster.as_deref(),
-            aliases,
-        );
-        ord += 1;
-        staging::encode_row(ord, &row, &mut buf);
-        if buf.len() >= BATCH_BYTES {
-            let full = std::mem::replace(&mut buf, Vec::with_capacity(BATCH_BYTES + 4096));
-            // The importer gave up (its transaction failed): stop reading.
-            return out.blocking_send(full).is_ok();
-        }
-        true
-    })?;
-    if !buf.is_empty() {
-        out.blocking_send(buf).ok();
-    }
-    tracing::debug!(reader_ms = began.elapsed().as_millis(), "reader done");
-    Ok(read)
-}
-
-/// Reads and cleans a snapshot file, handing each kept row, in file order, to `row`
-/// (which returns false to stop early). Returns the row counts and, for
-/// `Cleaning::Full`, the content MD5 (hex; else empty), or the reason the file is
-/// refused. Blocking.
-pub fn read_rows(
-    path: &Path,
-    label: &str,
-    cleaning: Cleaning,
-    mut row: impl FnMut(crate::ticket::CleanRow) -> bool,
-) -> Result<(RowStats, String), ImportError> {
-    let io_err = |source| ImportError::Io {
-        file: label.to_owned(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io_err)?;
-    let mut hashed = Hashing {
-        inner: file,
-        md5: (cleaning == Cleaning::Full).then(Md5::new),
-    };
-    let stats = {
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&mut hashed);
-        let mut record = csv::StringRecord::new();
-        let malformed = |e: csv::Error| -> ImportError {
-            let line = e.position().map_or(0, |p| p.line());
-            let reason = match e.into_kind() {
-                csv::ErrorKind::Io(source) => return io_err(source),
-                csv::ErrorKind::Utf8 { err, .. } => format!(
-                    "field {} is not UTF-8 text (is this a CSV export at all?)",
-                    err.field() + 1
-                ),
-                kind => format!("{kind:?}"),
-            };
-            FileError::Malformed {
-                file: label.to_owned(),
-                line,
-                reason,
-            }
-            .into()
-        };
-        if !csv.read_record(&mut record).map_err(malformed)? {
-            return Err(FileError::Empty {
-                file: label.to_owned(),
-            }
-            .into());
-        }
-        let header = Header::parse(label, &record)?;
-        let mut stats = RowStats::default();
-        while csv.read_record(&mut record).map_err(malformed)? {
-            let line = record.position().map_or(0, |p| p.line());
-            if let Some(clean) = header.clean_as(&record, line, &mut stats, cleaning)? {
-                if !row(clean) {
-                    return Ok((stats, String::new()));
-                }
-            }
-        }
-        stats
-    };
-    // Hash whatever the CSV reader did not consume (nothing, normally).
-    std::io::copy(&mut hashed, &mut std::io::sink()).map_err(io_err)?;
-    let md5 = hashed.md5.map(|m| format!("{:x}", m.finalize()));
-    Ok((stats, md5.unwrap_or_default()))
-}
-
-/// Computes the MD5 (the S3 ETag of a single-part upload) of what passes through, when
-/// asked to.
-struct Hashing<R> {
-    inner: R,
-    md5: Option<Md5>,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(md5) = &mut self.md5 {
-            md5.update(&buf[..n]);
-        }
-        Ok(n)
-    }
 }
 
 /// The export time in a snapshot's file name, `YYYY-MM-DDTHHMMSS.csv` in EAT.

@@ -1,9 +1,16 @@
 //! The staging table a snapshot is copied into (COPY text, one line per cleaned row),
 //! dropped at the end of the import's transaction.
 
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use sqlx::PgConnection;
+use tokio::sync::mpsc;
+
+use super::clean::{Cleaning, RowStats};
+use super::read::read_rows;
+use super::{ImportError, Mode};
+use crate::geocode::names::{ticket_location_query, Aliases};
 
 use crate::ticket::columns;
 use crate::ticket::copy::Field;
@@ -21,10 +28,109 @@ static STAGING_DDL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Staging rows are sent to PostgreSQL in chunks of about this size, so memory stays
+/// bounded whatever the file's size.
+const BATCH_BYTES: usize = 1 << 20;
+
 pub const COPY_STAGING: &str = "COPY inc_staging FROM STDIN";
 
 pub async fn create_staging(conn: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query(&STAGING_DDL).execute(conn).await.map(drop)
+}
+
+/// Streams a snapshot file, cleaned, into a new staging table on `conn` (inside its
+/// transaction). A file refused at its header (or empty) is refused before the staging
+/// table exists; a dry run's transaction is made read-only once it does.
+pub async fn stage(
+    conn: &mut PgConnection,
+    path: &Path,
+    label: &str,
+    aliases: Aliases,
+    mode: Mode,
+) -> Result<(RowStats, String), ImportError> {
+    let (tx_batches, mut batches) = mpsc::channel(2);
+    let mut reader = Some({
+        let (path, label) = (path.to_path_buf(), label.to_owned());
+        // The reader's logs belong to the import's span.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| read_file(path, &label, &aliases, &tx_batches))
+        })
+    });
+    let join = |handle: tokio::task::JoinHandle<_>| async {
+        handle.await.unwrap_or_else(|e| {
+            Err(ImportError::Io {
+                file: label.to_owned(),
+                source: std::io::Error::other(e),
+            })
+        })
+    };
+    let first = batches.recv().await;
+    let mut finished = None;
+    if first.is_none() {
+        finished = Some(join(reader.take().expect("not joined yet")).await?);
+    }
+    create_staging(conn).await?;
+    if mode == Mode::DryRun {
+        // From here on only temporary tables can be written: the proof of a dry run.
+        sqlx::query("SET TRANSACTION READ ONLY")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut copy = conn.copy_in_raw(COPY_STAGING).await?;
+    let mut next = first;
+    while let Some(batch) = next {
+        copy.send(batch).await?;
+        next = batches.recv().await;
+    }
+    // The reader's verdict decides: a file error aborts the COPY and so the transaction.
+    let done = match finished {
+        Some(done) => done,
+        None => match join(reader.take().expect("not joined yet")).await {
+            Ok(done) => done,
+            Err(e) => {
+                copy.abort(e.to_string()).await.ok();
+                return Err(e);
+            }
+        },
+    };
+    copy.finish().await?;
+    Ok(done)
+}
+
+/// Reads, cleans and encodes the file on a blocking thread, sending COPY batches.
+/// Returns the row counts and the content MD5 (hex), or the reason the file is refused.
+fn read_file(
+    path: PathBuf,
+    label: &str,
+    aliases: &Aliases,
+    out: &mpsc::Sender<Vec<u8>>,
+) -> Result<(RowStats, String), ImportError> {
+    let began = std::time::Instant::now();
+    let mut buf = Vec::with_capacity(BATCH_BYTES + 4096);
+    let mut ord = 0u64;
+    let read = read_rows(&path, label, Cleaning::Full, |mut row| {
+        row.location_query = ticket_location_query(
+            row.is_actionable == Some(true),
+            row.feed_point().is_some(),
+            row.location_name.as_deref(),
+            row.cluster.as_deref(),
+            aliases,
+        );
+        ord += 1;
+        encode_row(ord, &row, &mut buf);
+        if buf.len() >= BATCH_BYTES {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(BATCH_BYTES + 4096));
+            // The importer gave up (its transaction failed): stop reading.
+            return out.blocking_send(full).is_ok();
+        }
+        true
+    })?;
+    if !buf.is_empty() {
+        out.blocking_send(buf).ok();
+    }
+    tracing::debug!(reader_ms = began.elapsed().as_millis(), "reader done");
+    Ok(read)
 }
 
 /// Appends one staging row in COPY text format.

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::catalogue::{Format, Frame, Metric};
+use super::catalogue::{Format, Metric};
 use super::filters::Selection;
+use super::frame::Frame;
+use super::refusal::Refusal;
 use crate::history::backlog::Point;
 use crate::history::params::{self, BacklogRequest};
 use crate::history::Backlog;
@@ -37,14 +39,10 @@ const FLOW: [Column; 2] = [("entered", |p| p.entered), ("left", |p| p.left)];
 
 /// The cluster and status lists of a selection: the backlog is computed by those only,
 /// so any other filter (region, team, a negation, a second list) is refused.
-pub fn filters(selection: &Selection) -> Result<Filters, String> {
+pub fn filters(selection: &Selection) -> Result<Filters, Refusal> {
     match selection.extra.first() {
         None => Ok(selection.filters.clone()),
-        Some(p) => Err(format!(
-            "the backlog can be filtered by one list of clusters and one list of statuses \
-             only; the {} filter is another kind (another key, a negation or a second list)",
-            p.field.key()
-        )),
+        Some(p) => Err(Refusal::BacklogFilter(p.field.key())),
     }
 }
 

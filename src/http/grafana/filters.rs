@@ -8,6 +8,8 @@
 
 use serde::Deserialize;
 
+use super::refusal::Refusal;
+use super::regex::{literal_alternatives, variable_value};
 use crate::dashboard::Ticket;
 use crate::params::{self, Filters};
 
@@ -20,7 +22,7 @@ pub enum Pattern {
 }
 
 impl Pattern {
-    fn union(self, other: Pattern) -> Pattern {
+    pub fn union(self, other: Pattern) -> Pattern {
         match (self, other) {
             (Pattern::Any, _) | (_, Pattern::Any) => Pattern::Any,
             (Pattern::OneOf(mut a), Pattern::OneOf(b)) => {
@@ -36,110 +38,6 @@ impl Pattern {
             Pattern::OneOf(list) => params::is_one_of(value, list),
         }
     }
-}
-
-/// A template-variable value as the plugin sends it (builder mode and `target`: Grafana's
-/// `regex` format). `(a|b)` is a list whose items are regex-escaped, one value is escaped
-/// alone (`Quarry\ Road`), and "All" arrives as `.*`, `(.*)`, `All`, `$__all` or empty.
-/// A value that is not valid in that form (a code-mode payload with a plain string such
-/// as `St. Mary's`) is taken literally, after removing backslash escapes.
-pub fn variable_value(raw: &str) -> Pattern {
-    let s = raw.trim();
-    if s.is_empty() || s.eq_ignore_ascii_case("all") || s == "$__all" {
-        return Pattern::Any;
-    }
-    literal_alternatives(s).unwrap_or_else(|_| Pattern::OneOf(vec![unescape(s)]))
-}
-
-/// A regex that is only literal alternatives: `a`, `a|b`, `(a|b)`, `(?:a|b)`, optionally
-/// anchored with `^…$`, items regex-escaped; `.*` as an alternative means any value.
-/// Anything else (classes, quantifiers, wildcards inside a value) is refused: the server
-/// does not evaluate regular expressions.
-pub fn literal_alternatives(regex: &str) -> Result<Pattern, String> {
-    let mut s = regex.trim();
-    s = s.strip_prefix('^').unwrap_or(s);
-    if s.ends_with('$') && !ends_escaped(&s[..s.len() - 1]) {
-        s = &s[..s.len() - 1];
-    }
-    if let Some(inner) = s
-        .strip_prefix("(?:")
-        .or_else(|| s.strip_prefix('('))
-        .and_then(|i| i.strip_suffix(')'))
-    {
-        if !ends_escaped(inner) {
-            s = inner;
-        }
-    }
-    let mut items = Vec::new();
-    for alternative in split_unescaped(s, '|') {
-        if alternative == ".*" {
-            return Ok(Pattern::Any);
-        }
-        items.push(literal(alternative)?);
-    }
-    Ok(Pattern::OneOf(items))
-}
-
-/// `s` split on the occurrences of `sep` that are not escaped.
-fn split_unescaped(s: &str, sep: char) -> Vec<&str> {
-    let (mut parts, mut start, mut escaped) = (Vec::new(), 0, false);
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == sep {
-            parts.push(&s[start..i]);
-            start = i + c.len_utf8();
-        }
-    }
-    parts.push(&s[start..]);
-    parts
-}
-
-/// One regex-escaped literal value, unescaped; refused if it holds regex syntax.
-fn literal(escaped: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(escaped.len());
-    let mut chars = escaped.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                None => return Err("it ends with a lone backslash".into()),
-                Some(n) if n.is_ascii_alphanumeric() => {
-                    return Err(format!("the escape \\{n} is not a literal character"))
-                }
-                Some(n) => out.push(n),
-            },
-            '^' | '$' | '*' | '+' | '?' | '.' | '(' | ')' | '[' | ']' | '{' | '}' | '|' => {
-                return Err(format!(
-                    "the unescaped {c:?} makes it more than a list of literal values"
-                ))
-            }
-            c => out.push(c),
-        }
-    }
-    Ok(out)
-}
-
-/// `s` ends with an odd number of backslashes (its next character would be escaped).
-fn ends_escaped(s: &str) -> bool {
-    s.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1
-}
-
-/// Removes regex escapes: `\X` becomes `X`.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(next) = chars.next() {
-                out.push(next);
-                continue;
-            }
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The ticket fields a filter may name (the ad hoc filter keys).
@@ -213,13 +111,8 @@ pub struct AdHocFilter {
 
 impl AdHocFilter {
     /// The predicate, or why the filter cannot be applied.
-    pub fn predicate(&self) -> Result<Predicate, String> {
-        let field = Field::parse(&self.key).ok_or_else(|| {
-            format!(
-                "ad hoc filter on {:?}: filterable keys are cluster, status, region, assigned_team",
-                self.key
-            )
-        })?;
+    pub fn predicate(&self) -> Result<Predicate, Refusal> {
+        let field = Field::parse(&self.key).ok_or_else(|| Refusal::UnknownKey(self.key.clone()))?;
         let describe = || {
             format!(
                 "ad hoc filter {} {} {:?}",
@@ -232,18 +125,16 @@ impl AdHocFilter {
             self.value
                 .as_deref()
                 .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| format!("{} has no value", describe()))
+                .ok_or_else(|| Refusal::NoValue(describe()))
         };
         let (negate, pattern) = match self.operator.trim() {
             "=" => (false, Pattern::OneOf(vec![value()?.to_owned()])),
             "!=" => (true, Pattern::OneOf(vec![value()?.to_owned()])),
             op @ ("=~" | "!~") => (
                 op == "!~",
-                literal_alternatives(value()?).map_err(|why| {
-                    format!(
-                        "{}: only literal alternatives such as a|b or (a|b) are supported ({why})",
-                        describe()
-                    )
+                literal_alternatives(value()?).map_err(|why| Refusal::NotLiteral {
+                    filter: describe(),
+                    why,
                 })?,
             ),
             op @ ("=|" | "!=|") => {
@@ -254,10 +145,10 @@ impl AdHocFilter {
                 (op == "!=|", Pattern::OneOf(values))
             }
             other => {
-                return Err(format!(
-                    "{}: the operator {other:?} is not supported (use =, !=, =~, !~, =| or !=|)",
-                    describe()
-                ))
+                return Err(Refusal::Operator {
+                    filter: describe(),
+                    operator: other.to_owned(),
+                })
             }
         };
         Ok(Predicate {
@@ -282,7 +173,7 @@ impl Selection {
     pub fn build(
         payload: impl IntoIterator<Item = (Field, Pattern)>,
         ad_hoc: &[Predicate],
-    ) -> Result<Selection, String> {
+    ) -> Result<Selection, Refusal> {
         let mut all: Vec<Predicate> = payload
             .into_iter()
             .map(|(field, pattern)| Predicate {
@@ -296,7 +187,7 @@ impl Selection {
         for p in &mut all {
             if let (Field::Status, Pattern::OneOf(values)) = (p.field, &mut p.pattern) {
                 for v in values.iter_mut() {
-                    *v = params::status(v).map_err(|e| format!("status {}", e.detail))?;
+                    *v = params::status(v).map_err(Refusal::Status)?;
                 }
             }
         }
@@ -312,7 +203,7 @@ impl Selection {
             }
         };
         let cluster = take(Field::Cluster);
-        let filters = Filters::new(cluster, take(Field::Status)).map_err(|e| e.to_string())?;
+        let filters = Filters::new(cluster, take(Field::Status))?;
         Ok(Selection {
             filters,
             extra: all,
@@ -321,7 +212,7 @@ impl Selection {
 
     /// The payload's list for a field: a string or an array of strings (each in the
     /// variable form above), absent or null meaning any value.
-    pub fn payload_pattern(value: Option<&serde_json::Value>) -> Result<Pattern, String> {
+    pub fn payload_pattern(value: Option<&serde_json::Value>) -> Result<Pattern, Refusal> {
         use serde_json::Value;
         let parse = |s: &str| {
             let t = s.trim();
@@ -329,9 +220,7 @@ impl Selection {
                 rest.starts_with(|c: char| c == '{' || c == '_' || c.is_ascii_alphabetic())
             }) && t != "$__all";
             if uninterpolated {
-                return Err(format!(
-                    "{s:?} is a variable Grafana did not replace (does the dashboard define it?)"
-                ));
+                return Err(Refusal::Uninterpolated(s.to_owned()));
             }
             Ok(variable_value(s))
         };
@@ -342,7 +231,7 @@ impl Selection {
                 let mut pattern: Option<Pattern> = None;
                 for item in items {
                     let Value::String(s) = item else {
-                        return Err(format!("{item} is not a string"));
+                        return Err(Refusal::NotAString(item.to_string()));
                     };
                     let p = parse(s)?;
                     pattern = Some(match pattern {
@@ -352,7 +241,7 @@ impl Selection {
                 }
                 Ok(pattern.unwrap_or(Pattern::Any))
             }
-            Some(other) => Err(format!("{other} is neither a string nor a list of strings")),
+            Some(other) => Err(Refusal::NotAList(other.to_string())),
         }
     }
 }
@@ -365,51 +254,7 @@ mod tests {
         Pattern::OneOf(items.iter().map(|s| s.to_string()).collect())
     }
 
-    #[test]
-    fn variables_in_regex_form_become_lists() {
-        assert_eq!(
-            variable_value("(Westlands|Kilimani)"),
-            one_of(&["Westlands", "Kilimani"])
-        );
-        assert_eq!(variable_value(r"Quarry\ Road"), one_of(&["Quarry Road"]));
-        assert_eq!(
-            variable_value(r"(Industrial\ Area|Quarry\ Road)"),
-            one_of(&["Industrial Area", "Quarry Road"])
-        );
-        assert_eq!(variable_value(r"St\.\ Mary's"), one_of(&["St. Mary's"]));
-        assert_eq!(
-            variable_value("Westlands|Karen"),
-            one_of(&["Westlands", "Karen"])
-        );
-        assert_eq!(variable_value("IN_PROGRESS"), one_of(&["IN_PROGRESS"]));
-        for all in [
-            ".*", "(.*)", "All", "all", "$__all", "", "  ", "^.*$", "(a|.*)",
-        ] {
-            assert_eq!(variable_value(all), Pattern::Any, "{all:?}");
-        }
-        // Not regex form: taken literally (code mode with plain strings).
-        assert_eq!(variable_value("Quarry Road"), one_of(&["Quarry Road"]));
-        assert_eq!(variable_value("St. Mary's"), one_of(&["St. Mary's"]));
-        assert_eq!(variable_value("Foo (Bar)"), one_of(&["Foo (Bar)"]));
-    }
-
-    #[test]
-    fn only_literal_regexes_are_accepted() {
-        assert_eq!(
-            literal_alternatives("^(?:coast|nairobi)$"),
-            Ok(one_of(&["coast", "nairobi"]))
-        );
-        assert_eq!(
-            literal_alternatives(r"FO\ Coast"),
-            Ok(one_of(&["FO Coast"]))
-        );
-        assert_eq!(literal_alternatives(r"a\$"), Ok(one_of(&["a$"])));
-        for bad in ["West.*", "[ab]", r"\d+", "a?", "(a|b", r"a\", "x{2}"] {
-            assert!(literal_alternatives(bad).is_err(), "{bad}");
-        }
-    }
-
-    fn ad_hoc(key: &str, operator: &str, value: &str) -> Result<Predicate, String> {
+    fn ad_hoc(key: &str, operator: &str, value: &str) -> Result<Predicate, Refusal> {
         AdHocFilter {
             key: key.into(),
             operator: operator.into(),
@@ -453,7 +298,7 @@ mod tests {
             ("cluster", "=~", "West.*", "literal alternatives"),
             ("cluster", "=", " ", "no value"),
         ] {
-            let e = ad_hoc(key, op, value).unwrap_err();
+            let e = ad_hoc(key, op, value).unwrap_err().to_string();
             assert!(e.contains(says), "{e}");
         }
     }
@@ -483,6 +328,7 @@ mod tests {
         assert_eq!(s.extra[1].pattern, one_of(&["OPEN"]));
         assert!(Selection::build([(Field::Status, one_of(&["DONE"]))], &[])
             .unwrap_err()
+            .to_string()
             .contains("DONE"));
     }
 
@@ -499,6 +345,7 @@ mod tests {
         assert_eq!(p(json!(null)), Ok(Pattern::Any));
         assert!(p(json!(["$cluster"]))
             .unwrap_err()
+            .to_string()
             .contains("did not replace"));
         assert!(p(json!("${status}")).is_err());
         assert_eq!(p(json!(["$__all"])), Ok(Pattern::Any));

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::catalogue::Frame;
+use super::frame::Frame;
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct ImportRun {
