@@ -75,7 +75,7 @@ async fn import_ms(
     let t = Instant::now();
     let mut tx = conn.begin().await?;
     ingest::writer_settings(&mut tx).await?;
-    ingest::stage(&mut tx, path, "bench", aliases, Mode::Apply).await?;
+    ingest::staging::stage(&mut tx, path, "bench", aliases, Mode::Apply).await?;
     let id = record::next_import_id(&mut tx).await?;
     let at = capture::history_time(&mut tx, capture::LIVE, Utc::now()).await?;
     let upsert_started = Instant::now();
