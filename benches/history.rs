@@ -81,8 +81,8 @@ async fn import_ms(
     let upsert_started = Instant::now();
     let lock = common::writer_lock(pool).await?;
     let changes = match capture {
-        true => upsert::apply(&mut tx, &lock, at, id).await?,
-        false => upsert::apply_without_history(&mut tx, &lock, at, id).await?,
+        true => upsert::apply(&mut tx, &lock, at, id, upsert::Capture::Record).await?,
+        false => upsert::apply(&mut tx, &lock, at, id, upsert::Capture::Skip).await?,
     };
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
     let times = (ms(t), ms(upsert_started));

@@ -49,20 +49,35 @@ pub enum HistoryCommand {
     Backfill(Box<BackfillArgs>),
 }
 
-/// How long a writing command waits for the ingest lock.
+/// What a command that may write takes: whether to write, how long to wait for the
+/// ingest lock, and how to print its report.
 #[derive(Args, Debug, Clone, Copy)]
-pub struct WaitArgs {
+pub struct WriteArgs {
+    /// Write to the database; without it nothing is written.
+    #[arg(long)]
+    pub apply: bool,
     /// With --apply: how long to wait for a running import, backfill or the server's
     /// ingester (they write one at a time) before giving up, in seconds.
     #[arg(long = "wait", value_name = "SECS", default_value_t = 300)]
     pub wait_secs: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
-impl WaitArgs {
+impl WriteArgs {
+    fn mode(self) -> Mode {
+        if self.apply {
+            Mode::Apply
+        } else {
+            Mode::DryRun
+        }
+    }
+
     /// For an applied run, the ingest lock, waited for (saying so once) up to `--wait`;
     /// a dry run takes none.
-    async fn lock_for(self, mode: Mode, db: &DatabaseConfig) -> anyhow::Result<Option<IngestLock>> {
-        if mode == Mode::DryRun {
+    async fn lock(self, db: &DatabaseConfig) -> anyhow::Result<Option<IngestLock>> {
+        if !self.apply {
             return Ok(None);
         }
         let patience = std::time::Duration::from_secs(self.wait_secs);
@@ -78,14 +93,8 @@ impl WaitArgs {
 
 #[derive(Args, Debug)]
 pub struct BackfillArgs {
-    /// Write to the database; without it nothing is written.
-    #[arg(long)]
-    pub apply: bool,
     #[command(flatten)]
-    pub wait: WaitArgs,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
+    pub write: WriteArgs,
     #[command(flatten)]
     pub db: DatabaseConfig,
     #[command(flatten)]
@@ -107,14 +116,8 @@ pub struct ImportFrom {
 pub struct ImportArgs {
     #[command(flatten)]
     pub from: ImportFrom,
-    /// Write to the database; without it nothing is written.
-    #[arg(long)]
-    pub apply: bool,
     #[command(flatten)]
-    pub wait: WaitArgs,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
+    pub write: WriteArgs,
     /// After the import, geocode the clusters that have no cached answer.
     #[arg(long, requires = "apply")]
     pub geocode_clusters: bool,
@@ -159,12 +162,8 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
 }
 
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    let mode = if args.apply {
-        Mode::Apply
-    } else {
-        Mode::DryRun
-    };
-    let pool = if args.apply {
+    let mode = args.write.mode();
+    let pool = if args.write.apply {
         crate::db::migrate(&args.db).await?
     } else {
         let pool = crate::db::connect(&args.db).await.with_context(|| {
@@ -176,7 +175,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         crate::db::check_migrated(&pool).await?;
         pool
     };
-    let lock = args.wait.lock_for(mode, &args.db).await?;
+    let lock = args.write.lock(&args.db).await?;
     if let Some(path) = &args.from.inc_csv {
         let report =
             ingest::import_file(&pool, path, Source::local_file(path), lock.as_ref()).await;
@@ -184,7 +183,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             lock.release().await;
         }
         let report = report?;
-        if args.json {
+        if args.write.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
             print!("{}", render_report(&report));
@@ -203,7 +202,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             Some(lock) => ingester.run_locked(lock).await?,
             None => ingester.run(Mode::DryRun).await?,
         };
-        if args.json {
+        if args.write.json {
             println!("{}", serde_json::to_string_pretty(&run)?);
         } else {
             print!("{}", render_run(&run, ingester.bucket.description(), mode));
@@ -223,7 +222,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             database_url: args.db.database_url.clone(),
         };
         let report = geocoder.run(steps).await?;
-        if args.json {
+        if args.write.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
             println!(
@@ -238,17 +237,12 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
 
 async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    let mode = if args.apply {
-        Mode::Apply
-    } else {
-        Mode::DryRun
-    };
     let pool = crate::db::connect(&args.db)
         .await
         .context("cannot reach the database")?;
     crate::db::check_migrated(&pool).await?;
     let bucket = Bucket::from_config(&args.bucket)?;
-    let lock = args.wait.lock_for(mode, &args.db).await?;
+    let lock = args.write.lock(&args.db).await?;
     let terminal = std::io::stderr().is_terminal();
     let report = crate::ingest::backfill::run(&pool, &bucket, lock.as_ref(), |step| {
         if terminal {
@@ -260,7 +254,7 @@ async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
         lock.release().await;
     }
     let report = report?;
-    if args.json {
+    if args.write.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }

@@ -205,23 +205,19 @@ pub fn instant(rfc3339: &str) -> DateTime<Utc> {
 mod tests {
     use super::*;
 
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
     #[test]
     fn parses_every_feed_form_as_eat() {
-        let want = utc("2026-06-16T04:15:02Z");
+        let want = instant("2026-06-16T04:15:02Z");
         assert_eq!(parse_local("2026-06-16 07:15:02"), Some(want));
         assert_eq!(parse_local("2026-06-16T07:15:02"), Some(want));
         assert_eq!(parse_local(" 2026-06-16 07:15:02 "), Some(want));
         assert_eq!(
             parse_local("2026-06-16 07:15:02.250"),
-            Some(utc("2026-06-16T04:15:02.250Z"))
+            Some(instant("2026-06-16T04:15:02.250Z"))
         );
         assert_eq!(
             parse_local("2026-06-16 07:15"),
-            Some(utc("2026-06-16T04:15:00Z"))
+            Some(instant("2026-06-16T04:15:00Z"))
         );
     }
 
@@ -250,7 +246,7 @@ mod tests {
             "2028-02-28T21:30:00Z",
             "0001-01-01T00:00:00Z",
         ] {
-            let t = utc(s);
+            let t = instant(s);
             assert_eq!(
                 serde_json::to_string(&EatTime(t)).unwrap(),
                 format!("\"{}\"", rfc3339(t)),
@@ -291,7 +287,7 @@ mod tests {
         // them still prints with four digits.
         assert_eq!(
             parse_bound("0001-01-01").unwrap(),
-            utc("0000-12-31T21:00:00Z")
+            instant("0000-12-31T21:00:00Z")
         );
         let first = parse_instant("0001-01-01T00:00:00+23:59").unwrap();
         assert_eq!(rfc3339(first), "0000-12-31T03:01:00+03:00");
@@ -303,15 +299,15 @@ mod tests {
     #[test]
     fn formats_with_the_eat_offset() {
         assert_eq!(
-            rfc3339(utc("2026-06-15T21:00:00Z")),
+            rfc3339(instant("2026-06-15T21:00:00Z")),
             "2026-06-16T00:00:00+03:00"
         );
         assert_eq!(
-            local_date(utc("2026-06-15T21:00:00Z")).to_string(),
+            local_date(instant("2026-06-15T21:00:00Z")).to_string(),
             "2026-06-16"
         );
         assert_eq!(
-            local_date(utc("2026-06-15T20:59:59Z")).to_string(),
+            local_date(instant("2026-06-15T20:59:59Z")).to_string(),
             "2026-06-15"
         );
     }

@@ -158,7 +158,7 @@ pub async fn import_file(
             let id = record::next_import_id(&mut tx).await?;
             let wanted = source.snapshot_at.unwrap_or(started_at);
             let at = capture::history_time(&mut tx, capture::LIVE, wanted).await?;
-            let changes = upsert::apply(&mut tx, lock, at, id).await?;
+            let changes = upsert::apply(&mut tx, lock, at, id, upsert::Capture::Record).await?;
             if changes.versions > 0 {
                 capture::start_capture(&mut tx, lock, at).await?;
             }

@@ -64,40 +64,40 @@ pub async fn run(
 mod tests {
     use super::*;
 
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    /// `(after, next run)` pairs, as RFC 3339.
+    fn runs(cron: &str, cases: &[(&str, &str)]) {
+        let s = Schedule::parse(cron).unwrap();
+        for (after, next) in cases {
+            let at = crate::eat::instant;
+            assert_eq!(
+                s.next_after(at(after)),
+                Some(at(next)),
+                "{cron} after {after}"
+            );
+        }
     }
 
     #[test]
     fn the_default_schedule_runs_hourly_in_eat_working_hours() {
-        let s = Schedule::parse("15 7-19 * * *").unwrap();
-        // 06:00 EAT → 07:15 EAT.
-        assert_eq!(
-            s.next_after(at("2026-06-16T06:00:00+03:00")),
-            Some(at("2026-06-16T07:15:00+03:00"))
-        );
-        // 07:15 EAT exactly → 08:15 (strictly after).
-        assert_eq!(
-            s.next_after(at("2026-06-16T07:15:00+03:00")),
-            Some(at("2026-06-16T08:15:00+03:00"))
-        );
-        // 19:20 EAT → 07:15 the next day; 23:30 UTC is already the next EAT day.
-        assert_eq!(
-            s.next_after(at("2026-06-16T19:20:00+03:00")),
-            Some(at("2026-06-17T07:15:00+03:00"))
-        );
-        assert_eq!(
-            s.next_after(at("2026-06-16T23:30:00Z")),
-            Some(at("2026-06-17T07:15:00+03:00"))
+        runs(
+            "15 7-19 * * *",
+            &[
+                // 06:00 EAT → 07:15 EAT.
+                ("2026-06-16T06:00:00+03:00", "2026-06-16T07:15:00+03:00"),
+                // 07:15 EAT exactly → 08:15 (strictly after).
+                ("2026-06-16T07:15:00+03:00", "2026-06-16T08:15:00+03:00"),
+                // 19:20 EAT → 07:15 the next day; 23:30 UTC is already the next EAT day.
+                ("2026-06-16T19:20:00+03:00", "2026-06-17T07:15:00+03:00"),
+                ("2026-06-16T23:30:00Z", "2026-06-17T07:15:00+03:00"),
+            ],
         );
     }
 
     #[test]
     fn seconds_are_optional_and_nonsense_is_refused() {
-        let s = Schedule::parse("*/5 * * * * *").unwrap();
-        assert_eq!(
-            s.next_after(at("2026-06-16T06:00:01Z")),
-            Some(at("2026-06-16T06:00:05Z"))
+        runs(
+            "*/5 * * * * *",
+            &[("2026-06-16T06:00:01Z", "2026-06-16T06:00:05Z")],
         );
         let err = Schedule::parse("every hour").unwrap_err();
         assert!(

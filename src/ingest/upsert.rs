@@ -87,27 +87,27 @@ pub async fn classify(conn: &mut PgConnection) -> sqlx::Result<Changes> {
     changes(sqlx::query_as(&sql).fetch_one(conn).await?)
 }
 
-/// Writes the new and updated tickets in one statement, recording their history
-/// versions valid from `at` by import `import_id`; never deletes. Unchanged and older
-/// rows are not touched (and their JSON is never parsed).
+/// Whether an upsert records history versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// The product's path: every accepted change is a version.
+    Record,
+    /// The history benchmark's baseline (what capture costs an import), never the
+    /// product's path.
+    Skip,
+}
+
+/// Writes the new and updated tickets in one statement, recording (`Capture::Record`)
+/// their history versions valid from `at` by import `import_id`; never deletes.
+/// Unchanged and older rows are not touched (and their JSON is never parsed).
 pub async fn apply(
     conn: &mut PgConnection,
     _lock: &IngestLock,
     at: DateTime<Utc>,
     import_id: i64,
+    capture: Capture,
 ) -> sqlx::Result<Changes> {
-    write(conn, at, import_id, true).await
-}
-
-/// `apply` without history capture: the history benchmark's baseline (what capture
-/// costs an import), never the product's path.
-pub async fn apply_without_history(
-    conn: &mut PgConnection,
-    _lock: &IngestLock,
-    at: DateTime<Utc>,
-    import_id: i64,
-) -> sqlx::Result<Changes> {
-    write(conn, at, import_id, false).await
+    write(conn, at, import_id, capture == Capture::Record).await
 }
 
 async fn write(

@@ -26,22 +26,26 @@ pub struct Column {
     pub value: fn(&CleanRow) -> Value<'_>,
 }
 
-const fn text(name: &'static str, tracked: bool, value: fn(&CleanRow) -> Value<'_>) -> Column {
+const fn column(
+    name: &'static str,
+    sql_type: &'static str,
+    tracked: bool,
+    value: fn(&CleanRow) -> Value<'_>,
+) -> Column {
     Column {
         name,
-        sql_type: "text",
+        sql_type,
         tracked,
         value,
     }
 }
 
+const fn text(name: &'static str, tracked: bool, value: fn(&CleanRow) -> Value<'_>) -> Column {
+    column(name, "text", tracked, value)
+}
+
 const fn time(name: &'static str, tracked: bool, value: fn(&CleanRow) -> Value<'_>) -> Column {
-    Column {
-        name,
-        sql_type: "timestamptz",
-        tracked,
-        value,
-    }
+    column(name, "timestamptz", tracked, value)
 }
 
 fn stamp(row: &CleanRow, s: Stamp) -> Value<'_> {
@@ -57,12 +61,9 @@ pub const COLUMNS: &[Column] = &[
         Value::Text(r.raw_status.as_deref())
     }),
     text("bucket", false, |r| Value::Text(r.bucket.as_deref())),
-    Column {
-        name: "is_actionable",
-        sql_type: "boolean",
-        tracked: true,
-        value: |r| Value::Bool(r.is_actionable),
-    },
+    column("is_actionable", "boolean", true, |r| {
+        Value::Bool(r.is_actionable)
+    }),
     text("cluster", true, |r| Value::Text(r.cluster.as_deref())),
     text("region", true, |r| Value::Text(r.region.as_deref())),
     text("location_name", false, |r| {
@@ -73,12 +74,7 @@ pub const COLUMNS: &[Column] = &[
     }),
     text("owner", true, |r| Value::Text(r.owner.as_deref())),
     text("sla_status", true, |r| Value::Text(r.sla_status.as_deref())),
-    Column {
-        name: "mttr",
-        sql_type: "integer",
-        tracked: true,
-        value: |r| Value::Int(r.mttr),
-    },
+    column("mttr", "integer", true, |r| Value::Int(r.mttr)),
     time("created_at_service", true, |r| {
         stamp(r, Stamp::CreatedAtService)
     }),
@@ -97,14 +93,19 @@ pub const COLUMNS: &[Column] = &[
     }),
 ];
 
-/// The columns' names, each with `prefix`, comma-separated; only tracked ones if asked.
-pub fn list(prefix: &str, tracked_only: bool) -> String {
+/// `each` of the typed (or only the tracked) columns, comma-separated.
+fn joined(tracked_only: bool, each: impl Fn(&Column) -> String) -> String {
     COLUMNS
         .iter()
         .filter(|c| c.tracked || !tracked_only)
-        .map(|c| format!("{prefix}{}", c.name))
+        .map(each)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The columns' names, each with `prefix`, comma-separated; only tracked ones if asked.
+pub fn list(prefix: &str, tracked_only: bool) -> String {
+    joined(tracked_only, |c| format!("{prefix}{}", c.name))
 }
 
 /// Every typed column: `normalized_status, raw_status, …`.
@@ -115,22 +116,12 @@ pub static TRACKED: LazyLock<String> = LazyLock::new(|| list("", true));
 
 /// `name type, …` for a table definition.
 pub fn definitions(tracked_only: bool) -> String {
-    COLUMNS
-        .iter()
-        .filter(|c| c.tracked || !tracked_only)
-        .map(|c| format!("{} {}", c.name, c.sql_type))
-        .collect::<Vec<_>>()
-        .join(", ")
+    joined(tracked_only, |c| format!("{} {}", c.name, c.sql_type))
 }
 
 /// `col = EXCLUDED.col, …` over the typed (or only the tracked) columns.
 pub fn set_excluded(tracked_only: bool) -> String {
-    COLUMNS
-        .iter()
-        .filter(|c| c.tracked || !tracked_only)
-        .map(|c| format!("{0} = EXCLUDED.{0}", c.name))
-        .collect::<Vec<_>>()
-        .join(", ")
+    joined(tracked_only, |c| format!("{0} = EXCLUDED.{0}", c.name))
 }
 
 /// `ROW(a.tracked…) IS DISTINCT FROM ROW(b.tracked…)`: the tracked fields of the
