@@ -354,6 +354,29 @@ mod tests {
     }
 
     #[test]
+    fn every_declared_column_is_read_from_its_header() {
+        use crate::ticket::columns::{Value, COLUMNS};
+        // `location_query` is computed by the importer, not read from the file.
+        for column in COLUMNS.iter().filter(|c| c.name != "location_query") {
+            let sample = match column.sql_type {
+                "boolean" => "true",
+                "integer" => "42",
+                "timestamptz" => "2026-06-16 10:00:00",
+                _ => "Some Text",
+            };
+            let h = header(&["ticket_id", column.name]);
+            let row = clean(&h, &["INC1", sample], &mut RowStats::default()).unwrap();
+            let read = match (column.value)(&row) {
+                Value::Text(v) => v.is_some(),
+                Value::Bool(v) => v.is_some(),
+                Value::Int(v) => v.is_some(),
+                Value::Time(v) => v.is_some(),
+            };
+            assert!(read, "the header {:?} fills no field", column.name);
+        }
+    }
+
+    #[test]
     fn header_names_match_case_insensitively_and_trimmed_with_a_bom() {
         let h = header(&["\u{feff}Raw_Status", " TICKET_ID ", "Closed_At "]);
         let mut stats = RowStats::default();

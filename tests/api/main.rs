@@ -3,6 +3,7 @@
 mod app;
 mod bucket;
 mod cluster;
+mod columns;
 mod dashboard;
 mod dispatch;
 mod events;
