@@ -10,7 +10,7 @@ use crate::ticket::columns;
 use crate::ticket::copy::Field;
 
 /// The tables one replay of snapshots writes: the live store, or a backfill's
-/// temporary copies (`history::backfill`), so both go through the same statements.
+/// temporary copies (`ingest::backfill`), so both go through the same statements.
 #[derive(Debug, Clone, Copy)]
 pub struct Store {
     /// Holds each ticket's `row_hash` and `source_updated_at` (the newer-row guard).

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::eat::{self, EatTime};
 
-/// A version's tracked fields (`history.md`; `ingest::columns` marks them).
+/// A version's tracked fields (`history.md`; `ticket::columns` marks them).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Tracked {
     pub normalized_status: Option<String>,

@@ -300,7 +300,7 @@ struct Replay {
 
 impl Replay {
     /// One snapshot's rows at its time; returns the versions it recorded. The rules are
-    /// `upsert::classified` and `upsert::capture`'s: a row older than the stored one is
+    /// `upsert::classified` and `capture::capture`'s: a row older than the stored one is
     /// ignored; any other replaces the stored row, and a new one or one whose tracked
     /// fields differ starts a version (closing the current one, or replacing it when it
     /// starts at the same instant). The import's "unchanged" (same raw row) needs no case

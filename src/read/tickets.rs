@@ -35,7 +35,7 @@ const TICKET_FIELDS: [&str; 17] = [
 ];
 
 /// The `Ticket` columns as a select list: the history's tracked fields
-/// (`ingest::columns`) prefixed with `tracked`, the others with `other`.
+/// (`ticket::columns`) prefixed with `tracked`, the others with `other`.
 fn ticket_select(tracked: &str, other: &str) -> String {
     TICKET_FIELDS
         .iter()
@@ -203,7 +203,7 @@ pub struct TicketDetail {
 }
 
 pub async fn ticket(pool: &PgPool, ticket_id: &str) -> sqlx::Result<Option<TicketDetail>> {
-    // Every typed column (`ingest::columns`), so a new one reaches the detail as soon as
+    // Every typed column (`ticket::columns`), so a new one reaches the detail as soon as
     // `TicketDetail` has a field for it.
     sqlx::query_as(&format!(
         "SELECT ticket_id, {}, latitude, longitude, geo_source, ingested_at, raw
