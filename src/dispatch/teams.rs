@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::dashboard::metrics::Metrics;
 use crate::dashboard::params::{refuse, Filters, ParamError};
+pub use crate::dashboard::recent::Holder;
 use crate::dashboard::sla::{ClosedSla, OpenSla};
 use crate::dashboard::{round, Payload, Ticket, WindowOut};
 
@@ -45,13 +46,6 @@ impl By {
             By::Owner => t.owner.as_deref(),
         }
     }
-}
-
-/// Who held a ticket: its team and owner.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Holder {
-    pub assigned_team: Option<String>,
-    pub owner: Option<String>,
 }
 
 /// One row (flat, so a Grafana table shows it as is).
