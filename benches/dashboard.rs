@@ -1,8 +1,12 @@
-//! Dashboard benchmark: `cargo bench --bench dashboard -- --rows 21312` (any row count).
+//! Dashboard benchmark: `cargo bench --bench dashboard -- --rows 21312 [--series 48]`.
 //!
-//! On generated data, in one run: checks that the SQL function the API replaces
+//! On generated data (one export of `--rows` tickets, or `--series N` hourly exports of
+//! the generator's series imported in order: a busier store whose windows hold more
+//! closures), in one run: checks that the SQL function the API replaces
 //! (`bench/fn_inc_dashboard.sql`, loaded only here) returns the same numbers and ids as
-//! the API; times uncached API requests against the function; measures cached
+//! the API; times uncached API requests against the function, and the miss path's split
+//! in-process through the server's own functions (query, compute, JSON; the rest of an
+//! HTTP miss is the transfer); measures cached
 //! requests/s with gzip from `wrk` on loopback (Debian package `wrk`; skipped if
 //! missing); and reads the server's resident memory. The server is the real binary
 //! (`fleettickets serve`), over the database `ft_bench_dash`, dropped after.
@@ -10,14 +14,99 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use common::{arg, drop_store, fresh_store, memory_mb, percentile, write_snapshot};
+use fleettickets::dashboard::freshness::{Freshness, ImportState};
+use fleettickets::dashboard::recent::{self, Recent};
+use fleettickets::dashboard::replay::{HistorySpan, Replay};
+use fleettickets::dashboard::{self, render, Rows, Rules, WindowRows};
+use fleettickets::params;
+use fleettickets::read;
+use fleettickets_gen as generate;
 use serde_json::Value;
 use sqlx::PgPool;
 
+/// The (first) export's time.
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
+
+/// The exports to import, in order: one of `rows` tickets, or `series` hourly ones.
+fn exports(
+    dir: &Path,
+    rows: u64,
+    series: u32,
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    if series <= 1 {
+        let path = dir.join("2026-06-16T071502.csv");
+        write_snapshot(&path, rows, 1, as_of)?;
+        return Ok(vec![path]);
+    }
+    let spec = generate::SeriesSpec {
+        base: generate::Spec {
+            rows,
+            seed: 1,
+            as_of,
+            truncated: false,
+        },
+        snapshots: series,
+        change_rate: 0.03,
+        identical_at: None,
+        stale_at: None,
+    };
+    let mut paths = Vec::new();
+    generate::series(&spec, |name, bytes| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes)?;
+        paths.push(path);
+        Ok(())
+    })?;
+    Ok(paths)
+}
+
+/// The live miss path in-process, through the functions the server runs: with the
+/// window's rows queried (the query, the payload, its JSON), then with them read from
+/// the in-memory recent tickets (the payload, its JSON), in ms.
+async fn split_ms(pool: &PgPool, query: &str) -> anyhow::Result<[f64; 5]> {
+    let request = params::parse(query, Utc::now())?;
+    let rules = Rules {
+        sla_target_hours: 24.0,
+        stale_after: chrono::Duration::hours(3),
+    };
+    let open: Arc<[dashboard::Ticket]> = read::tickets::open_tickets(pool).await?.into();
+    let heads: Vec<String> = open.iter().map(render::open_head).collect();
+    let since = recent::since(request.window.as_of);
+    let held = read::tickets::recent_tickets(pool, since).await?;
+    let held = WindowRows::Recent(Arc::new(Recent::new(since, held, HashMap::new())));
+    let t = Instant::now();
+    let queried = read::tickets::window_tickets(pool, &request).await?;
+    let mut times = vec![ms(t)];
+    for window in [queried.into(), held] {
+        let t = Instant::now();
+        let rows = Rows {
+            open: open.clone(),
+            window,
+            replay: Replay::at(request.window.as_of, HistorySpan::default()),
+        };
+        let at = request.window.as_of;
+        let freshness = Freshness::at(&ImportState::default(), at, rules.stale_after);
+        let payload = dashboard::compute(rows, &request, freshness, &rules);
+        times.push(ms(t));
+        let t = Instant::now();
+        std::hint::black_box(render::write_json(&payload, &heads)?);
+        times.push(ms(t));
+    }
+    Ok(times.try_into().expect("five times"))
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
 
 /// The same request for the API (query string) and the SQL function (arguments).
 struct Case {
@@ -85,16 +174,32 @@ fn same(a: &Value, b: &Value) -> bool {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let rows = arg::<u64>("--rows", 21_312);
+    let series = arg::<u32>("--series", 1);
     let samples = arg::<u64>("--samples", 30) as usize;
     let wrk_secs = arg::<u64>("--wrk-seconds", 10);
     let server_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("2026-06-16T071502.csv");
-    let as_of = chrono::DateTime::parse_from_rfc3339(AS_OF)?.with_timezone(&chrono::Utc);
-    write_snapshot(&path, rows, 1, as_of)?;
-    let (db_url, pool, secs) = fresh_store(&server_url, "ft_bench_dash", &path).await?;
-    println!("{rows} generated tickets imported in {secs:.1} s");
+    let first = DateTime::parse_from_rfc3339(AS_OF)?.with_timezone(&Utc);
+    let paths = exports(dir.path(), rows, series, first)?;
+    let (db_url, pool, secs) = fresh_store(&server_url, "ft_bench_dash", &paths[0]).await?;
+    let t = Instant::now();
+    for path in &paths[1..] {
+        common::apply(&pool, path).await?;
+        std::fs::remove_file(path)?;
+    }
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inc")
+        .fetch_one(&pool)
+        .await?;
+    println!(
+        "{} export(s) of {rows} generated tickets imported in {:.1} s: {total} tickets",
+        paths.len(),
+        secs + t.elapsed().as_secs_f64()
+    );
+    // Requests are made at the last export's time.
+    let as_of = first + chrono::Duration::hours(i64::from(series.max(1) - 1));
+    let as_of_text = fleettickets::eat::rfc3339(as_of);
+    let as_of_text = as_of_text.as_str();
     sqlx::raw_sql(include_str!("../bench/fn_inc_dashboard.sql"))
         .execute(&pool)
         .await?;
@@ -105,7 +210,7 @@ async fn main() -> anyhow::Result<()> {
 
     let clusters = common::cluster_names(&client, &base).await?;
     let cases = cases(&clusters);
-    let as_of_q = AS_OF.replace('+', "%2B");
+    let as_of_q = as_of_text.replace('+', "%2B");
 
     // Same numbers and ids.
     for case in &cases {
@@ -118,7 +223,7 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .json()
             .await?;
-        let sql: Value = serde_json::from_str(&sql_payload(&pool, case, AS_OF).await?)?;
+        let sql: Value = serde_json::from_str(&sql_payload(&pool, case, as_of_text).await?)?;
         let metrics_equal = same(&api["metrics"], &sql["metrics"]);
         let ids_equal =
             ids(&api, "open") == ids(&sql, "open") && ids(&api, "closed") == ids(&sql, "closed");
@@ -172,7 +277,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             let t = Instant::now();
-            sql_payload(&pool, case, AS_OF).await?;
+            sql_payload(&pool, case, as_of_text).await?;
             sql_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         for v in [&mut api_ms, &mut gzip_ms, &mut sql_ms] {
@@ -184,6 +289,27 @@ async fn main() -> anyhow::Result<()> {
             case.query, a, percentile(&api_ms, 0.95), bytes.0 / 1024,
             percentile(&gzip_ms, 0.5), percentile(&gzip_ms, 0.95), bytes.1 / 1024,
             s, percentile(&sql_ms, 0.95), s / a
+        );
+    }
+
+    // Where a miss goes: in-process medians, the rest of the HTTP median is transfer.
+    println!("\nthe miss path in-process, median over {samples}: window queried (query, compute, JSON) | recent tickets in memory (compute, JSON)");
+    for case in &cases[..3] {
+        let mut parts = [(); 5].map(|()| Vec::new());
+        for i in 0..samples {
+            let t = (as_of + chrono::Duration::milliseconds(i as i64 + 1)).to_rfc3339();
+            let query = format!("{}&as_of={}", case.query, t.replace('+', "%2B"));
+            for (all, part) in parts.iter_mut().zip(split_ms(&pool, &query).await?) {
+                all.push(part);
+            }
+        }
+        let [q, c, j, mc, mj] = parts.map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            percentile(&v, 0.5)
+        });
+        println!(
+            "  {:<13} query {q:>6.2} ms, compute {c:>6.2} ms, JSON {j:>6.2} ms | compute {mc:>6.2} ms, JSON {mj:>6.2} ms",
+            case.query
         );
     }
 

@@ -5,7 +5,10 @@
 //! real binary (`fleettickets serve`), answered from the in-memory open set, and the same
 //! question asked of PostGIS (`ORDER BY geog <-> point LIMIT n`, a KNN scan of the GiST
 //! index) for the same positions; and a check that the API's distances are PostGIS
-//! `ST_Distance` to the metre. Databases `ft_bench_near`, dropped after.
+//! `ST_Distance` to the metre. On both stores too: uncached `GET /api/v1/inc/teams`
+//! (today, week, month; each request its own `as_of`) and the history query that
+//! attributes the month's closures (run once per data change, when the server reloads).
+//! Databases `ft_bench_near`, dropped after.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -155,9 +158,66 @@ async fn run(server_url: &str, rows: u64, open: Option<u64>, samples: usize) -> 
         percentile(&knn_ms, 0.99),
         percentile(&knn_ms, 0.5) / percentile(&api_ms, 0.5),
     );
+    teams(&client, &base, &pool).await?;
     pool.close().await;
     Ok(())
 }
+
+/// Uncached `teams` per window over HTTP (identity), and the attribution query alone.
+async fn teams(client: &reqwest::Client, base: &str, pool: &PgPool) -> anyhow::Result<()> {
+    let as_of = chrono::DateTime::parse_from_rfc3339(AS_OF)?;
+    for window in ["today", "week", "month"] {
+        let mut times = Vec::new();
+        let mut rows = 0;
+        for i in 0..TEAMS_SAMPLES {
+            let t = (as_of + chrono::Duration::milliseconds(i + 1)).to_rfc3339();
+            let url = format!(
+                "{base}/api/v1/inc/teams?window={window}&as_of={}",
+                t.replace('+', "%2B")
+            );
+            let started = Instant::now();
+            let body: Value = client
+                .get(url)
+                .header("accept-encoding", "identity")
+                .send()
+                .await?
+                .json()
+                .await?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            rows = body["rows"].as_array().map_or(0, Vec::len);
+            anyhow::ensure!(body["total"]["open"].as_u64() > Some(0), "a teams table");
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "  teams window={window:<5} uncached over HTTP, {TEAMS_SAMPLES} requests: median {:.1} ms / p95 {:.1} ms ({rows} rows)",
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+        );
+    }
+    let month = fleettickets::params::parse(
+        &format!("window=month&as_of={}", AS_OF.replace('+', "%2B")),
+        chrono::Utc::now(),
+    )?;
+    let closed: Vec<String> = sqlx::query_scalar(
+        "SELECT ticket_id FROM tickets.inc WHERE closed_at >= $1 AND closed_at < $2",
+    )
+    .bind(month.window.from)
+    .bind(month.window.to)
+    .fetch_all(pool)
+    .await?;
+    let ids: Vec<&str> = closed.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    fleettickets::read::attribution::closing_holders(pool, &ids).await?;
+    println!(
+        "  the month's closures ({}) attributed from the history: {:.1} ms (once per data change)",
+        ids.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+/// Requests per window for `teams`.
+const TEAMS_SAMPLES: i64 = 15;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -149,7 +149,7 @@ async fn split_ms(pool: &PgPool, t: DateTime<Utc>) -> anyhow::Result<(f64, f64, 
     };
     let rows = Rows {
         open: Arc::from(open),
-        window,
+        window: window.into(),
         replay: Replay::at(t, span),
     };
     let freshness = Freshness::at(&ImportState::default(), t, rules.stale_after);

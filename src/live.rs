@@ -1,8 +1,10 @@
 //! The live open set, kept in memory: every dashboard request needs all the actionable
 //! tickets whatever its window, so they are read once per data change instead of once
-//! per request (the closed and created tickets of a window still come from the
-//! database, by index). A change reloads the set, then bumps the generation that keys
-//! the response cache, so no request can be answered from data older than its entry.
+//! per request. The tickets closed or created since the earliest week or month window
+//! around the data's time are read with them (`dashboard::recent`); an older window's
+//! still come from the database, by index. A change reloads the set, then bumps the
+//! generation that keys the response cache, so no request can be answered from data
+//! older than its entry.
 //!
 //! On a hot standby a change becomes readable only once the standby has replayed it: a
 //! change is first *pending* at the primary's WAL position it was announced with, and
@@ -18,7 +20,10 @@ use sqlx::PgPool;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 
+use chrono::Utc;
+
 use crate::dashboard::freshness::ImportState;
+use crate::dashboard::recent::{self, Recent};
 use crate::dashboard::replay::HistorySpan;
 use crate::dashboard::{render, Ticket};
 use crate::db::wal::{self, Lsn};
@@ -38,6 +43,8 @@ pub struct OpenSet {
     /// Capture start and the newest history time, read with the set: they choose the
     /// mode of a payload at `as_of` (`dashboard::replay`).
     pub history: HistorySpan,
+    /// The tickets closed or created lately, read with the set.
+    pub recent: Arc<Recent>,
 }
 
 /// A change announced but not loaded yet.
@@ -226,13 +233,27 @@ impl Live {
         }
     }
 
-    /// Reads the open set from the read database and makes it current.
+    /// Reads the open set and the recent tickets from the read database and makes them
+    /// current. The recent tickets start at the windows around the newest snapshot's
+    /// time (the clock's, if earlier), so requests at the data's time are covered too.
     async fn reload(&self) -> sqlx::Result<()> {
-        let (tickets, history) = tokio::try_join!(
-            read::tickets::open_tickets(&self.0.read),
-            history::read::span(&self.0.read),
+        let pool = &self.0.read;
+        let state = read::tickets::import_state(pool).await?;
+        let now = Utc::now();
+        let since = recent::since(state.snapshot_at.map_or(now, |t| t.min(now)));
+        let (tickets, history, recent_rows) = tokio::try_join!(
+            read::tickets::open_tickets(pool),
+            history::read::span(pool),
+            read::tickets::recent_tickets(pool, since),
         )?;
+        let closed: Vec<&str> = recent_rows
+            .iter()
+            .filter(|t| t.closed_at.is_some())
+            .map(|t| t.ticket_id.as_str())
+            .collect();
+        let closing = read::attribution::closing_holders(pool, &closed).await?;
         let heads = tickets.iter().map(render::open_head).collect();
+        let recent = Recent::new(since, recent_rows, closing);
         *self.0.import_state.lock().expect("not poisoned") = None;
         let mut slot = self.0.open.write().expect("not poisoned");
         let generation = slot.generation + 1;
@@ -241,6 +262,7 @@ impl Live {
             tickets: tickets.into(),
             heads,
             history,
+            recent: Arc::new(recent),
         });
         Ok(())
     }

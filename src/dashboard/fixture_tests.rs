@@ -2,12 +2,16 @@
 //! here as numbers. as_of = Tue 2026-06-16 10:00 EAT, window = week [Mon 15th, Mon 22nd),
 //! SLA target 24 h.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::freshness::{Freshness, ImportState};
+use super::recent::Recent;
 use super::replay::{HistorySpan, Replay};
-use super::{compute, render, Rows, Rules, Ticket};
+use super::{compute, render, Rows, Rules, Ticket, WindowRows};
 use crate::params::parse;
 
 fn eat(s: &str) -> Option<DateTime<Utc>> {
@@ -234,20 +238,34 @@ fn payload(query: &str) -> serde_json::Value {
         Duration::hours(3),
     );
     let all = fixture();
-    let rows = Rows {
-        open: all.clone().into(),
-        window: all.clone(),
-        replay: Replay::at(req.window.as_of, HistorySpan::default()),
-    };
-    let computed = compute(rows, &req, fresh, &rules());
-    // The fast writer and serde agree to the byte.
     let heads: Vec<String> = all.iter().map(render::open_head).collect();
-    let fast = render::write_json(&computed, &heads).unwrap();
-    let typed = serde_json::to_vec(&computed.to_dashboard()).unwrap();
-    assert_eq!(
-        String::from_utf8(fast).unwrap(),
-        String::from_utf8(typed.clone()).unwrap()
+    // The window's rows as queried, and as the in-memory recent tickets hold them (every
+    // ticket closed or created since a date before the fixture's).
+    let recent = Recent::new(
+        eat("2026-01-01T00:00:00").unwrap(),
+        all.iter()
+            .filter(|t| t.closed_at.is_some() || t.created_at_service.is_some())
+            .cloned()
+            .collect(),
+        HashMap::new(),
     );
+    let sources = [all.clone().into(), WindowRows::Recent(Arc::new(recent))];
+    let mut typed = Vec::new();
+    for window in sources {
+        let rows = Rows {
+            open: all.clone().into(),
+            window,
+            replay: Replay::at(req.window.as_of, HistorySpan::default()),
+        };
+        let computed = compute(rows, &req, fresh.clone(), &rules());
+        // The fast writer and serde agree to the byte, whichever the window's rows.
+        let fast = render::write_json(&computed, &heads).unwrap();
+        typed = serde_json::to_vec(&computed.to_dashboard()).unwrap();
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(typed.clone()).unwrap()
+        );
+    }
     serde_json::from_slice(&typed).unwrap()
 }
 

@@ -3,6 +3,7 @@
 pub mod features;
 pub mod freshness;
 pub mod metrics;
+pub mod recent;
 pub mod render;
 pub mod replay;
 pub mod round;
@@ -20,6 +21,7 @@ use crate::params::{DashboardRequest, Filters};
 use features::{ClosedCollection, OpenCollection};
 use freshness::Freshness;
 use metrics::Metrics;
+use recent::Recent;
 use replay::Replay;
 use sla::{ClosedSla, OpenSla};
 
@@ -107,7 +109,7 @@ pub struct Payload {
     open_rows: Arc<[Ticket]>,
     /// Ordered by ticket id.
     open: Vec<OpenEntry>,
-    window_rows: Vec<Ticket>,
+    window_rows: WindowRows,
     /// Indices into `window_rows`, ordered by ticket id.
     closed: Vec<(usize, ClosedSla)>,
     pub metrics: Metrics,
@@ -121,8 +123,31 @@ pub struct Payload {
 /// are applied by `compute`.
 pub struct Rows {
     pub open: Arc<[Ticket]>,
-    pub window: Vec<Ticket>,
+    pub window: WindowRows,
     pub replay: Replay,
+}
+
+/// The rows a window's closed and created tickets are taken from.
+pub enum WindowRows {
+    /// Queried for the request.
+    Queried(Vec<Ticket>),
+    /// The recent tickets in memory (they cover the window, see `Recent::covers`).
+    Recent(Arc<Recent>),
+}
+
+impl WindowRows {
+    pub fn tickets(&self) -> &[Ticket] {
+        match self {
+            WindowRows::Queried(rows) => rows,
+            WindowRows::Recent(recent) => &recent.tickets,
+        }
+    }
+}
+
+impl From<Vec<Ticket>> for WindowRows {
+    fn from(rows: Vec<Ticket>) -> WindowRows {
+        WindowRows::Queried(rows)
+    }
 }
 
 /// Computes the payload from its rows, as `dashboard.md` defines it for `as_of`.
@@ -134,9 +159,10 @@ pub fn compute(
 ) -> Payload {
     let Rows {
         open: open_rows,
-        window: window_rows,
+        window: window_set,
         replay,
     } = rows;
+    let window_rows = window_set.tickets();
     let w = &request.window;
     let keep = |t: &Ticket| {
         request
@@ -193,7 +219,7 @@ pub fn compute(
         filters: request.filters.clone(),
         open_rows,
         open,
-        window_rows,
+        window_rows: window_set,
         closed,
         metrics,
         freshness,
@@ -234,7 +260,18 @@ impl Payload {
 
     /// The closed set with the mapped SLA, ordered by ticket id.
     pub fn closed(&self) -> impl ExactSizeIterator<Item = (&Ticket, ClosedSla)> {
-        self.closed.iter().map(|&(i, s)| (&self.window_rows[i], s))
+        let rows = self.window_rows.tickets();
+        self.closed.iter().map(move |&(i, s)| (&rows[i], s))
+    }
+
+    /// The rows the window's sets were taken from.
+    pub fn window_rows(&self) -> &WindowRows {
+        &self.window_rows
+    }
+
+    /// The closed set's positions in `window_rows`, ordered by ticket id.
+    pub fn closed_positions(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
+        self.closed.iter().map(|&(i, _)| i)
     }
 
     /// The typed payload (what the OpenAPI document describes; `render` writes the same

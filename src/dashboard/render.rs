@@ -1,13 +1,42 @@
 //! The payload's bytes, written fast: every open feature but its two `as_of`-dependent
 //! properties is serialised once per data change (`open_head`), so a cache miss only
-//! splices those heads with `hours_open` and `sla_state`. The output is byte for byte
-//! what serde writes for the typed `Dashboard` (a test holds the two together).
+//! splices those heads with `hours_open` and `sla_state`; the closed features of the
+//! recent tickets (`recent`) are written once per data change too, and copied. The
+//! output is byte for byte what serde writes for the typed `Dashboard` (a test holds the
+//! two together).
 
 use serde::Serialize;
 
 use super::features;
 use super::sla::OpenSla;
-use super::{Open, Payload, Ticket};
+use super::{Open, Payload, Ticket, WindowRows};
+
+/// Byte strings written one per item, in one buffer (not one allocation each).
+#[derive(Debug, Default)]
+pub struct Pieces {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Pieces {
+    /// `write(item, out)` appends the piece of each item.
+    pub fn of<T>(items: &[T], mut write: impl FnMut(&T, &mut Vec<u8>)) -> Pieces {
+        let mut bytes = Vec::new();
+        let ends = items
+            .iter()
+            .map(|item| {
+                write(item, &mut bytes);
+                bytes.len()
+            })
+            .collect();
+        Pieces { bytes, ends }
+    }
+
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
 
 /// What every open feature of this ticket starts with, up to `"hours_open":`.
 pub fn open_head(ticket: &Ticket) -> String {
@@ -46,9 +75,23 @@ pub fn write_json(c: &Payload, heads: &[String]) -> serde_json::Result<Vec<u8>> 
         out.extend_from_slice(b"}}");
     }
     out.extend_from_slice(b"]}");
-    let closed: features::ClosedCollection =
-        c.closed().map(|(t, s)| features::closed(t, s)).collect();
-    field(&mut out, ",\"closed\":", &closed)?;
+    match c.window_rows() {
+        WindowRows::Recent(recent) => {
+            out.extend_from_slice(b",\"closed\":{\"type\":\"FeatureCollection\",\"features\":[");
+            for (n, i) in c.closed_positions().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(recent.closed.get(i));
+            }
+            out.extend_from_slice(b"]}");
+        }
+        WindowRows::Queried(_) => {
+            let closed: features::ClosedCollection =
+                c.closed().map(|(t, s)| features::closed(t, s)).collect();
+            field(&mut out, ",\"closed\":", &closed)?;
+        }
+    }
     field(&mut out, ",\"metrics\":", &c.metrics)?;
     field(&mut out, ",\"freshness\":", &c.freshness)?;
     field(&mut out, ",\"replay\":", &c.replay)?;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::dashboard::metrics::Metrics;
+pub use crate::dashboard::recent::Holder;
 use crate::dashboard::sla::{ClosedSla, OpenSla};
 use crate::dashboard::{round, Payload, Ticket, WindowOut};
 use crate::params::{refuse, Filters, ParamError};
@@ -45,13 +46,6 @@ impl By {
             By::Owner => t.owner.as_deref(),
         }
     }
-}
-
-/// Who held a ticket: its team and owner.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Holder {
-    pub assigned_team: Option<String>,
-    pub owner: Option<String>,
 }
 
 /// One row (flat, so a Grafana table shows it as is).

@@ -98,7 +98,7 @@ proptest! {
         let request = DashboardRequest { window, filters: filters.clone(), as_of_given: true };
         let rules = Rules { sla_target_hours: 24.0, stale_after: Duration::hours(3) };
         let freshness = Freshness::at(&ImportState::default(), t, rules.stale_after);
-        let rows = Rows { open: open.into(), window: in_window, replay };
+        let rows = Rows { open: open.into(), window: in_window.into(), replay };
         let payload = compute(rows, &request, freshness, &rules);
 
         let as_backlog: Vec<Version> = versions

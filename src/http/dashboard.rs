@@ -12,7 +12,7 @@ use super::schemas::{CachedReadResponses, FilterParams, Instant, WindowParams};
 use super::{AppState, CacheKey, DashboardKey};
 use crate::dashboard::freshness::Freshness;
 use crate::dashboard::replay::{self, Replay, ReplayMode};
-use crate::dashboard::{self, render, Dashboard, Payload, Rows};
+use crate::dashboard::{self, render, Dashboard, Payload, Rows, WindowRows};
 use crate::live::OpenSet;
 use crate::params::window::WindowKind;
 use crate::params::{self, DashboardRequest};
@@ -76,8 +76,9 @@ pub async fn payload(app: &AppState, request: DashboardRequest) -> Result<Arc<Pa
 }
 
 /// The rows a payload at the request's `as_of` is computed from (`timetravel.md`): the
-/// in-memory open set and the window's current rows (`live`, `clock`), or the versions
-/// recorded at `as_of` over their current rows (`recorded`).
+/// in-memory open set and the window's current rows (`live`, `clock`: the in-memory
+/// recent tickets when they cover the window, else queried), or the versions recorded
+/// at `as_of` over their current rows (`recorded`).
 pub async fn rows(
     app: &AppState,
     open: &OpenSet,
@@ -89,13 +90,20 @@ pub async fn rows(
         let (open_rows, window) = replay::split(recorded, &request.window);
         return Ok(Rows {
             open: open_rows.into(),
-            window,
+            window: window.into(),
             replay,
         });
     }
+    let window = if open.recent.covers(&request.window) {
+        WindowRows::Recent(open.recent.clone())
+    } else {
+        read::tickets::window_tickets(&app.read, request)
+            .await?
+            .into()
+    };
     Ok(Rows {
         open: open.tickets.clone(),
-        window: read::tickets::window_tickets(&app.read, request).await?,
+        window,
         replay,
     })
 }
@@ -117,7 +125,7 @@ async fn build(
     let rules = app.rules;
     let span = tracing::Span::current();
     span.record("mode", tracing::field::debug(rows.replay.mode));
-    span.record("rows", rows.window.len());
+    span.record("rows", rows.window.tickets().len());
     blocking(move || {
         let _in = span.enter();
         // The live set's heads were written when it was loaded; recorded rows are new.

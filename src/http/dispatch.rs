@@ -1,6 +1,6 @@
 //! `GET /api/v1/inc/nearest` (uncached: every position differs; answered from the
 //! in-memory open set) and `GET /api/v1/inc/teams` (cached like the dashboard, over its
-//! typed payload).
+//! typed payload, computed without its JSON).
 
 use std::sync::Arc;
 
@@ -11,13 +11,15 @@ use chrono::Utc;
 
 use super::auth::Reader;
 use super::cache::CachedBody;
-use super::dashboard::{blocking, payload};
+use super::dashboard::{blocking, rows};
 use super::error::{ApiError, ErrorBody};
 use super::schemas::{CachedReadResponses, FilterParams, Instant, StatusParam, Text, WindowParams};
 use super::{AppState, CacheKey, DashboardKey};
-use crate::dashboard::Payload;
+use crate::dashboard::freshness::{Freshness, ImportState};
+use crate::dashboard::{self, Payload, WindowRows};
 use crate::dispatch::nearest::{self, NearestAnswer};
 use crate::dispatch::teams::{self, By, Teams};
+use crate::live::OpenSet;
 use crate::params::{self, DashboardRequest};
 use crate::read;
 
@@ -101,30 +103,42 @@ pub async fn teams(
     let mut q = params::window_query(query.as_deref().unwrap_or(""), &["by"])?;
     let by = By::parse(q.take("by").as_deref())?;
     let request = q.request(Utc::now())?;
-    let key = CacheKey::Teams(
-        by,
-        DashboardKey::of(&request, app.live.fresh().await.generation),
-    );
+    let open = app.live.fresh().await;
+    let key = CacheKey::Teams(by, DashboardKey::of(&request, open.generation));
     let body = app
         .cache
-        .get_or_build_body(key, build_teams(app.clone(), request, by))
+        .get_or_build_body(key, build_teams(app.clone(), open, request, by))
         .await?;
     Ok(body.respond(&headers, app.cache.ttl).await)
 }
 
+/// The table over the request's typed payload, computed without the dashboard's JSON
+/// (at national scale that is tens of MB the table does not read) or its freshness.
 async fn build_teams(
     app: AppState,
+    open: Arc<OpenSet>,
     request: DashboardRequest,
     by: By,
 ) -> Result<CachedBody, ApiError> {
-    let payload = payload(&app, request).await?;
+    let rows = rows(&app, &open, &request).await?;
+    let rules = app.rules;
+    let payload = blocking(move || {
+        let as_of = request.window.as_of;
+        let freshness = Freshness::at(&ImportState::default(), as_of, rules.stale_after);
+        Ok(dashboard::compute(rows, &request, freshness, &rules))
+    })
+    .await?;
     let teams = teams_of(&app, &payload, by).await?;
     let json = serde_json::to_vec(&teams).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(CachedBody::of(json, Arc::new(teams)))
 }
 
-/// The teams table of a payload, with the closures attributed from the history.
+/// The teams table of a payload, with the closures attributed from the history (held in
+/// memory with the recent tickets the payload was computed from, else queried).
 pub async fn teams_of(app: &AppState, payload: &Payload, by: By) -> Result<Teams, ApiError> {
+    if let WindowRows::Recent(recent) = payload.window_rows() {
+        return Ok(teams::compute(payload, by, &recent.closing));
+    }
     let ids: Vec<&str> = payload
         .closed()
         .map(|(t, _)| t.ticket_id.as_str())

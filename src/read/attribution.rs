@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::PgPool;
 
-use crate::dispatch::teams::Holder;
+use crate::dashboard::recent::Holder;
 
 /// For those of `ticket_ids` that have one, the team and owner of the latest version in
 /// which the ticket stopped being actionable (its previous version was actionable). A

@@ -67,6 +67,18 @@ pub async fn open_tickets(pool: &PgPool) -> sqlx::Result<Vec<Ticket>> {
     .await
 }
 
+/// Every ticket closed or created at or after `since` (`dashboard::recent`); each branch
+/// is served by its own index.
+pub async fn recent_tickets(pool: &PgPool, since: DateTime<Utc>) -> sqlx::Result<Vec<Ticket>> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM tickets.inc WHERE closed_at >= $1 OR created_at_service >= $1",
+        *TICKET_COLUMNS
+    ))
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
 /// The tickets closed or created in the request's window (the daily series counts the
 /// latter), after the filters; each branch is served by its own index.
 pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {

@@ -41,7 +41,14 @@ pub async fn summary(
         let keep = |t: &Ticket| extra.iter().all(|p| p.keeps(t));
         let rows = Rows {
             open: rows.open.iter().filter(|t| keep(t)).cloned().collect(),
-            window: rows.window.into_iter().filter(|t| keep(t)).collect(),
+            window: rows
+                .window
+                .tickets()
+                .iter()
+                .filter(|t| keep(t))
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
             replay: rows.replay,
         };
         // Grafana reads no freshness: skip its query.
