@@ -7,6 +7,7 @@ pub mod params;
 pub mod render;
 pub mod replay;
 pub mod round;
+mod size;
 pub mod sla;
 pub mod window;
 

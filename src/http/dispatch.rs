@@ -2,19 +2,17 @@
 //! in-memory open set) and `GET /api/v1/inc/teams` (cached like the dashboard, over its
 //! typed payload).
 
-use std::sync::Arc;
-
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::auth::Reader;
-use super::cache::CachedBody;
+use super::cache::{DashboardKey, JsonKey};
 use super::dashboard::{blocking, payload};
 use super::error::{ApiError, ErrorBody};
 use super::schemas::{CachedReadResponses, FilterParams, Instant, StatusParam, Text, WindowParams};
-use super::{AppState, CacheKey, DashboardKey};
+use super::AppState;
 use crate::dashboard::params::{DashboardRequest, Query, FILTER_PARAMS};
 use crate::dashboard::Payload;
 use crate::db;
@@ -55,8 +53,7 @@ pub async fn nearest(
     let rules = app.rules;
     let json = blocking(move || {
         let near = nearest::nearest(&open.tickets, &request, &rules);
-        serde_json::to_vec(&nearest::answer(&near, &request))
-            .map_err(|e| ApiError::Internal(e.to_string()))
+        serde_json::to_vec(&nearest::answer(&near, &request)).map_err(ApiError::internal)
     })
     .await?;
     Ok((
@@ -105,26 +102,25 @@ pub async fn teams(
     )?;
     let by = By::parse(q.take("by").as_deref())?;
     let request = q.request(Utc::now())?;
-    let key = CacheKey::Teams(
+    let key = JsonKey::Teams(
         by,
         DashboardKey::of(&request, app.live.fresh().await.generation),
     );
-    let body = app
+    let entry = app
         .cache
-        .get_or_build_body(key, build_teams(app.clone(), request, by))
+        .json(key, build_teams(app.clone(), request, by))
         .await?;
-    Ok(body.respond(&headers, app.cache.ttl).await)
+    Ok(app.cache.respond(&entry, &headers).await)
 }
 
 async fn build_teams(
     app: AppState,
     request: DashboardRequest,
     by: By,
-) -> Result<CachedBody, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let payload = payload(&app, request).await?;
     let teams = teams_of(&app, &payload, by).await?;
-    let json = serde_json::to_vec(&teams).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(CachedBody::of(json, Arc::new(teams)))
+    serde_json::to_vec(&teams).map_err(ApiError::internal)
 }
 
 /// The teams table of a payload, with the closures attributed from the history.

@@ -1,51 +1,33 @@
-//! Cached response bodies: serialised once, compressed at most once per encoding, with
-//! a strong ETag; dropped after the TTL and whenever the data changes (on every replica,
-//! through the "data changed" event, see `live`).
+//! A cached response body: its JSON, the encodings made of it so far and its strong ETag.
 
-use std::any::Any;
-use std::hash::Hash;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::Body as HttpBody;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use super::error::ApiError;
-use crate::metrics::Metrics;
+use super::compress;
 
-/// A response body and its encodings, with the typed value it was rendered from (so
-/// another renderer, e.g. Grafana, reads the same entry without parsing the bytes).
-pub struct CachedBody {
+pub struct Body {
     json: Bytes,
     gzip: OnceCell<Bytes>,
     br: OnceCell<Bytes>,
     etag: HeaderValue,
     created: Instant,
-    typed: Option<Arc<dyn Any + Send + Sync>>,
 }
 
-impl CachedBody {
-    pub fn new(json: Vec<u8>) -> CachedBody {
+impl Body {
+    pub fn new(json: Vec<u8>) -> Body {
         let hash = xxhash_rust::xxh3::xxh3_128(&json);
-        CachedBody {
+        Body {
             etag: HeaderValue::from_str(&format!("\"{hash:032x}\""))
                 .expect("hex is a valid header"),
             json: Bytes::from(json),
             gzip: OnceCell::new(),
             br: OnceCell::new(),
             created: Instant::now(),
-            typed: None,
-        }
-    }
-
-    /// The body `json`, rendered from `value`.
-    pub fn of<T: Any + Send + Sync>(json: Vec<u8>, value: Arc<T>) -> CachedBody {
-        CachedBody {
-            typed: Some(value),
-            ..CachedBody::new(json)
         }
     }
 
@@ -54,40 +36,48 @@ impl CachedBody {
         &self.etag
     }
 
-    /// The typed value the body was rendered from, if it is a `T`.
-    pub fn typed<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
-        self.typed.clone()?.downcast().ok()
+    /// Bytes held: the JSON and the encodings made so far.
+    pub fn bytes(&self) -> usize {
+        let made = |cell: &OnceCell<Bytes>| cell.get().map_or(0, Bytes::len);
+        self.json.len() + made(&self.gzip) + made(&self.br)
     }
 
-    async fn encoded(&self, encoding: Encoding) -> Bytes {
+    /// The body in `encoding`, and whether that encoding was made by this call.
+    async fn encoded(&self, encoding: Encoding) -> (Bytes, bool) {
         type Compress = fn(&[u8]) -> Vec<u8>;
         let (cell, compress): (&OnceCell<Bytes>, Compress) = match encoding {
-            Encoding::Identity => return self.json.clone(),
-            Encoding::Gzip => (&self.gzip, gzip),
-            Encoding::Brotli => (&self.br, brotli),
+            Encoding::Identity => return (self.json.clone(), false),
+            Encoding::Gzip => (&self.gzip, compress::gzip),
+            Encoding::Brotli => (&self.br, compress::brotli),
         };
-        cell.get_or_init(|| async {
-            let json = self.json.clone();
-            let compressed = tokio::task::spawn_blocking(move || compress(&json))
-                .await
-                .expect("compression does not panic");
-            Bytes::from(compressed)
-        })
-        .await
-        .clone()
+        let mut made = false;
+        let bytes = cell
+            .get_or_init(|| async {
+                made = true;
+                let json = self.json.clone();
+                let compressed = tokio::task::spawn_blocking(move || compress(&json))
+                    .await
+                    .expect("compression does not panic");
+                Bytes::from(compressed)
+            })
+            .await
+            .clone();
+        (bytes, made)
     }
 
     /// The response for a request with these headers: 304 when `If-None-Match` matches,
-    /// else the body in the best encoding the client accepts.
-    pub async fn respond(&self, request: &HeaderMap, ttl: Duration) -> Response {
+    /// else the body in the best encoding the client accepts; and whether the body grew
+    /// (an encoding made for it).
+    pub async fn respond(&self, request: &HeaderMap, ttl: Duration) -> (Response, bool) {
         let max_age = ttl.saturating_sub(self.created.elapsed()).as_secs();
-        let mut response = if if_none_match(request, &self.etag) {
-            let mut r = Response::new(Body::empty());
+        let (mut response, grew) = if if_none_match(request, &self.etag) {
+            let mut r = Response::new(HttpBody::empty());
             *r.status_mut() = StatusCode::NOT_MODIFIED;
-            r
+            (r, false)
         } else {
             let encoding = Encoding::negotiate(request);
-            let mut r = Response::new(Body::from(self.encoded(encoding).await));
+            let (bytes, made) = self.encoded(encoding).await;
+            let mut r = Response::new(HttpBody::from(bytes));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -96,7 +86,7 @@ impl CachedBody {
                 r.headers_mut()
                     .insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
             }
-            r
+            (r, made)
         };
         let h = response.headers_mut();
         h.insert(header::ETAG, self.etag.clone());
@@ -105,32 +95,11 @@ impl CachedBody {
             header::CACHE_CONTROL,
             HeaderValue::from_str(&format!("private, max-age={max_age}")).expect("ascii"),
         );
-        response
+        (response, grew)
     }
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 8),
-        flate2::Compression::new(4),
-    );
-    e.write_all(data).expect("writing to memory");
-    e.finish().expect("writing to memory")
-}
-
-fn brotli(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 8);
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 5,
-        lgwin: 22,
-        ..Default::default()
-    };
-    brotli::BrotliCompress(&mut &data[..], &mut out, &params).expect("writing to memory");
-    out
-}
-
-pub(super) fn if_none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
+pub fn if_none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
     let ours = etag.to_str().unwrap_or_default();
     request.get_all(header::IF_NONE_MATCH).iter().any(|v| {
         v.to_str()
@@ -179,71 +148,6 @@ impl Encoding {
             Encoding::Gzip => Some("gzip"),
             Encoding::Brotli => Some("br"),
         }
-    }
-}
-
-/// A moka cache of bodies keyed by `K` (normalised request parameters).
-#[derive(Clone)]
-pub struct ResponseCache<K> {
-    cache: moka::future::Cache<K, Arc<CachedBody>>,
-    pub ttl: Duration,
-    metrics: Arc<Metrics>,
-}
-
-impl<K: Hash + Eq + Send + Sync + Clone + 'static> ResponseCache<K> {
-    pub fn new(ttl: Duration, metrics: Arc<Metrics>) -> Self {
-        let cache = moka::future::Cache::builder()
-            .time_to_live(ttl.max(Duration::from_millis(1)))
-            // At most ~256 MiB of JSON bodies (an entry weighs its JSON in KiB; its
-            // compressed copies add about a tenth).
-            .weigher(|_, body: &Arc<CachedBody>| {
-                u32::try_from(body.json.len() / 1024 + 1).unwrap_or(u32::MAX)
-            })
-            .max_capacity(256 * 1024)
-            .build();
-        ResponseCache {
-            cache,
-            ttl,
-            metrics,
-        }
-    }
-
-    /// The cached body, or the one `build` makes (concurrent misses build it once).
-    pub async fn get_or_build<F>(&self, key: K, build: F) -> Result<Arc<CachedBody>, ApiError>
-    where
-        F: std::future::Future<Output = Result<Vec<u8>, ApiError>>,
-    {
-        self.get_or_build_body(key, async { build.await.map(CachedBody::new) })
-            .await
-    }
-
-    /// The same, for a build that keeps its typed value beside the bytes.
-    pub async fn get_or_build_body<F>(&self, key: K, build: F) -> Result<Arc<CachedBody>, ApiError>
-    where
-        F: std::future::Future<Output = Result<CachedBody, ApiError>>,
-    {
-        if self.ttl.is_zero() {
-            Metrics::outcome(&self.metrics.cache, "miss");
-            return Ok(Arc::new(build.await?));
-        }
-        let entry = self
-            .cache
-            .entry(key)
-            .or_try_insert_with(async { build.await.map(Arc::new) })
-            .await
-            .map_err(|e: Arc<ApiError>| match Arc::try_unwrap(e) {
-                Ok(e) => e,
-                Err(shared) => ApiError::Shared(shared),
-            })?;
-        Metrics::outcome(
-            &self.metrics.cache,
-            if entry.is_fresh() { "miss" } else { "hit" },
-        );
-        Ok(entry.into_value())
-    }
-
-    pub fn clear(&self) {
-        self.cache.invalidate_all();
     }
 }
 
@@ -305,12 +209,16 @@ mod tests {
     #[tokio::test]
     async fn encodings_decode_to_the_same_json() {
         let json = br#"{"a":[1,2,3],"b":"x"}"#.repeat(100);
-        let body = CachedBody::new(json.clone());
-        let gz = body.encoded(Encoding::Gzip).await;
+        let body = Body::new(json.clone());
+        let (gz, made) = body.encoded(Encoding::Gzip).await;
+        assert!(made);
+        assert_eq!(body.bytes(), json.len() + gz.len());
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
         assert_eq!(plain, json);
-        let br = body.encoded(Encoding::Brotli).await;
+        let (br, _) = body.encoded(Encoding::Brotli).await;
+        assert_eq!(body.bytes(), json.len() + gz.len() + br.len());
+        assert!(!body.encoded(Encoding::Gzip).await.1, "made once");
         let mut plain = Vec::new();
         brotli::BrotliDecompress(&mut &br[..], &mut plain).unwrap();
         assert_eq!(plain, json);
