@@ -80,9 +80,14 @@ async fn load(
                         .timeout(Duration::from_secs(60))
                         .send()
                         .await;
-                    match sent {
-                        Ok(r) if r.status().is_success() && r.bytes().await.is_ok() => ok += 1,
-                        _ => other += 1,
+                    let answered = match sent {
+                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if answered {
+                        ok += 1;
+                    } else {
+                        other += 1;
                     }
                 }
                 (ok, other)

@@ -75,7 +75,7 @@ impl Body {
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             (r, false)
         } else {
-            let encoding = Encoding::negotiate(request);
+            let encoding = Encoding::negotiate(request, self.json.len());
             let (bytes, made) = self.encoded(encoding).await;
             let mut r = Response::new(HttpBody::from(bytes));
             r.headers_mut().insert(
@@ -118,8 +118,9 @@ enum Encoding {
 }
 
 impl Encoding {
-    /// Brotli when accepted, else gzip, else none (`q=0` refuses).
-    fn negotiate(request: &HeaderMap) -> Encoding {
+    /// Brotli when accepted (gzip instead, when also accepted, for a body of more than
+    /// `BROTLI_UP_TO` bytes), else gzip, else none (`q=0` refuses).
+    fn negotiate(request: &HeaderMap, size: usize) -> Encoding {
         let accepted = |name: &str| {
             request.get_all(header::ACCEPT_ENCODING).iter().any(|v| {
                 v.to_str().unwrap_or_default().split(',').any(|item| {
@@ -133,9 +134,10 @@ impl Encoding {
                 })
             })
         };
-        if accepted("br") {
+        let gzip = accepted("gzip");
+        if accepted("br") && (size <= compress::BROTLI_UP_TO || !gzip) {
             Encoding::Brotli
-        } else if accepted("gzip") {
+        } else if gzip {
             Encoding::Gzip
         } else {
             Encoding::Identity
@@ -168,23 +170,33 @@ mod tests {
 
     #[test]
     fn negotiates_encodings() {
-        assert_eq!(Encoding::negotiate(&headers(&[])), Encoding::Identity);
+        assert_eq!(Encoding::negotiate(&headers(&[]), 10), Encoding::Identity);
         assert_eq!(
-            Encoding::negotiate(&headers(&[("accept-encoding", "gzip, deflate")])),
+            Encoding::negotiate(&headers(&[("accept-encoding", "gzip, deflate")]), 10),
             Encoding::Gzip
         );
         assert_eq!(
-            Encoding::negotiate(&headers(&[("accept-encoding", "gzip, deflate, br")])),
+            Encoding::negotiate(&headers(&[("accept-encoding", "gzip, deflate, br")]), 10),
             Encoding::Brotli
         );
         assert_eq!(
-            Encoding::negotiate(&headers(&[("accept-encoding", "br;q=0, gzip;q=0.5")])),
+            Encoding::negotiate(&headers(&[("accept-encoding", "br;q=0, gzip;q=0.5")]), 10),
             Encoding::Gzip
         );
         assert_eq!(
-            Encoding::negotiate(&headers(&[("accept-encoding", "identity")])),
+            Encoding::negotiate(&headers(&[("accept-encoding", "identity")]), 10),
             Encoding::Identity
         );
+    }
+
+    #[test]
+    fn a_body_past_brotlis_size_goes_as_gzip_where_gzip_is_accepted() {
+        let big = compress::BROTLI_UP_TO + 1;
+        let both = headers(&[("accept-encoding", "gzip, br")]);
+        assert_eq!(Encoding::negotiate(&both, big), Encoding::Gzip);
+        assert_eq!(Encoding::negotiate(&both, big - 1), Encoding::Brotli);
+        let br = headers(&[("accept-encoding", "br")]);
+        assert_eq!(Encoding::negotiate(&br, big), Encoding::Brotli);
     }
 
     #[test]

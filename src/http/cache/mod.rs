@@ -215,3 +215,72 @@ impl ResponseCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::tickets::ChoiceColumn;
+    use axum::http::header::ACCEPT_ENCODING;
+
+    fn cache(max_mib: u64) -> ResponseCache {
+        ResponseCache::new(
+            Duration::from_secs(60),
+            max_mib,
+            Arc::new(Metrics::default()),
+        )
+    }
+
+    fn key(generation: u64) -> JsonKey {
+        JsonKey::Choices {
+            generation,
+            column: ChoiceColumn::Cluster,
+        }
+    }
+
+    async fn weighed_kib(cache: &ResponseCache) -> u64 {
+        let moka = cache.cache.as_ref().expect("caching on");
+        moka.run_pending_tasks().await;
+        moka.weighted_size()
+    }
+
+    #[tokio::test]
+    async fn an_entry_weighs_its_json_then_the_encodings_made_of_it() {
+        let cache = cache(64);
+        let json = br#"{"a":[1,2,3],"b":"x"}"#.repeat(10_000);
+        let entry = cache
+            .json(key(1), async { Ok(json.clone()) })
+            .await
+            .unwrap();
+        let kib = |bytes: usize| bytes.div_ceil(1024) as u64 + 1;
+        assert_eq!(weighed_kib(&cache).await, kib(json.len()));
+        let mut gzip = HeaderMap::new();
+        gzip.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        cache.respond(&entry, &gzip).await;
+        let grown = entry.body.bytes();
+        assert!(grown > json.len());
+        assert_eq!(weighed_kib(&cache).await, kib(grown));
+        // A hit is the same entry: nothing new to weigh.
+        let again = cache.json(key(1), async { unreachable!() }).await.unwrap();
+        assert!(Arc::ptr_eq(&again.body, &entry.body));
+    }
+
+    #[tokio::test]
+    async fn the_bound_holds_and_zero_turns_the_cache_off() {
+        let cache = cache(1);
+        for generation in 0..5 {
+            let json = vec![b' '; 400 * 1024];
+            cache
+                .json(key(generation), async { Ok(json) })
+                .await
+                .unwrap();
+        }
+        assert!(weighed_kib(&cache).await <= 1024);
+        assert!(super::ResponseCache::new(
+            Duration::from_secs(60),
+            0,
+            Arc::new(Metrics::default())
+        )
+        .cache
+        .is_none());
+    }
+}
