@@ -43,7 +43,7 @@ fn request(n: u64, as_of: DateTime<Utc>, ids: &[String]) -> (String, &'static st
             format!("/api/v1/inc/nearest?lat={lat:.2}&lon=36.82&limit=20")
         }
         5 => {
-            let by = ["assigned_team", "owner"][(round % 2) as usize];
+            let by = ["team", "owner"][(round % 2) as usize];
             format!("/api/v1/inc/teams?by={by}&window={window}&as_of={fresh}")
         }
         6 => "/api/v1/inc/teams?window=week".into(),
