@@ -176,6 +176,10 @@ pub struct ApiConfig {
     /// How long a dashboard response stays cached, in seconds.
     #[arg(long, env = "CACHE_TTL_SECS", default_value_t = 60)]
     pub cache_ttl_secs: u64,
+    /// The response cache's bound in MiB: an entry counts its JSON, its compressed copies
+    /// and the typed value it keeps for other readers. 0 turns the cache off.
+    #[arg(long, env = "CACHE_MAX_MB", default_value_t = 256)]
+    pub cache_max_mb: u64,
     /// A request taking longer is answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

@@ -14,6 +14,7 @@ pub mod history;
 pub mod http;
 pub mod ingest;
 pub mod live;
+pub mod memory;
 pub mod metrics;
 pub mod params;
 pub mod push;

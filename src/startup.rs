@@ -94,7 +94,11 @@ impl Application {
         let listener = TcpListener::bind(&settings.http.listen_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen_addr))?;
-        let cache = ResponseCache::new(Duration::from_secs(api.cache_ttl_secs), metrics.clone());
+        let cache = ResponseCache::new(
+            Duration::from_secs(api.cache_ttl_secs),
+            api.cache_max_mb,
+            metrics.clone(),
+        );
         let read = crate::db::connect_read(&settings.db, &pool)?;
         let live = Live::new(read.clone(), metrics.clone(), {
             let cache = cache.clone();

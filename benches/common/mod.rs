@@ -151,6 +151,24 @@ pub async fn fresh_store(
     Ok((url, pool, t.elapsed().as_secs_f64()))
 }
 
+/// Reopens the most recently created closed tickets of the store at `db_url` until
+/// `open` are open: the generator's backlog is crew-sized (~2,600), a national one is
+/// not. Their points are already resolved.
+pub async fn reopen(db_url: &str, open: u64) -> anyhow::Result<()> {
+    // On its own connection: the pool's statement timeout is for the read path.
+    let mut conn = PgConnection::connect(db_url).await?;
+    sqlx::raw_sql(&format!(
+        "SET statement_timeout = 0;
+         UPDATE tickets.inc SET is_actionable = true, normalized_status = 'OPEN', closed_at = NULL
+         WHERE ticket_id IN (SELECT ticket_id FROM tickets.inc WHERE NOT is_actionable
+                             ORDER BY created_at_service DESC NULLS LAST
+                             LIMIT greatest(0, {open} - (SELECT count(*) FROM tickets.inc WHERE is_actionable)))"
+    ))
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}
+
 /// The ingest lock, as a writer takes it.
 pub async fn writer_lock(pool: &PgPool) -> anyhow::Result<IngestLock> {
     Ok(IngestLock::acquire_from(pool, Duration::from_secs(60), || {}).await?)

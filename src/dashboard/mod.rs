@@ -7,6 +7,7 @@ pub mod recent;
 pub mod render;
 pub mod replay;
 pub mod round;
+mod size;
 pub mod sla;
 
 use std::sync::Arc;

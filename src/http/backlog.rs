@@ -8,10 +8,11 @@ use axum::response::Response;
 use chrono::Utc;
 
 use super::auth::Reader;
-use super::cache::CachedBody;
+use super::cache::{BacklogKey, Body, Entry};
+use super::dashboard::blocking;
 use super::error::ApiError;
 use super::schemas::{Bound, CachedReadResponses, FilterParams};
-use super::{AppState, CacheKey};
+use super::AppState;
 use crate::eat::EatTime;
 use crate::history::backlog::Interval;
 use crate::history::params::{self, BacklogRequest};
@@ -48,32 +49,33 @@ pub async fn backlog(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = params::parse(query.as_deref().unwrap_or(""), Utc::now())?;
-    let body = cached(&app, request).await?;
-    Ok(body.respond(&headers, app.cache.ttl).await)
+    let (entry, _) = cached(&app, request).await?;
+    Ok(app.cache.respond(&entry, &headers).await)
 }
 
-/// The request's cache entry, built on a miss: what the route sends and what the
-/// Grafana datasource plots.
-pub async fn cached(app: &AppState, request: BacklogRequest) -> Result<Arc<CachedBody>, ApiError> {
-    let key = CacheKey::Backlog {
+/// The request's cache entry and its series, built on a miss: what the route sends and
+/// what the Grafana datasource plots.
+pub async fn cached(
+    app: &AppState,
+    request: BacklogRequest,
+) -> Result<(Entry, Arc<Backlog>), ApiError> {
+    let key = BacklogKey {
         generation: app.live.fresh().await.generation,
         from: request.fixed_from,
         to: request.fixed_to,
         interval: request.interval,
         filters: request.filters.clone(),
     };
-    app.cache
-        .get_or_build_body(key, build(app.clone(), request))
-        .await
+    app.cache.backlog(key, build(app.clone(), request)).await
 }
 
 /// Reads the sealed hours and the versions of the buckets they leave, then computes and
-/// serialises the series off the async threads; the entry keeps the typed payload for
+/// serialises the series off the async threads; the entry keeps the typed series for
 /// Grafana beside the bytes.
-pub async fn build(app: AppState, request: BacklogRequest) -> Result<CachedBody, ApiError> {
+async fn build(app: AppState, request: BacklogRequest) -> Result<(Body, Backlog), ApiError> {
     let target = app.rules.sla_target_hours;
     let parts = Parts::read(&app.read, &request.buckets, &request.filters, target).await?;
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let capture_start = parts.capture_start;
         let points = parts.series(&request.filters, target);
         let payload = Backlog {
@@ -84,9 +86,8 @@ pub async fn build(app: AppState, request: BacklogRequest) -> Result<CachedBody,
             capture_started_at: capture_start.map(EatTime),
             points,
         };
-        let json = serde_json::to_vec(&payload).map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(CachedBody::of(json, Arc::new(payload)))
+        let json = serde_json::to_vec(&payload).map_err(ApiError::internal)?;
+        Ok((Body::new(json), payload))
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
 }

@@ -6,10 +6,10 @@ use axum::response::Response;
 use chrono::Utc;
 
 use super::auth::Reader;
-use super::cache::CachedBody;
+use super::cache::{Body, DashboardKey, Entry};
 use super::error::ApiError;
 use super::schemas::{CachedReadResponses, FilterParams, Instant, WindowParams};
-use super::{AppState, CacheKey, DashboardKey};
+use super::AppState;
 use crate::dashboard::freshness::Freshness;
 use crate::dashboard::replay::{self, Replay, ReplayMode};
 use crate::dashboard::{self, render, Dashboard, Payload, Rows, WindowRows};
@@ -51,28 +51,25 @@ pub async fn dashboard(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = params::parse(query.as_deref().unwrap_or(""), Utc::now())?;
-    let body = cached(&app, request).await?;
-    Ok(body.respond(&headers, app.cache.ttl).await)
+    let (entry, _) = cached(&app, request).await?;
+    Ok(app.cache.respond(&entry, &headers).await)
 }
 
-/// The request's cache entry: its JSON and its typed `Payload`, built on a miss.
+/// The request's cache entry and its typed `Payload`, built on a miss.
 pub async fn cached(
     app: &AppState,
     request: DashboardRequest,
-) -> Result<Arc<CachedBody>, ApiError> {
+) -> Result<(Entry, Arc<Payload>), ApiError> {
     let open = app.live.fresh().await;
-    let key = CacheKey::Dashboard(DashboardKey::of(&request, open.generation));
+    let key = DashboardKey::of(&request, open.generation);
     app.cache
-        .get_or_build_body(key, build(app.clone(), open, request))
+        .dashboard(key, build(app.clone(), open, request))
         .await
 }
 
 /// The typed payload of a request, from (or into) the same cache entry as its JSON.
 pub async fn payload(app: &AppState, request: DashboardRequest) -> Result<Arc<Payload>, ApiError> {
-    cached(app, request)
-        .await?
-        .typed()
-        .ok_or_else(|| ApiError::Internal("a dashboard entry without its payload".into()))
+    Ok(cached(app, request).await?.1)
 }
 
 /// The rows a payload at the request's `as_of` is computed from (`timetravel.md`): the
@@ -116,7 +113,7 @@ async fn build(
     app: AppState,
     open: Arc<OpenSet>,
     request: DashboardRequest,
-) -> Result<CachedBody, ApiError> {
+) -> Result<(Body, Payload), ApiError> {
     let started = std::time::Instant::now();
     let (rows, state) = tokio::try_join!(rows(&app, &open, &request), async {
         Ok::<_, ApiError>(app.live.import_state().await?)
@@ -140,10 +137,9 @@ async fn build(
         let freshness = Freshness::at(&state, request.window.as_of, rules.stale_after);
         let payload = dashboard::compute(rows, &request, freshness, &rules);
         let built = started.elapsed();
-        let json =
-            render::write_json(&payload, heads).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let json = render::write_json(&payload, heads).map_err(ApiError::internal)?;
         tracing::debug!(?queried, ?built, serialised = ?started.elapsed(), "dashboard built");
-        Ok(CachedBody::of(json, Arc::new(payload)))
+        Ok((Body::new(json), payload))
     })
     .await
 }
@@ -154,5 +150,5 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::internal)?
 }

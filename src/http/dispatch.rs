@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::auth::Reader;
-use super::cache::CachedBody;
+use super::cache::{DashboardKey, JsonKey};
 use super::dashboard::{blocking, rows};
 use super::error::{ApiError, ErrorBody};
 use super::schemas::{CachedReadResponses, FilterParams, Instant, StatusParam, Text, WindowParams};
-use super::{AppState, CacheKey, DashboardKey};
+use super::AppState;
 use crate::dashboard::freshness::{Freshness, ImportState};
 use crate::dashboard::{self, Payload, WindowRows};
 use crate::dispatch::nearest::{self, NearestAnswer};
@@ -57,8 +57,7 @@ pub async fn nearest(
     let rules = app.rules;
     let json = blocking(move || {
         let near = nearest::nearest(&open.tickets, &request, &rules);
-        serde_json::to_vec(&nearest::answer(&near, &request))
-            .map_err(|e| ApiError::Internal(e.to_string()))
+        serde_json::to_vec(&nearest::answer(&near, &request)).map_err(ApiError::internal)
     })
     .await?;
     Ok((
@@ -104,12 +103,12 @@ pub async fn teams(
     let by = By::parse(q.take("by").as_deref())?;
     let request = q.request(Utc::now())?;
     let open = app.live.fresh().await;
-    let key = CacheKey::Teams(by, DashboardKey::of(&request, open.generation));
-    let body = app
+    let key = JsonKey::Teams(by, DashboardKey::of(&request, open.generation));
+    let entry = app
         .cache
-        .get_or_build_body(key, build_teams(app.clone(), open, request, by))
+        .json(key, build_teams(app.clone(), open, request, by))
         .await?;
-    Ok(body.respond(&headers, app.cache.ttl).await)
+    Ok(app.cache.respond(&entry, &headers).await)
 }
 
 /// The table over the request's typed payload, computed without the dashboard's JSON
@@ -119,7 +118,7 @@ async fn build_teams(
     open: Arc<OpenSet>,
     request: DashboardRequest,
     by: By,
-) -> Result<CachedBody, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let rows = rows(&app, &open, &request).await?;
     let rules = app.rules;
     let payload = blocking(move || {
@@ -129,8 +128,7 @@ async fn build_teams(
     })
     .await?;
     let teams = teams_of(&app, &payload, by).await?;
-    let json = serde_json::to_vec(&teams).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(CachedBody::of(json, Arc::new(teams)))
+    serde_json::to_vec(&teams).map_err(ApiError::internal)
 }
 
 /// The teams table of a payload, with the closures attributed from the history (held in

@@ -70,8 +70,10 @@ pub enum ApiError {
     /// A limit of this replica is reached (e.g. `EVENTS_MAX_CLIENTS`); says which.
     #[error("busy: {0}")]
     Busy(String),
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A bug or a broken invariant (e.g. a value that does not serialise): its cause
+    /// goes to the log, never to the client.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// One error answered to every request waiting on the same cache entry.
     #[error(transparent)]
     Shared(Arc<ApiError>),
@@ -165,6 +167,11 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// An internal error caused by `cause` (an error, or a message).
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+        ApiError::Internal(cause.into())
+    }
+
     /// What a client is told about this error, for a body that reports it later (an
     /// import job's failure, whose cause the ingester logged).
     pub fn body(&self) -> ErrorBody {
@@ -232,4 +239,37 @@ pub fn error_response(
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_logs_its_cause_once_and_tells_the_client_none_of_it() {
+        let cause = serde_json::from_str::<u8>("300").unwrap_err();
+        let text = cause.to_string();
+        let e = ApiError::internal(cause);
+        assert_eq!(
+            crate::telemetry::chain(&e),
+            format!("internal error: {text}")
+        );
+        let body = e.body();
+        assert_eq!(body.error, "internal error");
+        assert!(!body.detail.contains(&text));
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let e = ApiError::Database(sqlx::Error::PoolTimedOut);
+        assert_eq!(
+            crate::telemetry::chain(&e),
+            format!("database: {}", sqlx::Error::PoolTimedOut)
+        );
+        let shared = ApiError::Shared(Arc::new(ApiError::internal("a message")));
+        assert_eq!(
+            crate::telemetry::chain(&shared),
+            "internal error: a message"
+        );
+    }
 }

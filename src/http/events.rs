@@ -175,15 +175,21 @@ async fn describe(app: &AppState) -> DataChanged {
         app.live.import_state(),
         async {
             let request = crate::params::parse("", now).ok()?;
-            super::dashboard::cached(app, request).await.ok()
+            super::dashboard::cached(app, request)
+                .await
+                .ok()
+                .map(|(e, _)| e)
         },
         async {
             let request = crate::history::params::parse("", now).ok()?;
-            super::backlog::cached(app, request).await.ok()
+            super::backlog::cached(app, request)
+                .await
+                .ok()
+                .map(|(e, _)| e)
         },
     );
-    let etag = |body: Option<std::sync::Arc<super::cache::CachedBody>>| {
-        body.and_then(|b| b.etag().to_str().ok().map(str::to_owned))
+    let etag = |entry: Option<super::cache::Entry>| {
+        entry.and_then(|e| e.etag().to_str().ok().map(str::to_owned))
     };
     let (import_id, snapshot_key) = match import {
         Ok(Some((id, key))) => (Some(id), Some(key)),

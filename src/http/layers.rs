@@ -94,7 +94,7 @@ fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = message, "a request handler panicked");
-    ApiError::Internal(format!("panic: {message}")).into_response()
+    ApiError::internal(format!("panic: {message}")).into_response()
 }
 
 /// Error responses made outside our handlers (axum's extractor rejections, 405 Method

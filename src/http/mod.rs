@@ -29,73 +29,15 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::dashboard::Rules;
-use crate::dispatch::teams::By;
-use crate::history::backlog::Interval;
 use crate::ingest::run::Ingester;
 use crate::live::Live;
 use crate::metrics::{Metrics, RouteLabels};
-use crate::params::window::WindowKind;
-use crate::params::{DashboardRequest, Filters};
-use crate::read::tickets::ChoiceColumn;
 use crate::supervise::Supervisor;
 use auth::Tokens;
 use cache::ResponseCache;
-
-/// What a cached response depends on.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CacheKey {
-    Dashboard(DashboardKey),
-    /// The teams table over the dashboard payload of that key.
-    Teams(By, DashboardKey),
-    Choices {
-        /// The open set's generation: the choices are as fresh as it.
-        generation: u64,
-        column: ChoiceColumn,
-    },
-    /// A ticket's timeline.
-    Timeline {
-        generation: u64,
-        ticket_id: String,
-    },
-    Backlog {
-        generation: u64,
-        /// `None` where the bound follows the server clock.
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-        interval: Interval,
-        filters: Filters,
-    },
-}
-
-/// What a dashboard payload depends on.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DashboardKey {
-    /// The open set's generation (see `live`).
-    pub generation: u64,
-    pub kind: WindowKind,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    /// Only when the client fixed it; otherwise the payload is "now" within the TTL.
-    pub as_of: Option<DateTime<Utc>>,
-    pub filters: Filters,
-}
-
-impl DashboardKey {
-    pub fn of(request: &DashboardRequest, generation: u64) -> DashboardKey {
-        DashboardKey {
-            generation,
-            kind: request.window.kind,
-            from: request.window.from,
-            to: request.window.to,
-            as_of: request.as_of_given.then_some(request.window.as_of),
-            filters: request.filters.clone(),
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -109,7 +51,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub ingester: Ingester,
     pub tokens: Tokens,
-    pub cache: ResponseCache<CacheKey>,
+    pub cache: ResponseCache,
     pub rules: Rules,
     pub map: map::MapConfig,
     pub live: Live,

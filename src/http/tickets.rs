@@ -7,10 +7,11 @@ use axum::Json;
 use chrono::Utc;
 
 use super::auth::Reader;
+use super::cache::JsonKey;
 use super::error::{ApiError, ErrorBody};
 use super::input::NoParameters;
 use super::schemas::{Segment, TicketRefusals};
-use super::{AppState, CacheKey};
+use super::AppState;
 use crate::dashboard::freshness::Freshness;
 use crate::history::{
     self,
@@ -68,14 +69,14 @@ pub async fn ticket_history(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let generation = app.live.fresh().await.generation;
-    let key = CacheKey::Timeline {
+    let key = JsonKey::Timeline {
         generation,
         ticket_id: ticket_id.clone(),
     };
     let read = app.read.clone();
-    let body = app
+    let entry = app
         .cache
-        .get_or_build(key, async move {
+        .json(key, async move {
             let (versions, span) = tokio::try_join!(
                 history::read::timeline(&read, &ticket_id),
                 history::read::span(&read),
@@ -84,10 +85,10 @@ pub async fn ticket_history(
                 return Err(ApiError::NotFound(format!("no ticket {ticket_id:?}")));
             }
             let timeline = timeline::timeline(ticket_id, span.capture_started_at, versions);
-            serde_json::to_vec(&timeline).map_err(|e| ApiError::Internal(e.to_string()))
+            serde_json::to_vec(&timeline).map_err(ApiError::internal)
         })
         .await?;
-    Ok(body.respond(&headers, app.cache.ttl).await)
+    Ok(app.cache.respond(&entry, &headers).await)
 }
 
 /// The `freshness` object of the dashboard, alone (never cached).
@@ -152,12 +153,12 @@ async fn choices(
 ) -> Result<Response, ApiError> {
     let pool = app.read.clone();
     let generation = app.live.fresh().await.generation;
-    let body = app
+    let entry = app
         .cache
-        .get_or_build(CacheKey::Choices { generation, column }, async move {
+        .json(JsonKey::Choices { generation, column }, async move {
             let rows = tickets::choices(&pool, column).await?;
-            serde_json::to_vec(&rows).map_err(|e| ApiError::Internal(e.to_string()))
+            serde_json::to_vec(&rows).map_err(ApiError::internal)
         })
         .await?;
-    Ok(body.respond(&headers, app.cache.ttl).await)
+    Ok(app.cache.respond(&entry, &headers).await)
 }

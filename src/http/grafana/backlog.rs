@@ -91,10 +91,7 @@ impl Series {
         if let Some((_, payload)) = self.0.iter().find(|(r, _)| *r == request) {
             return Ok(payload.clone());
         }
-        let payload = cached(app, request.clone())
-            .await?
-            .typed::<Backlog>()
-            .ok_or_else(|| ApiError::Internal("a backlog entry without its payload".into()))?;
+        let (_, payload) = cached(app, request.clone()).await?;
         self.0.push((request, payload.clone()));
         Ok(payload)
     }
