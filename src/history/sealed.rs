@@ -122,6 +122,11 @@ pub struct Parts {
 }
 
 impl Parts {
+    /// The versions read to compute the buckets the sealed hours leave.
+    pub fn versions(&self) -> usize {
+        self.runs.iter().map(|(_, v)| v.len()).sum()
+    }
+
     /// Reads them for `buckets` (in order).
     pub async fn read(
         db: &PgPool,

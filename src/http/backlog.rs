@@ -72,9 +72,12 @@ pub async fn cached(
 /// Reads the sealed hours and the versions of the buckets they leave, then computes and
 /// serialises the series off the async threads; the entry keeps the typed series for
 /// Grafana beside the bytes.
+#[tracing::instrument(name = "backlog_build", skip_all,
+    fields(interval = ?request.interval, buckets = request.buckets.len(), versions))]
 async fn build(app: AppState, request: BacklogRequest) -> Result<(Body, Backlog), ApiError> {
     let target = app.rules.sla_target_hours;
     let parts = Parts::read(&app.read, &request.buckets, &request.filters, target).await?;
+    tracing::Span::current().record("versions", parts.versions());
     blocking(move || {
         let capture_start = parts.capture_start;
         let points = parts.series(&request.filters, target);
