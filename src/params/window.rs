@@ -80,89 +80,82 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        eat::instant(s)
     }
 
-    fn bounds(kind: WindowKind, as_of: &str) -> (String, String) {
-        let w = Window::around(kind, at(as_of));
-        (eat::rfc3339(w.from), eat::rfc3339(w.to))
+    /// `(as_of, from, to)` cases of a kind, as RFC 3339 (`to` empty: not checked).
+    fn windows(kind: WindowKind, cases: &[(&str, &str, &str)]) {
+        for (as_of, from, to) in cases {
+            let w = Window::around(kind, at(as_of));
+            assert_eq!(eat::rfc3339(w.from), *from, "{kind:?} around {as_of}");
+            if !to.is_empty() {
+                assert_eq!(eat::rfc3339(w.to), *to, "{kind:?} around {as_of}");
+            }
+        }
     }
 
     #[test]
     fn today_follows_eat_midnight_not_utc_midnight() {
-        // 22:30 UTC on the 15th is already 01:30 EAT on the 16th.
-        assert_eq!(
-            bounds(WindowKind::Today, "2026-06-15T22:30:00Z"),
-            (
-                "2026-06-16T00:00:00+03:00".into(),
-                "2026-06-17T00:00:00+03:00".into()
-            )
-        );
-        // 20:59:59 UTC is 23:59:59 EAT, still the 15th.
-        assert_eq!(
-            bounds(WindowKind::Today, "2026-06-15T20:59:59Z").0,
-            "2026-06-15T00:00:00+03:00"
+        windows(
+            WindowKind::Today,
+            &[
+                // 22:30 UTC on the 15th is already 01:30 EAT on the 16th.
+                (
+                    "2026-06-15T22:30:00Z",
+                    "2026-06-16T00:00:00+03:00",
+                    "2026-06-17T00:00:00+03:00",
+                ),
+                // 20:59:59 UTC is 23:59:59 EAT, still the 15th.
+                ("2026-06-15T20:59:59Z", "2026-06-15T00:00:00+03:00", ""),
+            ],
         );
     }
 
     #[test]
     fn week_starts_on_the_iso_monday() {
-        // Tuesday 16 June 2026 → Monday the 15th.
-        assert_eq!(
-            bounds(WindowKind::Week, "2026-06-16T10:00:00+03:00"),
-            (
-                "2026-06-15T00:00:00+03:00".into(),
-                "2026-06-22T00:00:00+03:00".into()
-            )
-        );
-        // Sunday belongs to the week that began six days before.
-        assert_eq!(
-            bounds(WindowKind::Week, "2026-06-21T23:59:00+03:00").0,
-            "2026-06-15T00:00:00+03:00"
-        );
-        // Monday 00:00 EAT starts a new week (Sunday 21:00 UTC).
-        assert_eq!(
-            bounds(WindowKind::Week, "2026-06-21T21:00:00Z").0,
-            "2026-06-22T00:00:00+03:00"
-        );
-        // A week across the year end.
-        assert_eq!(
-            bounds(WindowKind::Week, "2027-01-01T12:00:00+03:00"),
-            (
-                "2026-12-28T00:00:00+03:00".into(),
-                "2027-01-04T00:00:00+03:00".into()
-            )
+        windows(
+            WindowKind::Week,
+            &[
+                // Tuesday 16 June 2026 → Monday the 15th.
+                (
+                    "2026-06-16T10:00:00+03:00",
+                    "2026-06-15T00:00:00+03:00",
+                    "2026-06-22T00:00:00+03:00",
+                ),
+                // Sunday belongs to the week that began six days before.
+                ("2026-06-21T23:59:00+03:00", "2026-06-15T00:00:00+03:00", ""),
+                // Monday 00:00 EAT starts a new week (Sunday 21:00 UTC).
+                ("2026-06-21T21:00:00Z", "2026-06-22T00:00:00+03:00", ""),
+                // A week across the year end.
+                (
+                    "2027-01-01T12:00:00+03:00",
+                    "2026-12-28T00:00:00+03:00",
+                    "2027-01-04T00:00:00+03:00",
+                ),
+            ],
         );
     }
 
     #[test]
     fn month_ends_december_and_leap_february() {
-        assert_eq!(
-            bounds(WindowKind::Month, "2026-12-31T23:59:59+03:00"),
-            (
-                "2026-12-01T00:00:00+03:00".into(),
-                "2027-01-01T00:00:00+03:00".into()
-            )
+        windows(
+            WindowKind::Month,
+            &[
+                (
+                    "2026-12-31T23:59:59+03:00",
+                    "2026-12-01T00:00:00+03:00",
+                    "2027-01-01T00:00:00+03:00",
+                ),
+                (
+                    "2028-02-29T08:00:00+03:00",
+                    "2028-02-01T00:00:00+03:00",
+                    "2028-03-01T00:00:00+03:00",
+                ),
+            ],
         );
-        assert_eq!(
-            bounds(WindowKind::Month, "2028-02-29T08:00:00+03:00"),
-            (
-                "2028-02-01T00:00:00+03:00".into(),
-                "2028-03-01T00:00:00+03:00".into()
-            )
-        );
-        assert_eq!(
-            Window::around(WindowKind::Month, at("2028-02-29T08:00:00+03:00"))
-                .days()
-                .len(),
-            29
-        );
-        assert_eq!(
-            Window::around(WindowKind::Month, at("2026-04-10T08:00:00+03:00"))
-                .days()
-                .len(),
-            30
-        );
+        let days = |as_of| Window::around(WindowKind::Month, at(as_of)).days().len();
+        assert_eq!(days("2028-02-29T08:00:00+03:00"), 29);
+        assert_eq!(days("2026-04-10T08:00:00+03:00"), 30);
     }
 
     #[test]
