@@ -12,9 +12,9 @@ mod common;
 
 use std::time::Instant;
 
-use common::{arg, drop_store, fresh_store, percentile, write_snapshot};
+use common::{arg, drop_store, fresh_store, percentile, reopen, write_snapshot};
 use serde_json::Value;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 
 const AS_OF: &str = "2026-06-16T10:00:00+03:00";
 const LIMIT: u32 = 10;
@@ -50,19 +50,7 @@ async fn store(
     write_snapshot(&path, rows, 1, as_of)?;
     let (db_url, pool, secs) = fresh_store(server_url, "ft_bench_near", &path).await?;
     if let Some(open) = open {
-        // The generator's backlog is crew-sized (~2,600): reopen recent closed tickets
-        // up to the size asked for (their points are already resolved).
-        // On its own connection: the pool's statement timeout is for the read path.
-        let mut conn = PgConnection::connect(&db_url).await?;
-        sqlx::raw_sql(&format!(
-            "SET statement_timeout = 0;
-             UPDATE tickets.inc SET is_actionable = true, normalized_status = 'OPEN', closed_at = NULL
-             WHERE ticket_id IN (SELECT ticket_id FROM tickets.inc WHERE NOT is_actionable
-                                 ORDER BY created_at_service DESC NULLS LAST
-                                 LIMIT greatest(0, {open} - (SELECT count(*) FROM tickets.inc WHERE is_actionable)))"
-        ))
-        .execute(&mut conn)
-        .await?;
+        reopen(&db_url, open).await?;
     }
     sqlx::query("ANALYZE tickets.inc").execute(&pool).await?;
     std::fs::remove_file(&path)?;

@@ -38,6 +38,9 @@ pub struct OpenSet {
     /// Capture start and the newest history time, read with the set: they choose the
     /// mode of a payload at `as_of` (`dashboard::replay`).
     pub history: HistorySpan,
+    /// The current rows' untracked fields that recorded payloads of this generation
+    /// have read (filled as they need them).
+    pub places: db::places::Places,
 }
 
 /// A change announced but not loaded yet.
@@ -241,6 +244,7 @@ impl Live {
             tickets: tickets.into(),
             heads,
             history,
+            places: Default::default(),
         });
         Ok(())
     }

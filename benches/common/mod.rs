@@ -151,6 +151,23 @@ pub async fn fresh_store(
     Ok((url, pool, t.elapsed().as_secs_f64()))
 }
 
+/// Makes `open` tickets open: the generator's backlog is crew-sized (~2,600), so recent
+/// closed tickets are reopened up to that size (their points are already resolved). On
+/// its own connection: the pool's statement timeout is for the read path.
+pub async fn reopen(db_url: &str, open: u64) -> anyhow::Result<()> {
+    let mut conn = PgConnection::connect(db_url).await?;
+    sqlx::raw_sql(&format!(
+        "SET statement_timeout = 0;
+         UPDATE tickets.inc SET is_actionable = true, normalized_status = 'OPEN', closed_at = NULL
+         WHERE ticket_id IN (SELECT ticket_id FROM tickets.inc WHERE NOT is_actionable
+                             ORDER BY created_at_service DESC NULLS LAST
+                             LIMIT greatest(0, {open} - (SELECT count(*) FROM tickets.inc WHERE is_actionable)))"
+    ))
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}
+
 /// The ingest lock, as a writer takes it.
 pub async fn writer_lock(pool: &PgPool) -> anyhow::Result<IngestLock> {
     Ok(IngestLock::acquire_from(pool, Duration::from_secs(60), || {}).await?)

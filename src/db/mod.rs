@@ -2,6 +2,7 @@
 
 pub mod attribution;
 pub mod lock;
+pub mod places;
 pub mod tickets;
 pub mod wal;
 
