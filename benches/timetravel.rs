@@ -118,9 +118,11 @@ async fn build_history(pool: &PgPool, shape: &Shape) -> anyhow::Result<(i64, f64
     .await?;
     // As autovacuum would: the visibility map lets the recorded branches read index
     // pages only.
-    sqlx::raw_sql("VACUUM ANALYZE tickets.inc_history; VACUUM ANALYZE tickets.inc")
-        .execute(&mut *conn)
-        .await?;
+    for table in ["tickets.inc_history", "tickets.inc"] {
+        sqlx::query(&format!("VACUUM ANALYZE {table}"))
+            .execute(&mut *conn)
+            .await?;
+    }
     let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inc_history")
         .fetch_one(pool)
         .await?;

@@ -42,8 +42,8 @@ fn ticket_select(tracked: &str, other: &str) -> String {
         .iter()
         .map(|name| {
             // The key is the version's too.
-            let is_tracked = *name == "ticket_id"
-                || COLUMNS.iter().any(|c| c.tracked && c.name == *name);
+            let is_tracked =
+                *name == "ticket_id" || COLUMNS.iter().any(|c| c.tracked && c.name == *name);
             let prefix = if is_tracked { tracked } else { other };
             match *name {
                 "is_actionable" => format!("COALESCE({prefix}{name}, false) AS {name}"),
