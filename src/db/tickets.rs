@@ -35,13 +35,12 @@ pub(super) const TICKET_FIELDS: [&str; 17] = [
     "geo_source",
 ];
 
-/// The `Ticket` columns as a select list: the history's tracked fields
+/// The `Ticket` columns as a select list: the key and the history's tracked fields
 /// (`ingest::columns`) prefixed with `tracked`, the others with `other`.
 fn ticket_select(tracked: &str, other: &str) -> String {
     TICKET_FIELDS
         .iter()
         .map(|name| {
-            // The key is the version's too.
             let is_tracked =
                 *name == "ticket_id" || COLUMNS.iter().any(|c| c.tracked && c.name == *name);
             let prefix = if is_tracked { tracked } else { other };
