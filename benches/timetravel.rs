@@ -290,7 +290,7 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
         "SELECT pg_total_relation_size('tickets.inc_history'),
                 (SELECT sum(pg_relation_size(('tickets.' || name)::regclass))::bigint
                  FROM unnest(ARRAY['inc_history_open_span_idx', 'inc_history_closed_cover_idx',
-                                   'inc_history_created_at_idx']) name)",
+                                   'inc_history_created_span_idx']) name)",
     )
     .fetch_one(&pool)
     .await?;
