@@ -1,17 +1,26 @@
-//! Time-travel benchmark: `cargo bench --bench timetravel -- --rows 21312 --days 365 --rate 0.02`.
+//! Time-travel benchmark: `cargo bench --bench timetravel -- --rows 21312 --days 365
+//! --rate 0.02 --big-rows 1000000 --big-open 25000 --big-days 30 --big-rate 0.002`.
 //!
-//! A store of `--rows` generated tickets (imported, so `tickets.inc` holds real rows) whose
-//! history is then replaced, with set-based SQL as in the history bench, by `--days` of
-//! hourly versions where `--rate` of the tickets change each hour (~12 % of versions
-//! actionable; a version that closes an open ticket carries its `closed_at`; each ticket's
-//! creation time is drawn once over the period). Then, against the real server
+//! Two stores, one after the other: `--rows` generated tickets, and `--big-rows` of which
+//! `--big-open` are made open as in the nearest bench (`--big-rows 0` skips it). Each is
+//! imported (so `tickets.inc` holds real rows), then its history is replaced, with
+//! set-based SQL as in the history bench, by `--days` (`--big-days`) of hourly versions
+//! where `--rate` (`--big-rate`) of the tickets change each hour; the share of actionable
+//! versions is the store's open share (12 % for the small store); a version that closes
+//! an open ticket carries its `closed_at`; each ticket's creation time is drawn once over
+//! the period and the 3 days before it (for the big store over the generator's span,
+//! rows / 180 days, so its week holds the generator's rate of creations, not a month's
+//! history's). Then, against the real
+//! server
 //! (`fleettickets serve`), in one run: the uncached week dashboard at a recorded instant
 //! beside the live one on the same store (identity encoding, each request its own
 //! `as_of`, so a miss); the miss path's split (query, compute, serialisation), timed
-//! in-process through the same functions; the SQL a DBA would write for the recorded open
+//! in-process through the same functions (the first miss of a generation, which reads
+//! its tickets' current rows, apart); the SQL a DBA would write for the recorded open
 //! set (the versions valid at `t` joined to the current rows, as JSON); and a slider
-//! sweep of 168 hourly steps (a week), cold then warm, with its cache hits. The database
-//! `ft_bench_timetravel` on `TEST_DATABASE_URL` is dropped after (kept with `--keep`).
+//! sweep of 168 hourly steps (a week), cold then warm, with its cache hits. The databases
+//! `ft_bench_timetravel` and `ft_bench_timetravel_big` on `TEST_DATABASE_URL` are dropped
+//! after (kept with `--keep`).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -20,12 +29,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{arg, drop_store, fresh_store, percentile, write_snapshot};
+use common::{arg, drop_store, fresh_store, percentile, reopen, write_snapshot};
 use fleettickets::dashboard::freshness::{Freshness, ImportState};
 use fleettickets::dashboard::replay::{self, HistorySpan, Replay};
 use fleettickets::dashboard::{self, render, Rows, Rules};
 use fleettickets::params;
 use fleettickets::read;
+use fleettickets::read::places::Places;
 use sqlx::PgPool;
 
 const END: &str = "2026-06-16T00:00:00+03:00";
@@ -44,10 +54,23 @@ fn summary(mut v: Vec<f64>) -> (f64, f64) {
     (percentile(&v, 0.5), percentile(&v, 0.95))
 }
 
+/// A store to measure on.
+struct Shape {
+    name: &'static str,
+    rows: u64,
+    /// Open tickets to make (else the generator's backlog).
+    open: Option<u64>,
+    days: i64,
+    rate: f64,
+    /// Creation times are drawn over this many days before the end.
+    created_days: i64,
+}
+
 /// Replaces the history by `days` of hourly versions of the stored tickets.
-async fn build_history(pool: &PgPool, days: i64, rate: f64) -> anyhow::Result<(i64, f64)> {
+async fn build_history(pool: &PgPool, shape: &Shape) -> anyhow::Result<(i64, f64)> {
     let end = DateTime::parse_from_rfc3339(END)?.with_timezone(&Utc);
-    let begin = end - Duration::days(days);
+    let begin = end - Duration::days(shape.days);
+    let created_from = end - Duration::days(shape.created_days);
     let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inc")
         .fetch_one(pool)
         .await?;
@@ -61,11 +84,12 @@ async fn build_history(pool: &PgPool, days: i64, rate: f64) -> anyhow::Result<(i
         "SET work_mem = '256MB';
          TRUNCATE tickets.inc_history, tickets.backlog_hourly;
          UPDATE tickets.history_capture SET started_at = '{begin}';
-         -- Each ticket's creation: spread over the period and the 3 days before it.
+         -- Each ticket's creation, spread over `created_days`; the actionable share of
+         -- versions is the store's open share.
          CREATE TEMP TABLE ids AS
          SELECT (row_number() OVER (ORDER BY ticket_id) - 1)::int AS k, ticket_id, cluster,
-                '{begin}'::timestamptz - interval '3 days'
-                    + random() * ('{end}'::timestamptz - '{begin}'::timestamptz + interval '3 days') AS created
+                '{created_from}'::timestamptz
+                    + random() * ('{end}'::timestamptz - '{created_from}'::timestamptz) AS created
          FROM tickets.inc;
          CREATE TEMP TABLE changes AS
          SELECT DISTINCT (random() * ({tickets} - 1))::int AS k, h
@@ -82,19 +106,24 @@ async fn build_history(pool: &PgPool, days: i64, rate: f64) -> anyhow::Result<(i
                SELECT k, h, '{begin}'::timestamptz + h * interval '1 hour' FROM changes) c
          JOIN ids ON ids.k = c.k
          CROSS JOIN LATERAL (SELECT x.status, x.status IN ('OPEN', 'IN_PROGRESS', 'PENDING') AS open
-                             FROM (SELECT CASE WHEN random() < 0.12
+                             FROM (SELECT CASE WHEN random() < {open_share}
                                           THEN (ARRAY['OPEN', 'IN_PROGRESS', 'PENDING'])[1 + (random() * 2)::int]
                                           ELSE (ARRAY['RESOLVED', 'CLOSED', 'CANCELLED'])[1 + (random() * 2)::int] END
                                           || repeat('', c.h) AS status) x) s
          WINDOW w AS (PARTITION BY c.k ORDER BY vf);",
-        hours = days * 24,
-        per_hour = (tickets as f64 * rate).round() as i64,
+        hours = shape.days * 24,
+        per_hour = (tickets as f64 * shape.rate).round() as i64,
+        open_share = shape.open.map_or(0.12, |o| o as f64 / shape.rows as f64),
     ))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("VACUUM ANALYZE tickets.inc_history")
-        .execute(&mut *conn)
-        .await?;
+    // As autovacuum would: the visibility map lets the recorded branches read index
+    // pages only.
+    for table in ["tickets.inc_history", "tickets.inc"] {
+        sqlx::query(&format!("VACUUM ANALYZE {table}"))
+            .execute(&mut *conn)
+            .await?;
+    }
     let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inc_history")
         .fetch_one(pool)
         .await?;
@@ -128,8 +157,13 @@ async fn through_server(
     Ok((times, bytes))
 }
 
-/// The recorded miss path in-process, split: the query, the computation, the JSON.
-async fn split_ms(pool: &PgPool, t: DateTime<Utc>) -> anyhow::Result<(f64, f64, f64, usize)> {
+/// The recorded miss path in-process, split: the query, the computation, the JSON. The
+/// current rows come from `places` as far as it has them (one generation's).
+async fn split_ms(
+    pool: &PgPool,
+    places: &Places,
+    t: DateTime<Utc>,
+) -> anyhow::Result<(f64, f64, f64, usize)> {
     let query = format!("window=week&as_of={}", enc(t));
     let request = params::parse(&query, Utc::now())?;
     let rules = Rules {
@@ -137,7 +171,7 @@ async fn split_ms(pool: &PgPool, t: DateTime<Utc>) -> anyhow::Result<(f64, f64, 
         stale_after: Duration::hours(3),
     };
     let started = Instant::now();
-    let rows = read::tickets::recorded_tickets(pool, &request).await?;
+    let rows = read::tickets::recorded_tickets(pool, &request, places).await?;
     let queried = ms(started);
     let n = rows.len();
     let started = Instant::now();
@@ -205,32 +239,64 @@ async fn cache_total(client: &reqwest::Client, base: &str, outcome: &str) -> any
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let rows = arg::<u64>("--rows", 21_312);
     let days = arg::<i64>("--days", 365);
-    let rate = arg::<f64>("--rate", 0.02);
+    let small = Shape {
+        name: "ft_bench_timetravel",
+        rows: arg::<u64>("--rows", 21_312),
+        open: None,
+        days,
+        rate: arg::<f64>("--rate", 0.02),
+        created_days: days + 3,
+    };
+    let big_rows = arg::<u64>("--big-rows", 1_000_000);
+    let big = Shape {
+        name: "ft_bench_timetravel_big",
+        rows: big_rows,
+        open: Some(arg::<u64>("--big-open", 25_000)),
+        days: arg::<i64>("--big-days", 30),
+        rate: arg::<f64>("--big-rate", 0.002),
+        // As the generator spreads them (`fleettickets-gen`): ~1,300 a week at 1M.
+        created_days: (big_rows / 180).max(120) as i64,
+    };
     let samples = arg::<usize>("--samples", 21);
     let server_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    run(&server_url, &small, samples).await?;
+    if big.rows > 0 {
+        run(&server_url, &big, samples).await?;
+    }
+    Ok(())
+}
+
+async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<()> {
     let end = DateTime::parse_from_rfc3339(END)?.with_timezone(&Utc);
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("2026-06-16T000000.csv");
-    write_snapshot(&path, rows, 1, end)?;
-    let (db_url, pool, secs) = fresh_store(&server_url, "ft_bench_timetravel", &path).await?;
-    let (versions, built) = build_history(&pool, days, rate).await?;
+    write_snapshot(&path, shape.rows, 1, end)?;
+    let (db_url, pool, secs) = fresh_store(server_url, shape.name, &path).await?;
+    if let Some(open) = shape.open {
+        reopen(&db_url, open).await?;
+    }
+    let (versions, built) = build_history(&pool, shape).await?;
+    let open_now: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inc WHERE is_actionable")
+        .fetch_one(&pool)
+        .await?;
     println!(
-        "{rows} generated tickets imported in {secs:.1} s; {days} days of hourly history at {:.1} % change/hour: {versions} versions built in {built:.0} s",
-        rate * 100.0
+        "{} generated tickets ({open_now} open) imported in {secs:.1} s; {} days of hourly history at {:.2} % change/hour: {versions} versions built in {built:.0} s",
+        shape.rows,
+        shape.days,
+        shape.rate * 100.0
     );
     let (total, timetravel): (i64, i64) = sqlx::query_as(
         "SELECT pg_total_relation_size('tickets.inc_history'),
                 (SELECT sum(pg_relation_size(('tickets.' || name)::regclass))::bigint
-                 FROM unnest(ARRAY['inc_history_actionable_range_idx', 'inc_history_closed_at_idx',
-                                   'inc_history_created_at_idx']) name)",
+                 FROM unnest(ARRAY['inc_history_open_span_idx', 'inc_history_closed_cover_idx',
+                                   'inc_history_created_span_idx']) name)",
     )
     .fetch_one(&pool)
     .await?;
     println!(
-        "tickets.inc_history with its indexes: {:.0} MB, of which the time-travel indexes (migration 0008) {:.0} MB",
+        "tickets.inc_history with its indexes: {:.0} MB, of which the time-travel indexes (migrations 0008, 0009) {:.0} MB",
         total as f64 / 1e6,
         timetravel as f64 / 1e6
     );
@@ -284,10 +350,15 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  DBA SQL for the recorded open set ({open_at} tickets, JSON): {d:.1} / {dp:.1} ms");
 
+    // A generation's first miss reads its tickets' current rows; the next find them.
+    let places = Places::default();
+    let (first, ..) = split_ms(&pool, &places, recorded_at).await?;
+    println!("  recorded miss in-process, the generation's first: query {first:.1} ms");
     let mut parts = (Vec::new(), Vec::new(), Vec::new());
     let mut n = 0;
     for i in 0..samples as i64 {
-        let (q, c, s, rows) = split_ms(&pool, recorded_at + Duration::milliseconds(i)).await?;
+        let (q, c, s, rows) =
+            split_ms(&pool, &places, recorded_at + Duration::milliseconds(i + 1)).await?;
         parts.0.push(q);
         parts.1.push(c);
         parts.2.push(s);
@@ -317,7 +388,7 @@ async fn main() -> anyhow::Result<()> {
     pool.close().await;
     // `--keep`: leave the store for EXPLAIN (drop it by hand).
     if !std::env::args().any(|a| a == "--keep") {
-        drop_store(&server_url, "ft_bench_timetravel").await?;
+        drop_store(server_url, shape.name).await?;
     }
     Ok(())
 }

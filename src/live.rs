@@ -45,6 +45,9 @@ pub struct OpenSet {
     pub history: HistorySpan,
     /// The tickets closed or created lately, read with the set.
     pub recent: Arc<Recent>,
+    /// The current rows' untracked fields that recorded payloads of this generation
+    /// have read (filled as they need them).
+    pub places: read::places::Places,
 }
 
 /// A change announced but not loaded yet.
@@ -263,6 +266,7 @@ impl Live {
             heads,
             history,
             recent: Arc::new(recent),
+            places: Default::default(),
         });
         Ok(())
     }

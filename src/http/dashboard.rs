@@ -83,7 +83,7 @@ pub async fn rows(
 ) -> Result<Rows, ApiError> {
     let replay = Replay::at(request.window.as_of, open.history);
     if replay.mode == ReplayMode::Recorded {
-        let recorded = read::tickets::recorded_tickets(&app.read, request).await?;
+        let recorded = read::tickets::recorded_tickets(&app.read, request, &open.places).await?;
         let (open_rows, window) = replay::split(recorded, &request.window);
         return Ok(Rows {
             open: open_rows.into(),

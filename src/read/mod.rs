@@ -3,4 +3,5 @@
 //! them (`dashboard`, `dispatch`); nothing here writes.
 
 pub mod attribution;
+pub mod places;
 pub mod tickets;

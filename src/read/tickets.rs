@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
+use super::places::{Place, Places};
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::Ticket;
 use crate::eat;
@@ -14,7 +15,7 @@ use crate::params::{sql_fold, DashboardRequest};
 use crate::ticket::columns::COLUMNS;
 
 /// The columns of the dashboard's `Ticket`, in its order.
-const TICKET_FIELDS: [&str; 17] = [
+pub(super) const TICKET_FIELDS: [&str; 17] = [
     "ticket_id",
     "normalized_status",
     "raw_status",
@@ -34,13 +35,14 @@ const TICKET_FIELDS: [&str; 17] = [
     "geo_source",
 ];
 
-/// The `Ticket` columns as a select list: the history's tracked fields
+/// The `Ticket` columns as a select list: the key and the history's tracked fields
 /// (`ticket::columns`) prefixed with `tracked`, the others with `other`.
 fn ticket_select(tracked: &str, other: &str) -> String {
     TICKET_FIELDS
         .iter()
         .map(|name| {
-            let is_tracked = COLUMNS.iter().any(|c| c.tracked && c.name == *name);
+            let is_tracked =
+                *name == "ticket_id" || COLUMNS.iter().any(|c| c.tracked && c.name == *name);
             let prefix = if is_tracked { tracked } else { other };
             match *name {
                 "is_actionable" => format!("COALESCE({prefix}{name}, false) AS {name}"),
@@ -53,6 +55,17 @@ fn ticket_select(tracked: &str, other: &str) -> String {
 
 /// The current rows' columns.
 static TICKET_COLUMNS: LazyLock<String> = LazyLock::new(|| ticket_select("", ""));
+
+/// The history's tracked fields, with the key.
+static TRACKED_COLUMNS: LazyLock<String> =
+    LazyLock::new(|| format!("h.ticket_id, {}", crate::ticket::columns::list("h.", true)));
+
+/// A version of span class `k` (migration 0009) valid at `$5`: it started in one short
+/// range before `$5` (the current ones, class -1, and the longest at any time before).
+const VALID_BY_SPAN: &str = "tickets.history_span_class(valid_from, valid_to) = k
+    AND valid_from <= $5
+    AND valid_from > COALESCE($5 - (tickets.history_spans())[k + 1], '-infinity')
+    AND (valid_to IS NULL OR valid_to > $5)";
 
 /// A version's tracked fields (`h`) over its current row's other fields (`i`).
 static RECORDED_COLUMNS: LazyLock<String> = LazyLock::new(|| ticket_select("h.", "i."));
@@ -96,41 +109,78 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
 
 /// The tickets as recorded at the request's `as_of` (`timetravel.md`): each version
 /// valid then that is actionable or closed or created in the window, after the filters
-/// (on the version's fields), with its current row's other fields. Split them with
-/// `dashboard::replay::split`. Each branch is served by its own index (migration 0008).
-pub async fn recorded_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Result<Vec<Ticket>> {
+/// (on the version's fields), with its current row's other fields (from `places`), in
+/// no particular order. Split them with `dashboard::replay::split`.
+///
+/// Each branch is one index's pages (migration 0009): the actionable versions per span
+/// class, each class a short range of `valid_from`; those closed in the window by
+/// `closed_at`, carrying their fields; those created in the window per creation day and
+/// span class, then probed in the heap by primary key (every version carries its
+/// creation time: that index carrying the fields would copy the table). The current
+/// rows' fields are typed nulls here, filled in from `places`.
+pub async fn recorded_tickets(
+    pool: &PgPool,
+    req: &DashboardRequest,
+    places: &Places,
+) -> sqlx::Result<Vec<Ticket>> {
     let sql = format!(
         "WITH at_t AS (
-             SELECT ticket_id, valid_from FROM tickets.inc_history
-             WHERE is_actionable AND tstzrange(valid_from, valid_to) @> $5::timestamptz
-             UNION
-             SELECT ticket_id, valid_from FROM tickets.inc_history
+             SELECT {tracked} FROM generate_series(-1, cardinality(tickets.history_spans())) k
+             CROSS JOIN LATERAL (
+                 SELECT * FROM tickets.inc_history
+                 WHERE is_actionable AND {VALID_BY_SPAN}) h
+             UNION ALL
+             SELECT {tracked} FROM tickets.inc_history h
              WHERE closed_at >= $1 AND closed_at < $2
-               AND valid_from <= $5 AND COALESCE(valid_to, 'infinity') > $5
-             UNION
-             SELECT ticket_id, valid_from FROM tickets.inc_history
-             WHERE created_at_service >= $1 AND created_at_service < $2
-               AND valid_from <= $5 AND COALESCE(valid_to, 'infinity') > $5)
-         SELECT {} FROM at_t
-         -- One primary-key probe per version (OFFSET 0 keeps the planner from hashing
-         -- the whole history for this join, which it chose: 0.8 s instead of 0.1 s).
-         CROSS JOIN LATERAL (SELECT * FROM tickets.inc_history v
-                             WHERE v.ticket_id = at_t.ticket_id AND v.valid_from = at_t.valid_from
-                             OFFSET 0) h
-         JOIN tickets.inc i ON i.ticket_id = h.ticket_id
+               AND valid_from <= $5 AND (valid_to IS NULL OR valid_to > $5)
+             UNION ALL
+             SELECT {tracked} FROM generate_series(tickets.history_day($1), tickets.history_day($2)) d
+             CROSS JOIN generate_series(-1, cardinality(tickets.history_spans())) k
+             CROSS JOIN LATERAL (
+                 SELECT ticket_id, valid_from FROM tickets.inc_history
+                 WHERE tickets.history_day(created_at_service) = d AND {VALID_BY_SPAN}
+                   AND created_at_service >= $1 AND created_at_service < $2) c
+             -- One primary-key probe per version (OFFSET 0 keeps the planner from hashing
+             -- the whole history for this join).
+             CROSS JOIN LATERAL (SELECT * FROM tickets.inc_history v
+                                 WHERE v.ticket_id = c.ticket_id AND v.valid_from = c.valid_from
+                                 OFFSET 0) h)
+         SELECT {} FROM at_t h CROSS JOIN ({nulls}) i
          WHERE (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
-           AND (cardinality($4::text[]) = 0 OR upper(h.normalized_status) = ANY($4))
-         ORDER BY h.ticket_id COLLATE \"C\"",
+           AND (cardinality($4::text[]) = 0 OR upper(h.normalized_status) = ANY($4))",
         *RECORDED_COLUMNS,
+        tracked = *TRACKED_COLUMNS,
+        nulls = Place::NULLS,
         cluster = sql_fold("h.cluster"),
     );
-    for_request(pool, &sql, req, Some(req.window.as_of)).await
+    // JIT compilation would take longer than the query (40 ms against a few when the
+    // planner priced the probes past `jit_above_cost`).
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+    let mut versions: Vec<Ticket> =
+        for_request(&mut *tx, &sql, req, Some(req.window.as_of)).await?;
+    tx.commit().await?;
+    // A ticket's branches return the same version: keep one.
+    versions.sort_unstable_by(|a, b| a.ticket_id.as_bytes().cmp(b.ticket_id.as_bytes()));
+    versions.dedup_by(|a, b| a.ticket_id == b.ticket_id);
+    places.complete(pool, versions).await
+}
+
+/// The current rows of `ids` (those that have one).
+pub(super) async fn current_rows(pool: &PgPool, ids: &[&str]) -> sqlx::Result<Vec<Ticket>> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM tickets.inc WHERE ticket_id = ANY($1)",
+        *TICKET_COLUMNS
+    ))
+    .bind(ids)
+    .fetch_all(pool)
+    .await
 }
 
 /// `sql` over the request's window (`$1`, `$2`), filters (`$3` folded clusters, `$4`
 /// statuses) and, if given, an instant (`$5`).
-async fn for_request(
-    pool: &PgPool,
+async fn for_request<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     sql: &str,
     req: &DashboardRequest,
     at: Option<DateTime<Utc>>,
@@ -144,7 +194,7 @@ async fn for_request(
         Some(at) => query.bind(at),
         None => query,
     }
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 
