@@ -170,23 +170,23 @@ mod tests {
 
     #[test]
     fn negotiates_encodings() {
-        assert_eq!(Encoding::negotiate(&headers(&[]), 10), Encoding::Identity);
-        assert_eq!(
-            Encoding::negotiate(&headers(&[("accept-encoding", "gzip, deflate")]), 10),
-            Encoding::Gzip
-        );
-        assert_eq!(
-            Encoding::negotiate(&headers(&[("accept-encoding", "gzip, deflate, br")]), 10),
-            Encoding::Brotli
-        );
-        assert_eq!(
-            Encoding::negotiate(&headers(&[("accept-encoding", "br;q=0, gzip;q=0.5")]), 10),
-            Encoding::Gzip
-        );
-        assert_eq!(
-            Encoding::negotiate(&headers(&[("accept-encoding", "identity")]), 10),
-            Encoding::Identity
-        );
+        for (accepted, chosen) in [
+            (None, Encoding::Identity),
+            (Some("gzip, deflate"), Encoding::Gzip),
+            (Some("gzip, deflate, br"), Encoding::Brotli),
+            (Some("br;q=0, gzip;q=0.5"), Encoding::Gzip),
+            (Some("identity"), Encoding::Identity),
+        ] {
+            let asked: Vec<(&str, &str)> = accepted
+                .map(|a| ("accept-encoding", a))
+                .into_iter()
+                .collect();
+            assert_eq!(
+                Encoding::negotiate(&headers(&asked), 10),
+                chosen,
+                "{accepted:?}"
+            );
+        }
     }
 
     #[test]
