@@ -64,9 +64,15 @@ impl ImportError {
     pub fn is_bad_file(&self) -> bool {
         match self {
             ImportError::File(_) | ImportError::Io { .. } => true,
-            ImportError::Database(e) => db::fault(e) == DatabaseFault::BadValue,
+            ImportError::Database(e) => !database_at_fault(e),
         }
     }
+}
+
+/// The database itself is at fault for `e`, not the snapshot (whose values PostgreSQL
+/// may refuse): the one rule `ImportError::is_bad_file` and the ingester apply.
+pub fn database_at_fault(e: &sqlx::Error) -> bool {
+    db::fault(e) != DatabaseFault::BadValue
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -14,7 +14,6 @@ use super::record::{self, ImportRecord, Source};
 use super::upsert::Changes;
 use super::{import_file, ImportError, ImportReport, Mode};
 use crate::db::lock::{IngestLock, LockError};
-use crate::db::{self, DatabaseFault};
 use crate::geocode::run::Trigger;
 use crate::history::{retention, sealed};
 use crate::metrics::Metrics;
@@ -238,7 +237,7 @@ impl Ingester {
                     report: Box::new(report),
                 })
             }
-            Err(ImportError::Database(e)) if db::fault(&e) != DatabaseFault::BadValue => {
+            Err(ImportError::Database(e)) if super::database_at_fault(&e) => {
                 Err(RunError::Database(e))
             }
             // What is left is the snapshot's fault (`ImportError::is_bad_file`).
