@@ -102,8 +102,7 @@ async fn main() -> anyhow::Result<()> {
     let rate: f64 = arg("--rate", 0.02);
     // `--baseline false` skips the SQL replay (to profile the backfill alone).
     let baseline: bool = arg("--baseline", true);
-    let server = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server = common::server_url();
 
     let dir = tempfile::tempdir()?;
     let archive = dir.path().join("automations/inc/processed");

@@ -117,8 +117,7 @@ async fn main() -> anyhow::Result<()> {
     let max_mb = arg::<u64>("--cache-max-mb", 256);
     let rows = arg::<u64>("--rows", 21_312);
     let baseline = arg::<bool>("--baseline", true);
-    let server_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server_url = common::server_url();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("2026-06-16T071502.csv");
     write_snapshot(

@@ -21,14 +21,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use common::{arg, drop_store, fresh_store, memory_mb, percentile, write_snapshot};
+use common::{arg, drop_store, fresh_store, memory_mb, percentile, write_series, write_snapshot};
 use fleettickets::dashboard::freshness::{Freshness, ImportState};
 use fleettickets::dashboard::recent::{self, Recent};
 use fleettickets::dashboard::replay::{HistorySpan, Replay};
 use fleettickets::dashboard::{self, render, Rows, Rules, WindowRows};
 use fleettickets::params;
 use fleettickets::read;
-use fleettickets_gen as generate;
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -47,26 +46,7 @@ fn exports(
         write_snapshot(&path, rows, 1, as_of)?;
         return Ok(vec![path]);
     }
-    let spec = generate::SeriesSpec {
-        base: generate::Spec {
-            rows,
-            seed: 1,
-            as_of,
-            truncated: false,
-        },
-        snapshots: series,
-        change_rate: 0.03,
-        identical_at: None,
-        stale_at: None,
-    };
-    let mut paths = Vec::new();
-    generate::series(&spec, |name, bytes| {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes)?;
-        paths.push(path);
-        Ok(())
-    })?;
-    Ok(paths)
+    write_series(dir, rows, series, as_of)
 }
 
 /// The live miss path in-process, through the functions the server runs: with the
@@ -177,8 +157,7 @@ async fn main() -> anyhow::Result<()> {
     let series = arg::<u32>("--series", 1);
     let samples = arg::<u64>("--samples", 30) as usize;
     let wrk_secs = arg::<u64>("--wrk-seconds", 10);
-    let server_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server_url = common::server_url();
     let dir = tempfile::tempdir()?;
     let first = DateTime::parse_from_rfc3339(AS_OF)?.with_timezone(&Utc);
     let paths = exports(dir.path(), rows, series, first)?;

@@ -25,8 +25,7 @@ async fn main() -> anyhow::Result<()> {
     let open = arg::<u64>("--open", 89_470);
     let samples = arg::<u64>("--samples", 5);
     let window = arg::<String>("--window", "week".into());
-    let server_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server_url = common::server_url();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("2026-06-16T071502.csv");
     let as_of: DateTime<Utc> = DateTime::parse_from_rfc3339(AS_OF)?.to_utc();

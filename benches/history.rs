@@ -132,8 +132,7 @@ async fn main() -> anyhow::Result<()> {
     let tickets: i64 = arg("--tickets", 21_000);
     let days: i64 = arg("--days", 365);
     let rate: f64 = arg("--rate", 0.02);
-    let server = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server = common::server_url();
     // `--reuse`: keep the history a previous run left (it takes minutes to build).
     let reuse = std::env::args().any(|a| a == "--reuse");
     if !reuse {

@@ -32,8 +32,7 @@ async fn main() -> anyhow::Result<()> {
             .init();
     }
     let rows: u64 = arg("--rows").map_or(Ok(21_312), |r| r.parse())?;
-    let server = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server = common::server_url();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("2026-06-16T071502.csv");
 

@@ -212,8 +212,7 @@ async fn main() -> anyhow::Result<()> {
     let samples = arg::<u64>("--samples", 200) as usize;
     let big_rows = arg::<u64>("--big-rows", 1_000_000);
     let big_open = arg::<u64>("--big-open", 25_000);
-    let server_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server_url = common::server_url();
     println!("store of 21312 tickets:");
     run(&server_url, 21_312, None, samples).await?;
     if big_rows > 0 {

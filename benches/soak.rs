@@ -16,15 +16,13 @@ mod common;
 mod load;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::{arg, drop_store, fresh_store, memory_mb, percentile};
+use common::{arg, drop_store, fresh_store, memory_mb, percentile, write_series};
 use fleettickets::ingest;
-use fleettickets_gen::{self as generate, SeriesSpec, Spec};
 use load::{Kind, Mix};
 use serde_json::Value;
 
@@ -34,30 +32,6 @@ const DROP_EVERY: Duration = Duration::from_secs(5);
 /// One request: its kind, status (0: a transport error), whether expected (status and,
 /// for an error, its JSON shape), milliseconds.
 type Sample = (Kind, u16, bool, f64);
-
-/// Writes the series' snapshots into `dir`, returning their paths in order.
-fn write_series(dir: &Path, rows: u64, snapshots: u32) -> anyhow::Result<Vec<PathBuf>> {
-    let spec = SeriesSpec {
-        base: Spec {
-            rows,
-            seed: 1,
-            as_of: chrono::DateTime::parse_from_rfc3339(AS_OF)?.to_utc(),
-            truncated: false,
-        },
-        snapshots,
-        change_rate: 0.03,
-        identical_at: None,
-        stale_at: None,
-    };
-    let mut paths = Vec::new();
-    generate::series(&spec, |name, bytes| {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes)?;
-        paths.push(path);
-        Ok(())
-    })?;
-    Ok(paths)
-}
 
 async fn worker(
     client: reqwest::Client,
@@ -168,8 +142,7 @@ async fn main() -> anyhow::Result<()> {
     let rows = arg::<u64>("--rows", 21_312);
     // The server's log filter; the imports' slow-statement warnings are expected here.
     let log = arg::<String>("--log", "warn,sqlx::query=error".into());
-    let server_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server_url = common::server_url();
 
     let dir = tempfile::tempdir()?;
     let staged = dir.path().join("staged");
@@ -178,7 +151,8 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&inbox)?;
     // One imported before the server starts, then one per 5 s but the last tick's.
     let drops = (secs / DROP_EVERY.as_secs()).saturating_sub(1) as u32;
-    let snapshots = write_series(&staged, rows, drops + 1)?;
+    let as_of = chrono::DateTime::parse_from_rfc3339(AS_OF)?.to_utc();
+    let snapshots = write_series(&staged, rows, drops + 1, as_of)?;
 
     let (db_url, db, _) = fresh_store(&server_url, "ft_bench_soak", &snapshots[0]).await?;
 

@@ -259,8 +259,7 @@ async fn main() -> anyhow::Result<()> {
         created_days: (big_rows / 180).max(120) as i64,
     };
     let samples = arg::<usize>("--samples", 21);
-    let server_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server_url = common::server_url();
     run(&server_url, &small, samples).await?;
     if big.rows > 0 {
         run(&server_url, &big, samples).await?;

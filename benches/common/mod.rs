@@ -2,7 +2,7 @@
 //! peak memory, and the real `fleettickets serve` on a free port.
 #![allow(dead_code)] // no benchmark uses every helper
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -20,6 +20,12 @@ pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(default)
+}
+
+/// The PostgreSQL server the stores are made on (`TEST_DATABASE_URL`, as the tests).
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 /// Peak resident set size of this process, from /proc (Linux).
@@ -134,6 +140,36 @@ pub fn write_snapshot(
     };
     generate::write(&spec, std::io::BufWriter::new(std::fs::File::create(path)?))?;
     Ok(())
+}
+
+/// The generator's series of `snapshots` hourly exports of `rows` tickets (3 % changing
+/// an hour, the first as of `as_of`), written into `dir`: their paths, in order.
+pub fn write_series(
+    dir: &Path,
+    rows: u64,
+    snapshots: u32,
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let spec = generate::SeriesSpec {
+        base: generate::Spec {
+            rows,
+            seed: 1,
+            as_of,
+            truncated: false,
+        },
+        snapshots,
+        change_rate: 0.03,
+        identical_at: None,
+        stale_at: None,
+    };
+    let mut paths = Vec::new();
+    generate::series(&spec, |name, bytes| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes)?;
+        paths.push(path);
+        Ok(())
+    })?;
+    Ok(paths)
 }
 
 /// The database `name` on `server_url` made anew, migrated, and `path` imported into it:
