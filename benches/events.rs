@@ -239,7 +239,7 @@ fn gauges_in_process(open: usize) {
             ticket_id: format!("INC{i}"),
             cluster: (i % 51 != 0).then(|| format!("Cluster {}", i % 50)),
             created_at_service: Some(now - chrono::Duration::minutes((i % 4000) as i64)),
-            is_actionable: true,
+            is_actionable: Some(true),
             ..Default::default()
         })
         .collect();

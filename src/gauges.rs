@@ -50,7 +50,7 @@ pub fn by_cluster<'a>(
     rules: &Rules,
 ) -> BTreeMap<&'a str, ClusterFigures> {
     let mut clusters: BTreeMap<&str, ClusterFigures> = BTreeMap::new();
-    for t in open.iter().filter(|t| t.is_actionable) {
+    for t in open.iter().filter(|t| t.is_open()) {
         let figures = clusters
             .entry(t.cluster.as_deref().unwrap_or_default())
             .or_default();
@@ -153,7 +153,7 @@ mod tests {
             ticket_id: format!("T{cluster:?}{hours_ago:?}"),
             cluster: cluster.map(str::to_owned),
             created_at_service: hours_ago.map(|h| now - Duration::hours(h)),
-            is_actionable: true,
+            is_actionable: Some(true),
             ..Ticket::default()
         }
     }

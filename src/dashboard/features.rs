@@ -2,6 +2,7 @@
 //! the rows and points serialise directly: the open set is thousands of features built
 //! on every cache miss.
 
+use chrono::{DateTime, Utc};
 use geo_types::Point;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,6 +10,7 @@ use utoipa::ToSchema;
 use super::sla::{ClosedSla, OpenSla};
 use super::{Open, Ticket};
 use crate::eat::EatTime;
+use crate::ticket::fields::{select_fields, ticket_struct};
 
 /// A GeoJSON point geometry.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
@@ -81,39 +83,44 @@ macro_rules! feature_types {
 feature_types!(OpenFeature, OpenCollection, OpenProperties);
 feature_types!(ClosedFeature, ClosedCollection, ClosedProperties);
 
-/// The properties every feature has, open or closed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TicketProperties<'a> {
+ticket_struct!(props, props; [
+    /// The properties every feature has, open or closed.
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct TicketProperties<'a>
+] {
     pub ticket_id: &'a str,
-    pub normalized_status: Option<&'a str>,
-    pub raw_status: Option<&'a str>,
-    pub cluster: Option<&'a str>,
-    pub region: Option<&'a str>,
-    pub location_name: Option<&'a str>,
-    pub assigned_team: Option<&'a str>,
-    pub owner: Option<&'a str>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub created_at_service: Option<EatTime>,
-    /// `feed`, `location` or `cluster`; null without a point.
-    pub geo_source: Option<&'a str>,
+} {});
+
+/// A property's value, borrowed from its `Ticket` field.
+trait Property<'a, T> {
+    fn property(&'a self) -> T;
 }
 
-impl<'a> TicketProperties<'a> {
-    fn of(t: &'a Ticket) -> Self {
-        TicketProperties {
-            ticket_id: &t.ticket_id,
-            normalized_status: t.normalized_status.as_deref(),
-            raw_status: t.raw_status.as_deref(),
-            cluster: t.cluster.as_deref(),
-            region: t.region.as_deref(),
-            location_name: t.location_name.as_deref(),
-            assigned_team: t.assigned_team.as_deref(),
-            owner: t.owner.as_deref(),
-            created_at_service: t.created_at_service.map(EatTime),
-            geo_source: t.geo_source.as_deref(),
-        }
+impl<'a> Property<'a, Option<&'a str>> for Option<String> {
+    fn property(&'a self) -> Option<&'a str> {
+        self.as_deref()
     }
 }
+
+impl<'a> Property<'a, Option<EatTime>> for Option<DateTime<Utc>> {
+    fn property(&'a self) -> Option<EatTime> {
+        self.map(EatTime)
+    }
+}
+
+macro_rules! properties_of {
+    ([$({ $(#[$a:meta])* $n:ident $($decl:tt)* })*]) => {
+        impl<'a> TicketProperties<'a> {
+            fn of(t: &'a Ticket) -> Self {
+                TicketProperties {
+                    ticket_id: &t.ticket_id,
+                    $($n: t.$n.property(),)*
+                }
+            }
+        }
+    };
+}
+select_fields!(props => properties_of! {});
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OpenProperties<'a> {

@@ -43,7 +43,7 @@ fn t(
         closed_at: closed.and_then(eat),
         sla_status: sla.map(Into::into),
         mttr,
-        is_actionable: actionable,
+        is_actionable: Some(actionable),
         ..Ticket::default()
     }
 }

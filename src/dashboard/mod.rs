@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use crate::eat::{self, EatTime};
 use crate::params::window::WindowKind;
 use crate::params::{DashboardRequest, Filters};
+use crate::ticket::fields::ticket_struct;
 use features::{ClosedCollection, OpenCollection};
 use freshness::Freshness;
 use metrics::Metrics;
@@ -26,26 +27,19 @@ use recent::Recent;
 use replay::Replay;
 use sla::{ClosedSla, OpenSla};
 
-/// One ticket as the dashboard reads it.
-#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
-pub struct Ticket {
+ticket_struct!(map, plain; [
+    /// One ticket as the dashboard reads it: the declared fields of the map view.
+    #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+    pub struct Ticket
+] {
     pub ticket_id: String,
-    pub normalized_status: Option<String>,
-    pub raw_status: Option<String>,
-    pub cluster: Option<String>,
-    pub region: Option<String>,
-    pub location_name: Option<String>,
-    pub assigned_team: Option<String>,
-    pub owner: Option<String>,
-    pub created_at_service: Option<DateTime<Utc>>,
-    pub first_seen_at: Option<DateTime<Utc>>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub mttr: Option<i32>,
-    pub sla_status: Option<String>,
-    pub is_actionable: bool,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-    pub geo_source: Option<String>,
+} {});
+
+impl Ticket {
+    /// Live (actionable) at its instant; an unknown flag is not.
+    pub fn is_open(&self) -> bool {
+        self.is_actionable == Some(true)
+    }
 }
 
 /// A ticket of the open set with its derived SLA.
@@ -173,7 +167,7 @@ pub fn compute(
     let mut open: Vec<OpenEntry> = open_rows
         .iter()
         .enumerate()
-        .filter(|(_, t)| t.is_actionable && keep(t))
+        .filter(|(_, t)| t.is_open() && keep(t))
         .map(|(index, ticket)| {
             let (hours_open, state) = open_sla(ticket, w.as_of, rules);
             OpenEntry {

@@ -68,7 +68,7 @@ pub fn split(rows: Vec<Ticket>, window: &Window) -> (Vec<Ticket>, Vec<Ticket>) {
             .flatten()
             .any(|c| window.contains(c))
     };
-    let open: Vec<Ticket> = rows.iter().filter(|t| t.is_actionable).cloned().collect();
+    let open: Vec<Ticket> = rows.iter().filter(|t| t.is_open()).cloned().collect();
     let window_rows = rows.into_iter().filter(in_window).collect();
     (open, window_rows)
 }

@@ -131,7 +131,7 @@ pub fn nearest<'a>(rows: &'a [Ticket], req: &NearestRequest, rules: &Rules) -> V
         .enumerate()
         .filter(|(_, t)| {
             // The schema refuses other points; a NaN would rank at 0 m.
-            t.is_actionable
+            t.is_open()
                 && t.latitude.is_some_and(f64::is_finite)
                 && t.longitude.is_some_and(f64::is_finite)
                 && req

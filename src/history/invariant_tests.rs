@@ -42,7 +42,7 @@ fn history(id: usize, steps: &[Step]) -> Vec<(DateTime<Utc>, Option<DateTime<Utc
                 ticket_id: format!("INC{id}"),
                 normalized_status: Some(STATUSES[status].into()),
                 cluster: CLUSTERS[cluster].map(Into::into),
-                is_actionable: open,
+                is_actionable: Some(open),
                 created_at_service: start,
                 // A closing time on the closing versions, so the window's sets vary too.
                 closed_at: (!open).then_some(froms[i]),
@@ -107,7 +107,7 @@ proptest! {
                 ticket_id: v.ticket_id.clone(),
                 valid_from: *from,
                 valid_to: *to,
-                is_actionable: v.is_actionable,
+                is_actionable: v.is_open(),
                 cluster: v.cluster.clone(),
                 normalized_status: v.normalized_status.clone(),
                 start: v.created_at_service,

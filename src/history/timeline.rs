@@ -6,30 +6,14 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::eat::{self, EatTime};
+use crate::eat::EatTime;
+use crate::ticket::fields::ticket_struct;
 
-/// A version's tracked fields (`history.md`; `ticket::columns` marks them).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
-pub struct Tracked {
-    pub normalized_status: Option<String>,
-    pub is_actionable: Option<bool>,
-    pub cluster: Option<String>,
-    pub region: Option<String>,
-    pub assigned_team: Option<String>,
-    pub owner: Option<String>,
-    pub sla_status: Option<String>,
-    /// Minutes.
-    pub mttr: Option<i32>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub created_at_service: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub closed_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub first_seen_at: Option<DateTime<Utc>>,
-}
+ticket_struct!(tracked, serial; [
+    /// A version's tracked fields (`history.md`; declared in `ticket::fields`).
+    #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+    pub struct Tracked
+] {} {});
 
 /// One version as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -22,7 +22,7 @@ use crate::db::lock::IngestLock;
 use crate::history::capture::encode_version;
 use crate::ticket::columns::TRACKED;
 use crate::ticket::copy::encode_tracked;
-use crate::ticket::{CleanRow, Stamp};
+use crate::ticket::CleanRow;
 
 /// Versions are sent to PostgreSQL in COPY batches of about this size.
 const BATCH_BYTES: usize = 1 << 20;
@@ -256,9 +256,7 @@ impl Rows {
         self.rows.push(Row {
             tracked: id.end..self.text.len(),
             id,
-            updated: row
-                .stamp(Stamp::SourceUpdatedAt)
-                .map(|t| t.timestamp_micros()),
+            updated: row.source_updated_at.map(|t| t.timestamp_micros()),
         });
     }
 

@@ -3,27 +3,18 @@
 
 use csv::StringRecord;
 
-use super::values;
-use crate::eat;
-use crate::ticket::{CleanRow, Stamp};
+use crate::ticket::columns::COLUMNS;
+use crate::ticket::fields::Origin;
+use crate::ticket::{values, CleanRow};
 
 /// What a column of the file becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Column {
     TicketId,
-    RawStatus,
-    NormalizedStatus,
-    Bucket,
-    IsActionable,
+    /// A declared field read from the snapshot: its index in `COLUMNS`.
+    Field(usize),
     IsAlarm,
-    Cluster,
-    Region,
-    LocationName,
-    AssignedTeam,
-    Owner,
-    SlaStatus,
-    Mttr,
-    Timestamp(Stamp),
+    /// The feed's point (the stored `latitude`/`longitude` are the geocoder's).
     Latitude,
     Longitude,
     /// Kept only inside `raw` (known raw-only columns and unknown extras alike).
@@ -36,30 +27,15 @@ impl Column {
     fn from_name(name: &str) -> Column {
         match name {
             "ticket_id" => Column::TicketId,
-            "raw_status" => Column::RawStatus,
-            "normalized_status" => Column::NormalizedStatus,
-            "bucket" => Column::Bucket,
-            "is_actionable" => Column::IsActionable,
             "is_alarm" => Column::IsAlarm,
-            "cluster" => Column::Cluster,
-            "region" => Column::Region,
-            "location_name" => Column::LocationName,
-            "assigned_team" => Column::AssignedTeam,
-            "owner" => Column::Owner,
-            "sla_status" => Column::SlaStatus,
-            "mttr" => Column::Mttr,
-            "created_at_service" => Column::Timestamp(Stamp::CreatedAtService),
-            "scheduled_at" => Column::Timestamp(Stamp::ScheduledAt),
-            "closed_at" => Column::Timestamp(Stamp::ClosedAt),
-            "first_seen_at" => Column::Timestamp(Stamp::FirstSeenAt),
-            "last_seen_at" => Column::Timestamp(Stamp::LastSeenAt),
-            "source_created_at" => Column::Timestamp(Stamp::SourceCreatedAt),
-            "source_updated_at" => Column::Timestamp(Stamp::SourceUpdatedAt),
             "latitude" => Column::Latitude,
             "longitude" => Column::Longitude,
             "week_start" | "week_end" | "source_s3_bucket" | "source_s3_key"
             | "source_snapshot_id" | "department" | "source_type" => Column::Dropped,
-            _ => Column::RawOnly,
+            _ => COLUMNS
+                .iter()
+                .position(|c| c.origin == Origin::Csv && c.name == name)
+                .map_or(Column::RawOnly, Column::Field),
         }
     }
 }
@@ -182,11 +158,7 @@ impl Header {
             let stored: Option<String> = match (*col, text) {
                 (_, None) => None,
                 (Column::TicketId, Some(v)) => Some(v.trim().to_owned()),
-                (Column::RawStatus | Column::NormalizedStatus, Some(v)) => {
-                    Some(v.trim().to_uppercase())
-                }
-                (Column::Region, Some(v)) => Some(v.trim().to_lowercase()),
-                (Column::Cluster, Some(v)) => Some(v.trim().to_owned()),
+                (Column::Field(i), Some(v)) => Some(COLUMNS[i].clean.apply(v)),
                 (_, Some(v)) => Some(v.to_owned()),
             };
             if with_raw {
@@ -203,19 +175,10 @@ impl Header {
             let mut warn = |what: &'static str| warnings.push((what, v.clone()));
             match *col {
                 Column::TicketId => row.ticket_id = v,
-                Column::RawStatus => row.raw_status = Some(v),
-                Column::NormalizedStatus => row.normalized_status = Some(v),
-                Column::Bucket => row.bucket = Some(v),
-                Column::Cluster => row.cluster = Some(v),
-                Column::Region => row.region = Some(v),
-                Column::LocationName => row.location_name = Some(v),
-                Column::AssignedTeam => row.assigned_team = Some(v),
-                Column::Owner => row.owner = Some(v),
-                Column::SlaStatus => row.sla_status = Some(v),
-                Column::IsActionable => {
-                    row.is_actionable = values::boolean(&v);
-                    if row.is_actionable.is_none() {
-                        warn("is_actionable");
+                Column::Field(i) => {
+                    let column = &COLUMNS[i];
+                    if !(column.read)(&mut row, &v) {
+                        warn(column.name);
                     }
                 }
                 Column::IsAlarm => {
@@ -223,19 +186,6 @@ impl Header {
                     if is_alarm.is_none() {
                         warn("is_alarm");
                     }
-                }
-                Column::Mttr => {
-                    row.mttr = values::mttr_minutes(&v);
-                    if row.mttr.is_none() {
-                        warn("mttr");
-                    }
-                }
-                Column::Timestamp(stamp) => {
-                    let parsed = eat::parse_local(&v);
-                    if parsed.is_none() {
-                        warn(stamp.name());
-                    }
-                    row.stamps[stamp as usize] = parsed;
                 }
                 Column::Latitude | Column::Longitude => {
                     let parsed = values::coordinate(&v);
@@ -355,14 +305,15 @@ mod tests {
 
     #[test]
     fn every_declared_column_is_read_from_its_header() {
-        use crate::ticket::columns::{Value, COLUMNS};
+        use crate::ticket::columns::Value;
+        use crate::ticket::fields::Kind;
         // `location_query` is computed by the importer, not read from the file.
-        for column in COLUMNS.iter().filter(|c| c.name != "location_query") {
-            let sample = match column.sql_type {
-                "boolean" => "true",
-                "integer" => "42",
-                "timestamptz" => "2026-06-16 10:00:00",
-                _ => "Some Text",
+        for column in COLUMNS.iter().filter(|c| c.origin == Origin::Csv) {
+            let sample = match column.kind {
+                Kind::Flag => "true",
+                Kind::Minutes => "42",
+                Kind::Time => "2026-06-16 10:00:00",
+                Kind::Text | Kind::Degrees => "Some Text",
             };
             let h = header(&["ticket_id", column.name]);
             let row = clean(&h, &["INC1", sample], &mut RowStats::default()).unwrap();
@@ -384,7 +335,7 @@ mod tests {
         assert_eq!(row.ticket_id, "INC1");
         assert_eq!(row.raw_status.as_deref(), Some("RESOLVED"));
         assert_eq!(
-            row.stamp(Stamp::ClosedAt).map(|t| t.to_rfc3339()),
+            row.closed_at.map(|t| t.to_rfc3339()),
             Some("2026-06-16T07:00:00+00:00".into())
         );
     }
@@ -498,8 +449,8 @@ mod tests {
             &mut stats,
         )
         .unwrap();
-        assert_eq!(row.stamp(Stamp::CreatedAtService), None);
-        assert_eq!(row.stamp(Stamp::ClosedAt), None);
+        assert_eq!(row.created_at_service, None);
+        assert_eq!(row.closed_at, None);
         assert_eq!(
             (row.mttr, row.is_actionable, row.feed_lat, row.feed_lon),
             (None, None, None, Some(36.8))

@@ -12,7 +12,6 @@ pub mod run;
 pub mod schedule;
 pub mod staging;
 pub mod upsert;
-pub mod values;
 
 use std::path::Path;
 

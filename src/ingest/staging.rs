@@ -175,15 +175,7 @@ mod tests {
             location_name: Some("line1\nline2\r".into()),
             is_actionable: Some(true),
             mttr: Some(345),
-            stamps: [
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                crate::eat::parse_local("2026-06-16 07:15:02"),
-            ],
+            source_updated_at: crate::eat::parse_local("2026-06-16 07:15:02"),
             feed_lat: Some(-1.2676),
             feed_lon: Some(36.8108),
             ..CleanRow::default()

@@ -7,48 +7,46 @@
 //! than the live payload of the same generation would.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use sqlx::PgPool;
 
 use super::tickets;
 use crate::dashboard::Ticket;
+use crate::ticket::fields::{select_fields, ticket_struct, FIELDS};
 
-/// The fields a recorded ticket takes from its current row: `Ticket`'s untracked ones.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Place {
-    raw_status: Option<String>,
-    location_name: Option<String>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    geo_source: Option<String>,
-}
+ticket_struct!(place, plain; [
+    /// The fields a recorded ticket takes from its current row: `Ticket`'s untracked ones.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Place
+] {} {});
 
-impl Place {
-    /// A one-row relation of its fields as typed nulls, for a query that leaves them to
-    /// `Places::complete` (a constant subquery: the planner folds it, no join runs).
-    pub const NULLS: &str = "SELECT NULL::text AS raw_status, NULL::text AS location_name,
-        NULL::float8 AS latitude, NULL::float8 AS longitude, NULL::text AS geo_source";
+macro_rules! place_impl {
+    ([$({ $(#[$a:meta])* $n:ident $($decl:tt)* })*]) => {
+        impl Place {
+            fn of(t: Ticket) -> Place {
+                Place { $($n: t.$n),* }
+            }
 
-    fn of(t: Ticket) -> Place {
-        Place {
-            raw_status: t.raw_status,
-            location_name: t.location_name,
-            latitude: t.latitude,
-            longitude: t.longitude,
-            geo_source: t.geo_source,
+            /// `version` (its tracked fields) over this current row.
+            fn apply(&self, version: &mut Ticket) {
+                $(version.$n.clone_from(&self.$n);)*
+            }
         }
-    }
-
-    /// `version` (its tracked fields) over this current row.
-    fn apply(&self, version: &mut Ticket) {
-        version.raw_status.clone_from(&self.raw_status);
-        version.location_name.clone_from(&self.location_name);
-        version.latitude = self.latitude;
-        version.longitude = self.longitude;
-        version.geo_source.clone_from(&self.geo_source);
-    }
+    };
 }
+select_fields!(place => place_impl! {});
+
+/// A one-row relation of `Place`'s fields as typed nulls, for a query that leaves them to
+/// `Places::complete` (a constant subquery: the planner folds it, no join runs).
+pub static NULLS: LazyLock<String> = LazyLock::new(|| {
+    let nulls: Vec<String> = FIELDS
+        .iter()
+        .filter(|f| f.map && !f.tracked)
+        .map(|f| format!("NULL::{} AS {}", f.kind.sql(), f.name))
+        .collect();
+    format!("SELECT {}", nulls.join(", "))
+});
 
 /// The places read so far in this generation; `None` for a ticket without a current row.
 #[derive(Debug, Default)]
@@ -96,27 +94,15 @@ impl Places {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ticket::columns::COLUMNS;
 
     #[test]
     fn a_place_is_the_tickets_untracked_fields() {
-        let untracked: Vec<&str> = tickets::TICKET_FIELDS
-            .into_iter()
-            .filter(|name| !COLUMNS.iter().any(|c| c.tracked && c.name == *name))
-            .filter(|name| *name != "ticket_id")
-            .collect();
-        // `Place`'s fields, in `Ticket`'s order.
-        let place = [
-            "raw_status",
-            "location_name",
-            "latitude",
-            "longitude",
-            "geo_source",
-        ];
-        assert_eq!(untracked, place);
-        for name in place {
-            assert!(Place::NULLS.contains(&format!(" AS {name}")), "{name}");
-        }
+        assert_eq!(
+            *NULLS,
+            "SELECT NULL::text AS raw_status, NULL::text AS location_name, \
+             NULL::double precision AS latitude, NULL::double precision AS longitude, \
+             NULL::text AS geo_source"
+        );
     }
 
     #[test]
@@ -134,12 +120,12 @@ mod tests {
         let mut version = Ticket {
             ticket_id: "INC1".into(),
             normalized_status: Some("OPEN".into()),
-            is_actionable: true,
+            is_actionable: Some(true),
             ..Ticket::default()
         };
         Place::of(current).apply(&mut version);
         assert_eq!(version.normalized_status.as_deref(), Some("OPEN"));
-        assert!(version.is_actionable);
+        assert!(version.is_open());
         assert_eq!(version.raw_status.as_deref(), Some("Closed"));
         assert_eq!(version.location_name.as_deref(), Some("Site A"));
         assert_eq!(

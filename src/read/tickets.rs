@@ -7,50 +7,25 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use super::places::{Place, Places};
+use super::places::{self, Places};
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::Ticket;
 use crate::eat;
 use crate::params::{sql_fold, DashboardRequest};
-use crate::ticket::columns::COLUMNS;
-
-/// The columns of the dashboard's `Ticket`, in its order.
-pub(super) const TICKET_FIELDS: [&str; 17] = [
-    "ticket_id",
-    "normalized_status",
-    "raw_status",
-    "cluster",
-    "region",
-    "location_name",
-    "assigned_team",
-    "owner",
-    "created_at_service",
-    "first_seen_at",
-    "closed_at",
-    "mttr",
-    "sla_status",
-    "is_actionable",
-    "latitude",
-    "longitude",
-    "geo_source",
-];
+use crate::ticket::fields::{names, ticket_struct, FIELDS};
 
 /// The `Ticket` columns as a select list: the key and the history's tracked fields
-/// (`ticket::columns`) prefixed with `tracked`, the others with `other`.
+/// prefixed with `tracked`, the others with `other`.
 fn ticket_select(tracked: &str, other: &str) -> String {
-    TICKET_FIELDS
-        .iter()
-        .map(|name| {
-            let is_tracked =
-                *name == "ticket_id" || COLUMNS.iter().any(|c| c.tracked && c.name == *name);
-            let prefix = if is_tracked { tracked } else { other };
-            match *name {
-                "is_actionable" => format!("COALESCE({prefix}{name}, false) AS {name}"),
-                _ => format!("{prefix}{name}"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    format!(
+        "{tracked}ticket_id, {}",
+        FIELDS
+            .iter()
+            .filter(|f| f.map)
+            .map(|f| format!("{}{}", if f.tracked { tracked } else { other }, f.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// The current rows' columns.
@@ -150,7 +125,7 @@ pub async fn recorded_tickets(
            AND (cardinality($4::text[]) = 0 OR upper(h.normalized_status) = ANY($4))",
         *RECORDED_COLUMNS,
         tracked = *TRACKED_COLUMNS,
-        nulls = Place::NULLS,
+        nulls = *places::NULLS,
         cluster = sql_fold("h.cluster"),
     );
     // JIT compilation would take longer than the query (40 ms against a few when the
@@ -215,46 +190,13 @@ pub async fn import_state(pool: &PgPool) -> sqlx::Result<ImportState> {
     .await
 }
 
-/// One ticket with its source row.
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct TicketDetail {
+ticket_struct!(detail, serial; [
+    /// One ticket with its source row.
+    #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+    pub struct TicketDetail
+] {
     pub ticket_id: String,
-    pub normalized_status: Option<String>,
-    pub raw_status: Option<String>,
-    pub bucket: Option<String>,
-    pub is_actionable: Option<bool>,
-    pub cluster: Option<String>,
-    pub region: Option<String>,
-    pub location_name: Option<String>,
-    pub assigned_team: Option<String>,
-    pub owner: Option<String>,
-    pub sla_status: Option<String>,
-    /// Minutes.
-    pub mttr: Option<i32>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub created_at_service: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub scheduled_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub closed_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub first_seen_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub last_seen_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub source_created_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "eat::serialize_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub source_updated_at: Option<DateTime<Utc>>,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-    pub geo_source: Option<String>,
+} {
     /// When this ticket's content last changed in the store.
     #[serde(serialize_with = "eat::serialize")]
     #[schema(value_type = String, format = DateTime)]
@@ -262,15 +204,12 @@ pub struct TicketDetail {
     /// Every column of the source row (the source of truth), as text.
     #[schema(value_type = Object)]
     pub raw: serde_json::Value,
-}
+});
 
 pub async fn ticket(pool: &PgPool, ticket_id: &str) -> sqlx::Result<Option<TicketDetail>> {
-    // Every typed column (`ticket::columns`), so a new one reaches the detail as soon as
-    // `TicketDetail` has a field for it.
     sqlx::query_as(&format!(
-        "SELECT ticket_id, {}, latitude, longitude, geo_source, ingested_at, raw
-         FROM tickets.inc WHERE ticket_id = $1",
-        *crate::ticket::columns::TYPED
+        "SELECT ticket_id, {}, ingested_at, raw FROM tickets.inc WHERE ticket_id = $1",
+        names("", |f| f.detail)
     ))
     .bind(ticket_id)
     .fetch_optional(pool)

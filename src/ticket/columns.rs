@@ -1,13 +1,16 @@
-//! The ticket's typed fields, declared once. The staging table, the typed column list
-//! shared by staging and `tickets.inc`, the COPY encoder's field order and the history's
-//! tracked fields are all derived from `COLUMNS`: a new field is one entry here (plus its
-//! `CleanRow` field and its migration).
+//! The columns an import writes (the declared fields of origin `csv` and `importer`,
+//! `ticket::fields`), with their accessors on `CleanRow`. The staging table, the typed
+//! column list shared by staging and `tickets.inc`, the COPY encoder's field order,
+//! cleaning's header lookup and the history's tracked fields all come from `COLUMNS`.
 
+use std::ops::Deref;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 
-use super::{CleanRow, Stamp};
+use super::fields::{select_fields, Field};
+use super::{values, CleanRow};
+use crate::eat;
 
 /// One typed value of a cleaned row, as the COPY encoder writes it.
 pub enum Value<'a> {
@@ -17,81 +20,96 @@ pub enum Value<'a> {
     Time(Option<DateTime<Utc>>),
 }
 
-/// A typed column of `tickets.inc` (and of the staging table).
+/// A column an import writes: its declared field and its accessors.
 pub struct Column {
-    pub name: &'static str,
-    pub sql_type: &'static str,
-    /// Recorded in `tickets.inc_history` (`history.md`'s tracked fields).
-    pub tracked: bool,
+    pub field: Field,
     pub value: fn(&CleanRow) -> Value<'_>,
+    /// Reads a cleaned CSV value into the row; `false` if it is unreadable (then null).
+    pub read: fn(&mut CleanRow, &str) -> bool,
 }
 
-const fn column(
-    name: &'static str,
-    sql_type: &'static str,
-    tracked: bool,
-    value: fn(&CleanRow) -> Value<'_>,
-) -> Column {
-    Column {
-        name,
-        sql_type,
-        tracked,
-        value,
+impl Deref for Column {
+    type Target = Field;
+
+    fn deref(&self) -> &Field {
+        &self.field
     }
 }
 
-const fn text(name: &'static str, tracked: bool, value: fn(&CleanRow) -> Value<'_>) -> Column {
-    column(name, "text", tracked, value)
+/// A field's value as the COPY encoder writes it.
+pub trait AsValue {
+    fn value(&self) -> Value<'_>;
 }
 
-const fn time(name: &'static str, tracked: bool, value: fn(&CleanRow) -> Value<'_>) -> Column {
-    column(name, "timestamptz", tracked, value)
+impl AsValue for Option<String> {
+    fn value(&self) -> Value<'_> {
+        Value::Text(self.as_deref())
+    }
 }
 
-fn stamp(row: &CleanRow, s: Stamp) -> Value<'_> {
-    Value::Time(row.stamp(s))
+impl AsValue for Option<bool> {
+    fn value(&self) -> Value<'_> {
+        Value::Bool(*self)
+    }
 }
 
-/// The typed columns, in staging (and COPY) order.
-pub const COLUMNS: &[Column] = &[
-    text("normalized_status", true, |r| {
-        Value::Text(r.normalized_status.as_deref())
-    }),
-    text("raw_status", false, |r| {
-        Value::Text(r.raw_status.as_deref())
-    }),
-    text("bucket", false, |r| Value::Text(r.bucket.as_deref())),
-    column("is_actionable", "boolean", true, |r| {
-        Value::Bool(r.is_actionable)
-    }),
-    text("cluster", true, |r| Value::Text(r.cluster.as_deref())),
-    text("region", true, |r| Value::Text(r.region.as_deref())),
-    text("location_name", false, |r| {
-        Value::Text(r.location_name.as_deref())
-    }),
-    text("assigned_team", true, |r| {
-        Value::Text(r.assigned_team.as_deref())
-    }),
-    text("owner", true, |r| Value::Text(r.owner.as_deref())),
-    text("sla_status", true, |r| Value::Text(r.sla_status.as_deref())),
-    column("mttr", "integer", true, |r| Value::Int(r.mttr)),
-    time("created_at_service", true, |r| {
-        stamp(r, Stamp::CreatedAtService)
-    }),
-    time("scheduled_at", false, |r| stamp(r, Stamp::ScheduledAt)),
-    time("closed_at", true, |r| stamp(r, Stamp::ClosedAt)),
-    time("first_seen_at", true, |r| stamp(r, Stamp::FirstSeenAt)),
-    time("last_seen_at", false, |r| stamp(r, Stamp::LastSeenAt)),
-    time("source_created_at", false, |r| {
-        stamp(r, Stamp::SourceCreatedAt)
-    }),
-    time("source_updated_at", false, |r| {
-        stamp(r, Stamp::SourceUpdatedAt)
-    }),
-    text("location_query", false, |r| {
-        Value::Text(r.location_query.as_deref())
-    }),
-];
+impl AsValue for Option<i32> {
+    fn value(&self) -> Value<'_> {
+        Value::Int(*self)
+    }
+}
+
+impl AsValue for Option<DateTime<Utc>> {
+    fn value(&self) -> Value<'_> {
+        Value::Time(*self)
+    }
+}
+
+/// A field's value read from its cleaned CSV text (`inc-csv.md`); `None` if unreadable.
+pub trait Read: Sized {
+    fn read(text: &str) -> Option<Self>;
+}
+
+impl Read for String {
+    fn read(text: &str) -> Option<Self> {
+        Some(text.to_owned())
+    }
+}
+
+impl Read for bool {
+    fn read(text: &str) -> Option<Self> {
+        values::boolean(text)
+    }
+}
+
+/// The only integer field is a duration given in decimal hours, kept in minutes.
+impl Read for i32 {
+    fn read(text: &str) -> Option<Self> {
+        values::mttr_minutes(text)
+    }
+}
+
+impl Read for DateTime<Utc> {
+    fn read(text: &str) -> Option<Self> {
+        eat::parse_local(text)
+    }
+}
+
+macro_rules! column_table {
+    ([$({ $(#[$a:meta])* $n:ident $($decl:tt)* })*]) => {
+        /// The typed columns, in staging (and COPY) order.
+        pub const COLUMNS: &[Column] = &[$(Column {
+            field: super::fields::field!($n $($decl)*),
+            value: |r| AsValue::value(&r.$n),
+            read: |r, text| {
+                r.$n = Read::read(text);
+                r.$n.is_some()
+            },
+        }),*];
+    };
+}
+
+select_fields!(stored => column_table! {});
 
 /// `each` of the typed (or only the tracked) columns, comma-separated.
 fn joined(tracked_only: bool, each: impl Fn(&Column) -> String) -> String {
@@ -116,7 +134,7 @@ pub static TRACKED: LazyLock<String> = LazyLock::new(|| list("", true));
 
 /// `name type, …` for a table definition.
 pub fn definitions(tracked_only: bool) -> String {
-    joined(tracked_only, |c| format!("{} {}", c.name, c.sql_type))
+    joined(tracked_only, |c| format!("{} {}", c.name, c.kind.sql()))
 }
 
 /// `col = EXCLUDED.col, …` over the typed (or only the tracked) columns.

@@ -1,10 +1,9 @@
-//! The ticket's typed fields are declared once (`ticket::columns::COLUMNS`); the
-//! migrations and the read side must follow it, so a field added to one and not the
-//! others fails here.
+//! A ticket's fields are declared once (`ticket::fields`); the migrations and every
+//! derived struct must follow it, so a field added to one and not the others fails here.
 
 use std::collections::BTreeMap;
 
-use fleettickets::ticket::columns::COLUMNS;
+use fleettickets::ticket::fields::{Field, Kind, FIELDS};
 use serde_json::Value;
 
 use crate::helpers::test_db;
@@ -23,69 +22,96 @@ async fn columns(pool: &sqlx::PgPool, table: &str) -> BTreeMap<String, String> {
     .collect()
 }
 
-fn data_type(sql_type: &str) -> &str {
-    match sql_type {
+/// `information_schema`'s name for a kind's type.
+fn data_type(kind: Kind) -> &'static str {
+    match kind.sql() {
         "timestamptz" => "timestamp with time zone",
         other => other,
     }
 }
 
+/// The names of a table's columns that are not declared fields.
+fn undeclared(table: &BTreeMap<String, String>) -> Vec<&str> {
+    table
+        .keys()
+        .map(String::as_str)
+        .filter(|name| !FIELDS.iter().any(|f| f.name == *name))
+        .collect()
+}
+
 #[tokio::test]
-async fn the_migrations_have_every_declared_column_and_no_other_tracked_one() {
+async fn the_migrations_have_every_declared_field_and_no_other() {
     let db = test_db().await;
     let inc = columns(&db.pool, "inc").await;
     let history = columns(&db.pool, "inc_history").await;
-    for c in COLUMNS {
+    for f in FIELDS {
         assert_eq!(
-            inc.get(c.name).map(String::as_str),
-            Some(data_type(c.sql_type)),
+            inc.get(f.name).map(String::as_str),
+            Some(data_type(f.kind)),
             "tickets.inc.{}",
-            c.name
+            f.name
         );
         assert_eq!(
-            history.get(c.name).map(String::as_str),
-            c.tracked.then(|| data_type(c.sql_type)),
+            history.get(f.name).map(String::as_str),
+            f.tracked.then(|| data_type(f.kind)),
             "tickets.inc_history.{} (tracked: {})",
-            c.name,
-            c.tracked
+            f.name,
+            f.tracked
         );
     }
-    // The history holds the tracked fields and its own bookkeeping, nothing else.
-    let bookkeeping = ["ticket_id", "valid_from", "valid_to", "import_id"];
-    for name in history.keys() {
-        assert!(
-            bookkeeping.contains(&name.as_str()) || COLUMNS.iter().any(|c| c.name == name),
-            "tickets.inc_history.{name} is not declared"
-        );
-    }
+    // Beside the fields, each table holds only its own bookkeeping.
+    assert_eq!(
+        undeclared(&inc),
+        [
+            "geog",
+            "geom",
+            "ingested_at",
+            "raw",
+            "row_hash",
+            "ticket_id"
+        ]
+    );
+    assert_eq!(
+        undeclared(&history),
+        ["import_id", "ticket_id", "valid_from", "valid_to"]
+    );
+}
+
+/// A schema's property names, sorted.
+fn properties(document: &Value, schema: &str) -> Vec<String> {
+    let mut names: Vec<String> = document["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{schema} has properties"))
+        .keys()
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+/// The declared fields of a view, with a struct's own leading and trailing ones, sorted.
+fn view(keep: fn(&Field) -> bool, own: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = FIELDS
+        .iter()
+        .filter(|f| keep(f))
+        .map(|f| f.name.to_owned())
+        .chain(own.iter().map(|s| (*s).to_owned()))
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]
-fn the_ticket_routes_show_every_declared_field() {
+fn the_ticket_routes_show_each_views_fields_and_no_other() {
     let document: Value =
         serde_json::from_str(&fleettickets::http::openapi::document()).expect("JSON");
-    let properties = |schema: &str| -> Vec<String> {
-        document["components"]["schemas"][schema]["properties"]
-            .as_object()
-            .unwrap_or_else(|| panic!("{schema} has properties"))
-            .keys()
-            .cloned()
-            .collect()
-    };
-    let detail = properties("TicketDetail");
-    let tracked = properties("Tracked");
-    // `location_query` is the geocoder's, not the ticket's.
-    for c in COLUMNS.iter().filter(|c| c.name != "location_query") {
-        assert!(
-            detail.contains(&c.name.to_owned()),
-            "TicketDetail.{}",
-            c.name
-        );
-        assert_eq!(
-            tracked.contains(&c.name.to_owned()),
-            c.tracked,
-            "Tracked.{}",
-            c.name
-        );
-    }
+    assert_eq!(
+        properties(&document, "TicketDetail"),
+        view(|f| f.detail, &["ticket_id", "ingested_at", "raw"])
+    );
+    assert_eq!(properties(&document, "Tracked"), view(|f| f.tracked, &[]));
+    assert_eq!(
+        properties(&document, "TicketProperties"),
+        view(|f| f.props, &["ticket_id"])
+    );
 }

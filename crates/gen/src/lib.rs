@@ -266,7 +266,7 @@ fn stale_row(rows: &[[String; 33]], first: &[[String; 33]]) -> (usize, [String; 
     let i = (0..first.len())
         .find(|&i| {
             !rows[i][col::TICKET_ID].is_empty()
-                && fleettickets::ingest::values::boolean(&rows[i][col::ALARM]) != Some(true)
+                && fleettickets::ticket::values::boolean(&rows[i][col::ALARM]) != Some(true)
                 && rows[i][col::UPDATED] > first[i][col::UPDATED]
                 && rows[i][col::STATUS] != first[i][col::STATUS]
         })
@@ -288,7 +288,7 @@ fn reopen(r: &mut [String; 33], raw_status: &str) {
 }
 
 fn is_open(r: &[String; 33]) -> bool {
-    fleettickets::ingest::values::boolean(&r[col::ACTIONABLE]) == Some(true)
+    fleettickets::ticket::values::boolean(&r[col::ACTIONABLE]) == Some(true)
 }
 
 /// One ticket changed at `as_of`: an open one is closed, moves on in its workflow, or
@@ -497,7 +497,11 @@ fn row(rng: &mut Rng, clusters: &[GazetteerCluster], spec: &Spec, i: u64) -> [St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
     use fleettickets::ingest::clean::{Header, RowStats};
+    use fleettickets::ticket::columns::{Value, COLUMNS};
+    use fleettickets::ticket::fields::Origin;
 
     fn generate(rows: u64, seed: u64) -> Vec<u8> {
         let spec = Spec {
@@ -538,11 +542,31 @@ mod tests {
         let header = Header::parse("gen.csv", &records.next().unwrap().unwrap()).unwrap();
         let mut stats = RowStats::default();
         let mut open = 0;
+        // Every declared field read from a snapshot gets a value in some generated row.
+        let mut filled: BTreeSet<&str> = BTreeSet::new();
         for (i, r) in records.enumerate() {
             if let Some(row) = header.clean(&r.unwrap(), i as u64 + 2, &mut stats).unwrap() {
                 open += u64::from(row.is_actionable == Some(true));
+                for c in COLUMNS {
+                    let some = match (c.value)(&row) {
+                        Value::Text(v) => v.is_some(),
+                        Value::Bool(v) => v.is_some(),
+                        Value::Int(v) => v.is_some(),
+                        Value::Time(v) => v.is_some(),
+                    };
+                    if some {
+                        filled.insert(c.name);
+                    }
+                }
             }
         }
+        let from_csv: BTreeSet<&str> = COLUMNS
+            .iter()
+            .filter(|c| c.origin == Origin::Csv)
+            .map(|c| c.name)
+            .collect();
+        let missing: Vec<&&str> = from_csv.difference(&filled).collect();
+        assert!(missing.is_empty(), "the generator never writes {missing:?}");
         assert_eq!(stats.rows_read, 5001);
         assert!(stats.truncated);
         // Rates: alarms ~3 %, empty ids ~0.1 %, open ~12 % (wide bounds, fixed seed).
