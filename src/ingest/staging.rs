@@ -166,6 +166,7 @@ fn row_hash(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ticket::columns::COLUMNS;
 
     #[test]
     fn encodes_copy_text_with_escapes_and_nulls() {
@@ -184,7 +185,9 @@ mod tests {
         encode_row(7, &row, &mut out);
         let text = String::from_utf8(out).unwrap();
         let fields: Vec<&str> = text.trim_end_matches('\n').split('\t').collect();
-        assert_eq!(fields.len(), 25);
+        // Import id, ticket id, raw, hash, the declared columns, the feed point.
+        let at = |name: &str| 4 + COLUMNS.iter().position(|c| c.name == name).unwrap();
+        assert_eq!(fields.len(), 4 + COLUMNS.len() + 2);
         assert_eq!(
             fields[..3],
             ["7", "INC1", r#"{"location_name":"a\\tb\\\\c"}"#]
@@ -193,12 +196,18 @@ mod tests {
         assert_eq!(fields[3], &row_hash(r#"{"location_name":"a\tb\\c"}"#));
         assert_eq!(fields[3].len(), 36);
         assert_ne!(row_hash("{}"), row_hash("{ }"));
-        assert_eq!(fields[4], "\\N");
-        assert_eq!(fields[7], "t");
-        assert_eq!(fields[10], "line1\\nline2\\r");
-        assert_eq!(fields[14], "345");
-        assert_eq!(fields[21], "2026-06-16 04:15:02.000000+00");
-        assert_eq!(fields[22..], ["\\N", "-1.2676", "36.8108"]);
+        assert_eq!(fields[at("normalized_status")], "\\N");
+        assert_eq!(fields[at("is_actionable")], "t");
+        assert_eq!(fields[at("location_name")], "line1\\nline2\\r");
+        assert_eq!(fields[at("mttr")], "345");
+        assert_eq!(
+            fields[at("source_updated_at")],
+            "2026-06-16 04:15:02.000000+00"
+        );
+        assert_eq!(
+            fields[at("location_query")..],
+            ["\\N", "-1.2676", "36.8108"]
+        );
         assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
     }
 

@@ -151,18 +151,3 @@ pub fn tracked_differ(a: &str, b: &str) -> String {
         list(&format!("{b}."), true)
     )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_tracked_fields_are_the_specs() {
-        assert_eq!(
-            *TRACKED,
-            "normalized_status, is_actionable, cluster, region, assigned_team, owner, sla_status, \
-             mttr, created_at_service, closed_at, first_seen_at"
-        );
-        assert_eq!(COLUMNS.len(), 19);
-    }
-}
