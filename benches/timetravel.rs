@@ -20,7 +20,8 @@
 //! set (the versions valid at `t` joined to the current rows, as JSON); and a slider
 //! sweep of 168 hourly steps (a week), cold then warm, with its cache hits. The databases
 //! `ft_bench_timetravel` and `ft_bench_timetravel_big` on `TEST_DATABASE_URL` are dropped
-//! after (kept with `--keep`).
+//! after (kept with `--keep`); `--reuse` measures a kept store again instead of building
+//! it (migrated to this build), `--no-sweep` leaves out the slider sweep.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -30,13 +31,14 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{arg, drop_store, fresh_store, percentile, reopen, write_snapshot};
+use fleettickets::config::DatabaseConfig;
 use fleettickets::dashboard::freshness::{Freshness, ImportState};
 use fleettickets::dashboard::replay::{self, HistorySpan, Replay};
 use fleettickets::dashboard::{self, render, Rows, Rules};
 use fleettickets::params;
 use fleettickets::read;
 use fleettickets::read::places::Places;
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 
 const END: &str = "2026-06-16T00:00:00+03:00";
 
@@ -267,10 +269,34 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<()> {
+/// With `--reuse`, the store a `--keep` run left (migrated to this build), as it is.
+async fn kept_store(server_url: &str, name: &str) -> anyhow::Result<Option<(String, PgPool)>> {
+    if !std::env::args().any(|a| a == "--reuse") {
+        return Ok(None);
+    }
+    let mut admin = sqlx::PgConnection::connect(&format!("{server_url}/postgres")).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        return Ok(None);
+    }
+    let url = format!("{server_url}/{name}");
+    let pool = fleettickets::db::migrate(&DatabaseConfig::new(url.clone())).await?;
+    println!("{name}: the kept store, reused");
+    Ok(Some((url, pool)))
+}
+
+/// A store of `shape` made anew: imported, reopened, its history built.
+async fn build_store(
+    server_url: &str,
+    shape: &Shape,
+    dir: &std::path::Path,
+) -> anyhow::Result<(String, PgPool)> {
     let end = DateTime::parse_from_rfc3339(END)?.with_timezone(&Utc);
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("2026-06-16T000000.csv");
+    let path = dir.join("2026-06-16T000000.csv");
     write_snapshot(&path, shape.rows, 1, end)?;
     let (db_url, pool, secs) = fresh_store(server_url, shape.name, &path).await?;
     if let Some(open) = shape.open {
@@ -286,6 +312,15 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
         shape.days,
         shape.rate * 100.0
     );
+    Ok((db_url, pool))
+}
+
+async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db_url, pool) = match kept_store(server_url, shape.name).await? {
+        Some(kept) => kept,
+        None => build_store(server_url, shape, dir.path()).await?,
+    };
     let (total, timetravel): (i64, i64) = sqlx::query_as(
         "SELECT pg_total_relation_size('tickets.inc_history'),
                 (SELECT sum(pg_relation_size(('tickets.' || name)::regclass))::bigint
@@ -371,8 +406,13 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
     );
 
     // The slider: a week of hourly steps before H, cold then warm.
+    let sweeps: &[&str] = if std::env::args().any(|a| a == "--no-sweep") {
+        &[]
+    } else {
+        &["cold", "warm"]
+    };
     let steps: Vec<DateTime<Utc>> = (1..=168).map(|h| until - Duration::hours(h)).collect();
-    for pass in ["cold", "warm"] {
+    for pass in sweeps {
         let hits = cache_total(&client, &base, "hit").await?;
         let started = Instant::now();
         through_server(&client, &base, &steps, "recorded").await?;
