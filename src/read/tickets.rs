@@ -67,6 +67,33 @@ const VALID_BY_SPAN: &str = "tickets.history_span_class(valid_from, valid_to) = 
     AND valid_from > COALESCE($5 - (tickets.history_spans())[k + 1], '-infinity')
     AND (valid_to IS NULL OR valid_to > $5)";
 
+/// The tracked fields a version returned by the created branch alone carries (migration
+/// 0010's index): what the payload reads of a ticket that is neither open nor closed in
+/// the window (the daily series' times, the filters' cluster and status).
+const CREATED_CARRIED: [&str; 4] = [
+    "normalized_status",
+    "cluster",
+    "created_at_service",
+    "closed_at",
+];
+
+/// `TRACKED_COLUMNS` for the created branch: the carried fields of `c`, typed nulls (`z`)
+/// for the others.
+static CREATED_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let fields = COLUMNS.iter().filter(|c| c.tracked).map(|c| {
+        let from = if CREATED_CARRIED.contains(&c.name) {
+            "c"
+        } else {
+            "z"
+        };
+        format!("{from}.{}", c.name)
+    });
+    std::iter::once("c.ticket_id".to_owned())
+        .chain(fields)
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
 /// A version's tracked fields (`h`) over its current row's other fields (`i`).
 static RECORDED_COLUMNS: LazyLock<String> = LazyLock::new(|| ticket_select("h.", "i."));
 
@@ -112,11 +139,12 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
 /// (on the version's fields), with its current row's other fields (from `places`), in
 /// no particular order. Split them with `dashboard::replay::split`.
 ///
-/// Each branch is one index's pages (migration 0009): the actionable versions per span
-/// class, each class a short range of `valid_from`; those closed in the window by
-/// `closed_at`, carrying their fields; those created in the window per creation day and
-/// span class, then probed in the heap by primary key (every version carries its
-/// creation time: that index carrying the fields would copy the table). The current
+/// Each branch is one index's pages: the actionable versions per span class, each class
+/// a short range of `valid_from` (migration 0009); those closed in the window by
+/// `closed_at`, carrying their fields (0009); those created in the window that neither
+/// branch returns, per creation day and span class (0010), with only the fields the
+/// payload reads of them (`CREATED_CARRIED`; the others null). So the branches return
+/// disjoint versions but for one closed in the window while actionable. The current
 /// rows' fields are typed nulls here, filled in from `places`.
 pub async fn recorded_tickets(
     pool: &PgPool,
@@ -134,29 +162,29 @@ pub async fn recorded_tickets(
              WHERE closed_at >= $1 AND closed_at < $2
                AND valid_from <= $5 AND (valid_to IS NULL OR valid_to > $5)
              UNION ALL
-             SELECT {tracked} FROM generate_series(tickets.history_day($1), tickets.history_day($2)) d
+             SELECT {created} FROM generate_series(tickets.history_day($1), tickets.history_day($2)) d
              CROSS JOIN generate_series(-1, cardinality(tickets.history_spans())) k
              CROSS JOIN LATERAL (
-                 SELECT ticket_id, valid_from FROM tickets.inc_history
-                 WHERE tickets.history_day(created_at_service) = d AND {VALID_BY_SPAN}
-                   AND created_at_service >= $1 AND created_at_service < $2) c
-             -- One primary-key probe per version (OFFSET 0 keeps the planner from hashing
-             -- the whole history for this join).
-             CROSS JOIN LATERAL (SELECT * FROM tickets.inc_history v
-                                 WHERE v.ticket_id = c.ticket_id AND v.valid_from = c.valid_from
-                                 OFFSET 0) h)
+                 SELECT * FROM tickets.inc_history
+                 WHERE is_actionable IS NOT TRUE
+                   AND tickets.history_day(created_at_service) = d AND {VALID_BY_SPAN}
+                   AND created_at_service >= $1 AND created_at_service < $2
+                   AND (closed_at IS NULL OR closed_at < $1 OR closed_at >= $2)) c
+             CROSS JOIN (SELECT (NULL::tickets.inc_history).*) z)
          SELECT {} FROM at_t h CROSS JOIN ({nulls}) i
          WHERE (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
            AND (cardinality($4::text[]) = 0 OR upper(h.normalized_status) = ANY($4))",
         *RECORDED_COLUMNS,
         tracked = *TRACKED_COLUMNS,
+        created = *CREATED_COLUMNS,
         nulls = Place::NULLS,
         cluster = sql_fold("h.cluster"),
     );
     // Without JIT (the pool's connections have it off, see `db::connect_options`): its
     // compilation took 40 ms of a query of a few.
     let mut versions: Vec<Ticket> = for_request(pool, &sql, req, Some(req.window.as_of)).await?;
-    // A ticket's branches return the same version: keep one.
+    // The open and closed branches return the same version of a ticket closed in the
+    // window while actionable: keep one.
     versions.sort_unstable_by(|a, b| a.ticket_id.as_bytes().cmp(b.ticket_id.as_bytes()));
     versions.dedup_by(|a, b| a.ticket_id == b.ticket_id);
     places.complete(pool, versions).await
