@@ -178,7 +178,6 @@ async fn split_ms(
     let n = rows.len();
     let started = Instant::now();
     let (open, window) = replay::split(rows, &request.window);
-    let open_rows = open.len();
     let span = HistorySpan {
         capture_started_at: Some(t - Duration::days(1)),
         history_until: Some(t + Duration::days(1)),
@@ -192,12 +191,8 @@ async fn split_ms(
     let payload = dashboard::compute(rows, &request, freshness, &rules);
     let computed = ms(started);
     let started = Instant::now();
-    // The heads by the open rows' positions, as the route writes them for a recorded miss.
-    let mut heads = vec![String::new(); open_rows];
-    for o in payload.open() {
-        heads[o.index] = render::open_head(o.ticket);
-    }
-    let json = render::write_json(&payload, &heads)?;
+    // As the route writes a recorded miss: each open feature whole.
+    let json = render::write_json(&payload, None)?;
     let serialised = ms(started);
     std::hint::black_box(json);
     Ok((queried, computed, serialised, n))

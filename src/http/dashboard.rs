@@ -125,14 +125,11 @@ async fn build(
     span.record("rows", rows.window.tickets().len());
     blocking(move || {
         let _in = span.enter();
-        // The live set's heads were written when it was loaded; recorded rows are new.
-        let recorded: Vec<String> = match rows.replay.mode {
-            ReplayMode::Recorded => rows.open.iter().map(render::open_head).collect(),
-            ReplayMode::Live | ReplayMode::Clock => Vec::new(),
-        };
+        // The live set's heads were written when it was loaded; recorded rows are new
+        // and written whole.
         let heads = match rows.replay.mode {
-            ReplayMode::Recorded => &recorded,
-            ReplayMode::Live | ReplayMode::Clock => &open.heads,
+            ReplayMode::Recorded => None,
+            ReplayMode::Live | ReplayMode::Clock => Some(&open.heads[..]),
         };
         let freshness = Freshness::at(&state, request.window.as_of, rules.stale_after);
         let payload = dashboard::compute(rows, &request, freshness, &rules);
