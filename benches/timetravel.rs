@@ -26,7 +26,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -34,7 +33,7 @@ use common::{arg, drop_store, fresh_store, percentile, reopen, write_snapshot};
 use fleettickets::config::DatabaseConfig;
 use fleettickets::dashboard::freshness::{Freshness, ImportState};
 use fleettickets::dashboard::replay::{self, HistorySpan, Replay};
-use fleettickets::dashboard::{self, render, Rows, Rules};
+use fleettickets::dashboard::{self, render, Rules};
 use fleettickets::params;
 use fleettickets::read;
 use fleettickets::read::places::Places;
@@ -177,16 +176,11 @@ async fn split_ms(
     let queried = ms(started);
     let n = rows.len();
     let started = Instant::now();
-    let (open, window) = replay::split(rows, &request.window);
     let span = HistorySpan {
         capture_started_at: Some(t - Duration::days(1)),
         history_until: Some(t + Duration::days(1)),
     };
-    let rows = Rows {
-        open: Arc::from(open),
-        window: window.into(),
-        replay: Replay::at(t, span),
-    };
+    let rows = replay::rows(rows, Replay::at(t, span));
     let freshness = Freshness::at(&ImportState::default(), t, rules.stale_after);
     let payload = dashboard::compute(rows, &request, freshness, &rules);
     let computed = ms(started);

@@ -92,7 +92,7 @@ pub fn write_json(c: &Payload, heads: Option<&[String]>) -> serde_json::Result<V
             }
             out.extend_from_slice(b"]}");
         }
-        WindowRows::Queried(_) => {
+        WindowRows::Queried(_) | WindowRows::Open(_) => {
             let closed: features::ClosedCollection =
                 c.closed().map(|(t, s)| features::closed(t, s)).collect();
             field(&mut out, ",\"closed\":", &closed)?;

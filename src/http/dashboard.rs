@@ -84,12 +84,7 @@ pub async fn rows(
     let replay = Replay::at(request.window.as_of, open.history);
     if replay.mode == ReplayMode::Recorded {
         let recorded = read::tickets::recorded_tickets(&app.read, request, &open.places).await?;
-        let (open_rows, window) = replay::split(recorded, &request.window);
-        return Ok(Rows {
-            open: open_rows.into(),
-            window: window.into(),
-            replay,
-        });
+        return Ok(replay::rows(recorded, replay));
     }
     let window = if open.recent.covers(&request.window) {
         WindowRows::Recent(open.recent.clone())
