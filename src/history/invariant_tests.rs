@@ -1,5 +1,5 @@
 //! `timetravel.md`'s invariant over generated histories: the recorded dashboard at `t`
-//! (`replay::split` and `compute` over the versions valid at `t`) has the open count and
+//! (`replay::rows` and `compute` over the versions valid at `t`) has the open count and
 //! open SLA split of the backlog at the instant `t` (`history::backlog::compute`).
 
 use chrono::{DateTime, Duration, Utc};
