@@ -136,17 +136,16 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
 
 /// The tickets as recorded at the request's `as_of` (`timetravel.md`): each version
 /// valid then that is actionable or closed or created in the window, after the filters
-/// (on the version's fields), with its current row's other fields (from `places`), in
-/// no particular order, each ticket once (a ticket's versions do not overlap). The
-/// payload's rows: `dashboard::replay::rows`.
+/// (on the version's fields), with its current row's other fields (from `places`), by
+/// ticket id, each ticket once (a ticket's versions do not overlap). The payload's rows:
+/// `dashboard::replay::rows`.
 ///
 /// Each branch is one index's pages: the actionable versions per span class, each class
 /// a short range of `valid_from` (migration 0009); those closed in the window by
 /// `closed_at`, carrying their fields (0009), but the actionable ones (the first branch
 /// has those); those created in the window that neither branch returns, per creation
 /// day and span class (0010), with only the fields the payload reads of them
-/// (`CREATED_CARRIED`; the others null). The branches are disjoint: no sort and dedup
-/// of the rows (moving 300-byte rows, it was 14 % of a miss's instructions at 21k). The
+/// (`CREATED_CARRIED`; the others null). The branches are disjoint: no dedup. The
 /// current rows' fields are typed nulls here, filled in from `places`.
 pub async fn recorded_tickets(
     pool: &PgPool,
@@ -185,7 +184,23 @@ pub async fn recorded_tickets(
     // Without JIT (the pool's connections have it off, see `db::connect_options`): its
     // compilation took 40 ms of a query of a few.
     let versions = for_request(pool, &sql, req, Some(req.window.as_of)).await?;
-    places.complete(pool, versions).await
+    places.complete(pool, by_id(versions)).await
+}
+
+/// `rows` in ticket id order: the payload reads them in that order, and at 1M tickets
+/// (30,000 rows) reading them scattered cost more in cache misses (compute and JSON 20 ms
+/// slower) than the sort. The rows are moved once, by a sorted permutation, not swapped
+/// about by the sort (300 bytes each).
+fn by_id(rows: Vec<Ticket>) -> Vec<Ticket> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        rows[a]
+            .ticket_id
+            .as_bytes()
+            .cmp(rows[b].ticket_id.as_bytes())
+    });
+    let mut slots: Vec<Option<Ticket>> = rows.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// The current rows of `ids` (those that have one).
@@ -327,4 +342,34 @@ pub async fn choices(pool: &PgPool, column: ChoiceColumn) -> sqlx::Result<Vec<Ch
 pub enum ChoiceColumn {
     Cluster,
     Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_id_orders_the_rows_by_ticket_id_bytes_and_keeps_each() {
+        let row = |id: &str, cluster: &str| Ticket {
+            ticket_id: id.into(),
+            cluster: Some(cluster.into()),
+            ..Ticket::default()
+        };
+        let rows = vec![
+            row("INC3", "c"),
+            row("INC10", "a"),
+            row("inc1", "d"),
+            row("INC2", "b"),
+        ];
+        let sorted = by_id(rows);
+        let got: Vec<(&str, &str)> = sorted
+            .iter()
+            .map(|t| (t.ticket_id.as_str(), t.cluster.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [("INC10", "a"), ("INC2", "b"), ("INC3", "c"), ("inc1", "d")]
+        );
+        assert!(by_id(Vec::new()).is_empty());
+    }
 }
