@@ -457,3 +457,23 @@ async fn a_retention_run_drops_the_recorded_answers_it_changed() {
     );
     assert_eq!(open_ids(&after), ["INC2", "INC3", "INC4", "INC5"]);
 }
+
+/// The recorded query runs without a transaction of its own for `SET LOCAL jit`: every
+/// pool connection (the primary's and a separate read pool's) has JIT off, and keeps the
+/// read path's statement timeout.
+#[tokio::test]
+async fn every_pool_connection_runs_without_jit() {
+    let db = crate::helpers::test_db().await;
+    let mut config = fleettickets::config::DatabaseConfig::new(db.url.clone());
+    let primary = fleettickets::db::connect(&config).await.unwrap();
+    config.database_read_url = Some(db.url.clone().into());
+    let read = fleettickets::db::connect_read(&config, &primary).unwrap();
+    for pool in [&primary, &read] {
+        let (jit, timeout): (String, String) =
+            sqlx::query_as("SELECT current_setting('jit'), current_setting('statement_timeout')")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        assert_eq!((jit.as_str(), timeout.as_str()), ("off", "10s"));
+    }
+}
