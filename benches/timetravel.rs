@@ -2,7 +2,7 @@
 //! --rate 0.02 --big-rows 1000000 --big-open 25000 --big-days 30 --big-rate 0.002`.
 //!
 //! Two stores, one after the other: `--rows` generated tickets, and `--big-rows` of which
-//! `--big-open` are made open as in the nearest bench (`--big-rows 0` skips it). Each is
+//! `--big-open` are made open as in the nearest bench (`--rows 0`, `--big-rows 0` skip one). Each is
 //! imported (so `tickets.inc` holds real rows), then its history is replaced, with
 //! set-based SQL as in the history bench, by `--days` (`--big-days`) of hourly versions
 //! where `--rate` (`--big-rate`) of the tickets change each hour; the share of actionable
@@ -20,23 +20,24 @@
 //! set (the versions valid at `t` joined to the current rows, as JSON); and a slider
 //! sweep of 168 hourly steps (a week), cold then warm, with its cache hits. The databases
 //! `ft_bench_timetravel` and `ft_bench_timetravel_big` on `TEST_DATABASE_URL` are dropped
-//! after (kept with `--keep`).
+//! after (kept with `--keep`); `--reuse` measures a kept store again instead of building
+//! it (migrated to this build), `--no-sweep` leaves out the slider sweep.
 
 #[path = "common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{arg, drop_store, fresh_store, percentile, reopen, write_snapshot};
+use fleettickets::config::DatabaseConfig;
 use fleettickets::dashboard::freshness::{Freshness, ImportState};
 use fleettickets::dashboard::replay::{self, HistorySpan, Replay};
-use fleettickets::dashboard::{self, render, Rows, Rules};
+use fleettickets::dashboard::{self, render, Rules};
 use fleettickets::params;
 use fleettickets::read;
 use fleettickets::read::places::Places;
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 
 const END: &str = "2026-06-16T00:00:00+03:00";
 
@@ -175,27 +176,17 @@ async fn split_ms(
     let queried = ms(started);
     let n = rows.len();
     let started = Instant::now();
-    let (open, window) = replay::split(rows, &request.window);
-    let open_rows = open.len();
     let span = HistorySpan {
         capture_started_at: Some(t - Duration::days(1)),
         history_until: Some(t + Duration::days(1)),
     };
-    let rows = Rows {
-        open: Arc::from(open),
-        window: window.into(),
-        replay: Replay::at(t, span),
-    };
+    let rows = replay::rows(rows, Replay::at(t, span));
     let freshness = Freshness::at(&ImportState::default(), t, rules.stale_after);
     let payload = dashboard::compute(rows, &request, freshness, &rules);
     let computed = ms(started);
     let started = Instant::now();
-    // The heads by the open rows' positions, as the route writes them for a recorded miss.
-    let mut heads = vec![String::new(); open_rows];
-    for o in payload.open() {
-        heads[o.index] = render::open_head(o.ticket);
-    }
-    let json = render::write_json(&payload, &heads)?;
+    // As the route writes a recorded miss: each open feature whole.
+    let json = render::write_json(&payload, None)?;
     let serialised = ms(started);
     std::hint::black_box(json);
     Ok((queried, computed, serialised, n))
@@ -260,17 +251,43 @@ async fn main() -> anyhow::Result<()> {
     };
     let samples = arg::<usize>("--samples", 21);
     let server_url = common::server_url();
-    run(&server_url, &small, samples).await?;
+    if small.rows > 0 {
+        run(&server_url, &small, samples).await?;
+    }
     if big.rows > 0 {
         run(&server_url, &big, samples).await?;
     }
     Ok(())
 }
 
-async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<()> {
+/// With `--reuse`, the store a `--keep` run left (migrated to this build), as it is.
+async fn kept_store(server_url: &str, name: &str) -> anyhow::Result<Option<(String, PgPool)>> {
+    if !std::env::args().any(|a| a == "--reuse") {
+        return Ok(None);
+    }
+    let mut admin = sqlx::PgConnection::connect(&format!("{server_url}/postgres")).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        return Ok(None);
+    }
+    let url = format!("{server_url}/{name}");
+    let pool = fleettickets::db::migrate(&DatabaseConfig::new(url.clone())).await?;
+    println!("{name}: the kept store, reused");
+    Ok(Some((url, pool)))
+}
+
+/// A store of `shape` made anew: imported, reopened, its history built.
+async fn build_store(
+    server_url: &str,
+    shape: &Shape,
+    dir: &std::path::Path,
+) -> anyhow::Result<(String, PgPool)> {
     let end = DateTime::parse_from_rfc3339(END)?.with_timezone(&Utc);
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("2026-06-16T000000.csv");
+    let path = dir.join("2026-06-16T000000.csv");
     write_snapshot(&path, shape.rows, 1, end)?;
     let (db_url, pool, secs) = fresh_store(server_url, shape.name, &path).await?;
     if let Some(open) = shape.open {
@@ -286,16 +303,25 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
         shape.days,
         shape.rate * 100.0
     );
+    Ok((db_url, pool))
+}
+
+async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db_url, pool) = match kept_store(server_url, shape.name).await? {
+        Some(kept) => kept,
+        None => build_store(server_url, shape, dir.path()).await?,
+    };
     let (total, timetravel): (i64, i64) = sqlx::query_as(
         "SELECT pg_total_relation_size('tickets.inc_history'),
                 (SELECT sum(pg_relation_size(('tickets.' || name)::regclass))::bigint
                  FROM unnest(ARRAY['inc_history_open_span_idx', 'inc_history_closed_cover_idx',
-                                   'inc_history_created_span_idx']) name)",
+                                   'inc_history_created_cover_idx']) name)",
     )
     .fetch_one(&pool)
     .await?;
     println!(
-        "tickets.inc_history with its indexes: {:.0} MB, of which the time-travel indexes (migrations 0008, 0009) {:.0} MB",
+        "tickets.inc_history with its indexes: {:.0} MB, of which the time-travel indexes (migrations 0009, 0010) {:.0} MB",
         total as f64 / 1e6,
         timetravel as f64 / 1e6
     );
@@ -371,8 +397,13 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
     );
 
     // The slider: a week of hourly steps before H, cold then warm.
+    let sweeps: &[&str] = if std::env::args().any(|a| a == "--no-sweep") {
+        &[]
+    } else {
+        &["cold", "warm"]
+    };
     let steps: Vec<DateTime<Utc>> = (1..=168).map(|h| until - Duration::hours(h)).collect();
-    for pass in ["cold", "warm"] {
+    for pass in sweeps {
         let hits = cache_total(&client, &base, "hit").await?;
         let started = Instant::now();
         through_server(&client, &base, &steps, "recorded").await?;

@@ -258,13 +258,18 @@ fn payload(query: &str) -> serde_json::Value {
             replay: Replay::at(req.window.as_of, HistorySpan::default()),
         };
         let computed = compute(rows, &req, fresh.clone(), &rules());
-        // The fast writer and serde agree to the byte, whichever the window's rows.
-        let fast = render::write_json(&computed, &heads).unwrap();
+        // The fast writer and serde agree to the byte, whichever the window's rows, with
+        // the open features' heads written ahead (live) or not (recorded).
         typed = serde_json::to_vec(&computed.to_dashboard()).unwrap();
-        assert_eq!(
-            String::from_utf8(fast).unwrap(),
-            String::from_utf8(typed.clone()).unwrap()
-        );
+        for heads in [Some(&heads[..]), None] {
+            let fast = render::write_json(&computed, heads).unwrap();
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(typed.clone()).unwrap(),
+                "heads ahead: {}",
+                heads.is_some()
+            );
+        }
     }
     serde_json::from_slice(&typed).unwrap()
 }

@@ -128,6 +128,8 @@ pub enum WindowRows {
     Queried(Vec<Ticket>),
     /// The recent tickets in memory (they cover the window, see `Recent::covers`).
     Recent(Arc<Recent>),
+    /// The open rows themselves (the versions recorded at `as_of`, see `replay::rows`).
+    Open(Arc<[Ticket]>),
 }
 
 impl WindowRows {
@@ -135,6 +137,7 @@ impl WindowRows {
         match self {
             WindowRows::Queried(rows) => rows,
             WindowRows::Recent(recent) => &recent.tickets,
+            WindowRows::Open(rows) => rows,
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The payload's bytes, written fast: every open feature but its two `as_of`-dependent
-//! properties is serialised once per data change (`open_head`), so a cache miss only
-//! splices those heads with `hours_open` and `sla_state`; the closed features of the
+//! The payload's bytes, written fast: every open feature of the live set but its two
+//! `as_of`-dependent properties is serialised once per data change (`open_head`), so a
+//! cache miss only splices those heads with `hours_open` and `sla_state`; the closed features of the
 //! recent tickets (`recent`) are written once per data change too, and copied. The
 //! output is byte for byte what serde writes for the typed `Dashboard` (a test holds the
 //! two together).
@@ -56,9 +56,11 @@ pub fn open_head(ticket: &Ticket) -> String {
     json
 }
 
-/// The payload as JSON, with `heads[i]` = `open_head(&open_rows[i])` for the open rows
-/// it was computed from.
-pub fn write_json(c: &Payload, heads: &[String]) -> serde_json::Result<Vec<u8>> {
+/// The payload as JSON. With `heads`, `heads[i]` = `open_head(&open_rows[i])` for the
+/// open rows it was computed from (the live set's, written once per data change);
+/// without, each open feature is written whole (a recorded payload's rows are new to
+/// each miss: writing their heads apart first cost an allocation and a copy per row).
+pub fn write_json(c: &Payload, heads: Option<&[String]>) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64 * 1024 + 520 * (c.open.len() + c.closed.len()));
     field(&mut out, "{\"window\":", &c.window)?;
     field(&mut out, ",\"filters\":", &c.filters)?;
@@ -67,6 +69,10 @@ pub fn write_json(c: &Payload, heads: &[String]) -> serde_json::Result<Vec<u8>> 
         if i > 0 {
             out.push(b',');
         }
+        let Some(heads) = heads else {
+            serde_json::to_writer(&mut out, &features::open(&o))?;
+            continue;
+        };
         out.extend_from_slice(heads[o.index].as_bytes());
         out.extend_from_slice(b"\"hours_open\":");
         serde_json::to_writer(&mut out, &o.hours_open)?;
@@ -86,7 +92,7 @@ pub fn write_json(c: &Payload, heads: &[String]) -> serde_json::Result<Vec<u8>> 
             }
             out.extend_from_slice(b"]}");
         }
-        WindowRows::Queried(_) => {
+        WindowRows::Queried(_) | WindowRows::Open(_) => {
             let closed: features::ClosedCollection =
                 c.closed().map(|(t, s)| features::closed(t, s)).collect();
             field(&mut out, ",\"closed\":", &closed)?;

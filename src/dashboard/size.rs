@@ -21,8 +21,8 @@ impl Payload {
             WindowRows::Queried(rows) => {
                 rows_bytes(rows) + (rows.capacity() - rows.len()) * size_of::<Ticket>()
             }
-            // The live set's recent tickets, shared like its open rows.
-            WindowRows::Recent(_) => 0,
+            // The live set's recent tickets, shared like its open rows; or the open rows.
+            WindowRows::Recent(_) | WindowRows::Open(_) => 0,
         };
         owned_open
             + owned_window

@@ -1,5 +1,5 @@
 //! `timetravel.md`'s invariant over generated histories: the recorded dashboard at `t`
-//! (`replay::split` and `compute` over the versions valid at `t`) has the open count and
+//! (`replay::rows` and `compute` over the versions valid at `t`) has the open count and
 //! open SLA split of the backlog at the instant `t` (`history::backlog::compute`).
 
 use chrono::{DateTime, Duration, Utc};
@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use super::backlog::{self, Bucket, Version};
 use crate::dashboard::freshness::{Freshness, ImportState};
 use crate::dashboard::replay::{self, HistorySpan, Replay, ReplayMode};
-use crate::dashboard::{compute, Rows, Rules, Ticket};
+use crate::dashboard::{compute, Rules, Ticket};
 use crate::params::window::{Window, WindowKind};
 use crate::params::{DashboardRequest, Filters};
 
@@ -94,11 +94,10 @@ proptest! {
             .map(|v| v.2.clone())
             .collect();
         let window = Window::around(WindowKind::Week, t);
-        let (open, in_window) = replay::split(valid, &window);
         let request = DashboardRequest { window, filters: filters.clone(), as_of_given: true };
         let rules = Rules { sla_target_hours: 24.0, stale_after: Duration::hours(3) };
         let freshness = Freshness::at(&ImportState::default(), t, rules.stale_after);
-        let rows = Rows { open: open.into(), window: in_window.into(), replay };
+        let rows = replay::rows(valid, replay);
         let payload = compute(rows, &request, freshness, &rules);
 
         let as_backlog: Vec<Version> = versions

@@ -84,12 +84,7 @@ pub async fn rows(
     let replay = Replay::at(request.window.as_of, open.history);
     if replay.mode == ReplayMode::Recorded {
         let recorded = read::tickets::recorded_tickets(&app.read, request, &open.places).await?;
-        let (open_rows, window) = replay::split(recorded, &request.window);
-        return Ok(Rows {
-            open: open_rows.into(),
-            window: window.into(),
-            replay,
-        });
+        return Ok(replay::rows(recorded, replay));
     }
     let window = if open.recent.covers(&request.window) {
         WindowRows::Recent(open.recent.clone())
@@ -125,14 +120,11 @@ async fn build(
     span.record("rows", rows.window.tickets().len());
     blocking(move || {
         let _in = span.enter();
-        // The live set's heads were written when it was loaded; recorded rows are new.
-        let recorded: Vec<String> = match rows.replay.mode {
-            ReplayMode::Recorded => rows.open.iter().map(render::open_head).collect(),
-            ReplayMode::Live | ReplayMode::Clock => Vec::new(),
-        };
+        // The live set's heads were written when it was loaded; recorded rows are new
+        // and written whole.
         let heads = match rows.replay.mode {
-            ReplayMode::Recorded => &recorded,
-            ReplayMode::Live | ReplayMode::Clock => &open.heads,
+            ReplayMode::Recorded => None,
+            ReplayMode::Live | ReplayMode::Clock => Some(&open.heads[..]),
         };
         let freshness = Freshness::at(&state, request.window.as_of, rules.stale_after);
         let payload = dashboard::compute(rows, &request, freshness, &rules);

@@ -155,6 +155,66 @@ async fn the_dashboard_at_a_recorded_instant_shows_the_tickets_of_the_time() {
     assert_eq!(karen["metrics"]["closed_count"], 1);
 }
 
+/// A ticket created in the week that is neither open nor closed at `t` (cancelled
+/// without a closing time) counts in the daily series, under its cluster and status of
+/// the time: only the created branch of the recorded query returns it.
+#[tokio::test]
+async fn a_ticket_only_created_in_the_window_counts_with_its_fields_of_the_time() {
+    let app = spawn_app_with(&["--cache-ttl-secs", "600"]).await;
+    let dir = temp_dir();
+    for (name, rows) in [
+        (
+            "2026-06-16T080000.csv",
+            "INC1,OPEN,true,Karen,Nairobi,New,Team A,2026-06-15 12:00:00,,\n",
+        ),
+        (
+            "2026-06-16T090000.csv",
+            "INC1,OPEN,true,Karen,Nairobi,New,Team A,2026-06-15 12:00:00,,\n\
+             INC7,CANCELLED,false,Karen,Nairobi,Cancelled,Team A,2026-06-16 08:30:00,,\n\
+             INC8,OPEN,true,Karen,Nairobi,New,Team A,2026-06-16 08:40:00,,\n",
+        ),
+        (
+            "2026-06-16T100000.csv",
+            "INC1,OPEN,true,Karen,Nairobi,New,Team A,2026-06-15 12:00:00,,\n\
+             INC7,CANCELLED,false,Westlands,Nairobi,Cancelled,Team B,2026-06-16 08:30:00,,\n\
+             INC8,OPEN,true,Karen,Nairobi,New,Team A,2026-06-16 08:40:00,,\n\
+             INC9,OPEN,true,Westlands,Nairobi,New,Team B,2026-06-16 09:50:00,,\n",
+        ),
+    ] {
+        app.import(&write_file(dir.path(), name, &format!("{HEAD}\n{rows}")))
+            .await;
+    }
+    let created = |body: &Value| -> u64 {
+        body["metrics"]["daily"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["created"].as_u64().unwrap())
+            .sum()
+    };
+    let body = at(&app, "09:30:00", "").await;
+    assert_eq!(body["replay"]["mode"], "recorded");
+    assert_eq!(open_ids(&body), ["INC1", "INC8"]);
+    assert_eq!(body["metrics"]["closed_count"], 0);
+    assert_eq!(
+        created(&body),
+        3,
+        "INC1, INC7 and INC8: {}",
+        body["metrics"]
+    );
+    // INC7 was Karen's at 09:30 (Westlands' now).
+    assert_eq!(created(&at(&app, "09:30:00", "&cluster=karen").await), 3);
+    assert_eq!(
+        created(&at(&app, "09:30:00", "&cluster=westlands").await),
+        0
+    );
+    let cancelled = at(&app, "09:30:00", "&status=CANCELLED").await;
+    assert_eq!(open_ids(&cancelled), Vec::<&str>::new());
+    assert_eq!(created(&cancelled), 1);
+    // Before it was recorded (08:40), INC7 did not exist.
+    assert_eq!(created(&at(&app, "08:40:00", "").await), 1);
+}
+
 #[tokio::test]
 async fn capture_start_and_history_until_are_exact_boundaries() {
     let app = history_app().await;
@@ -403,4 +463,24 @@ async fn a_retention_run_drops_the_recorded_answers_it_changed() {
         "2026-06-16T09:00:00+03:00"
     );
     assert_eq!(open_ids(&after), ["INC2", "INC3", "INC4", "INC5"]);
+}
+
+/// The recorded query runs without a transaction of its own for `SET LOCAL jit`: every
+/// pool connection (the primary's and a separate read pool's) has JIT off, and keeps the
+/// read path's statement timeout.
+#[tokio::test]
+async fn every_pool_connection_runs_without_jit() {
+    let db = crate::helpers::test_db().await;
+    let mut config = fleettickets::config::DatabaseConfig::new(db.url.clone());
+    let primary = fleettickets::db::connect(&config).await.unwrap();
+    config.database_read_url = Some(db.url.clone().into());
+    let read = fleettickets::db::connect_read(&config, &primary).unwrap();
+    for pool in [&primary, &read] {
+        let (jit, timeout): (String, String) =
+            sqlx::query_as("SELECT current_setting('jit'), current_setting('statement_timeout')")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        assert_eq!((jit.as_str(), timeout.as_str()), ("off", "10s"));
+    }
 }
