@@ -6,12 +6,19 @@
 //! server then held about 230 MB more than with a fixed threshold (`docs/benchmarks.md`,
 //! "Cache memory"). A fixed threshold keeps each block of 1 MiB or more in a mapping of
 //! its own, unmapped when freed (an evicted cache entry's memory goes back at once).
+//!
+//! Two arenas, not glibc's eight per core: compression and payload builds run on
+//! tokio's blocking threads, each of which would otherwise get an arena of its own whose
+//! freed chunks stay resident (the same load peaked at 391 MB instead of 417, and at
+//! 159 MB instead of 200 without the cache, with no fewer answers per second).
 
-/// Fixes the threshold (glibc on Linux; elsewhere the allocator is left as it is).
-pub fn return_large_blocks() {
+/// Fixes the threshold and the arena count (glibc on Linux; elsewhere the allocator is
+/// left as it is).
+pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter, and 1 MiB is a valid threshold.
+    // SAFETY: mallopt only sets allocator parameters; 1 MiB and 2 are valid values.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
