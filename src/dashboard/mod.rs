@@ -28,8 +28,9 @@ use replay::Replay;
 use sla::{ClosedSla, OpenSla};
 
 ticket_struct!(map, plain; [
-    /// One ticket as the dashboard reads it: the declared fields of the map view.
-    #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+    /// One ticket as the dashboard reads it: the declared fields of the map view
+    /// (decoded from a row by `read::tickets`).
+    #[derive(Debug, Clone, Default, PartialEq)]
     pub struct Ticket
 ] {
     pub ticket_id: String,
