@@ -66,7 +66,7 @@ pub async fn cached(
         interval: request.interval,
         filters: request.filters.clone(),
     };
-    app.cache.backlog(key, build(app.clone(), request)).await
+    app.cache.typed(key, build(app.clone(), request)).await
 }
 
 /// Reads the sealed hours and the versions of the buckets they leave, then computes and

@@ -63,7 +63,7 @@ pub async fn cached(
     let open = app.live.fresh().await;
     let key = DashboardKey::of(&request, open.generation);
     app.cache
-        .dashboard(key, build(app.clone(), open, request))
+        .typed(key, build(app.clone(), open, request))
         .await
 }
 

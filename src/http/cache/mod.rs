@@ -28,10 +28,57 @@ use crate::metrics::Metrics;
 /// rendered from where another reader needs it (Grafana and the teams table read a
 /// dashboard's payload, Grafana a backlog's series) without parsing the bytes.
 #[derive(Clone)]
-enum Cached {
+pub(crate) enum Cached {
     Dashboard(Arc<Body>, Arc<Payload>),
     Backlog(Arc<Body>, Arc<Backlog>),
     Json(Arc<Body>),
+}
+
+/// A value cached beside its JSON, under its own variant of key and of `Cached`.
+pub(crate) trait Typed: Sized {
+    type Key;
+    fn key(key: Self::Key) -> CacheKey;
+    fn cached(body: Arc<Body>, value: Arc<Self>) -> Cached;
+    /// The body and value of an entry of this type.
+    fn of(cached: Cached) -> Option<(Arc<Body>, Arc<Self>)>;
+}
+
+impl Typed for Payload {
+    type Key = DashboardKey;
+
+    fn key(key: DashboardKey) -> CacheKey {
+        CacheKey::Dashboard(key)
+    }
+
+    fn cached(body: Arc<Body>, payload: Arc<Payload>) -> Cached {
+        Cached::Dashboard(body, payload)
+    }
+
+    fn of(cached: Cached) -> Option<(Arc<Body>, Arc<Payload>)> {
+        match cached {
+            Cached::Dashboard(body, payload) => Some((body, payload)),
+            _ => None,
+        }
+    }
+}
+
+impl Typed for Backlog {
+    type Key = BacklogKey;
+
+    fn key(key: BacklogKey) -> CacheKey {
+        CacheKey::Backlog(key)
+    }
+
+    fn cached(body: Arc<Body>, series: Arc<Backlog>) -> Cached {
+        Cached::Backlog(body, series)
+    }
+
+    fn of(cached: Cached) -> Option<(Arc<Body>, Arc<Backlog>)> {
+        match cached {
+            Cached::Backlog(body, series) => Some((body, series)),
+            _ => None,
+        }
+    }
 }
 
 impl Cached {
@@ -110,44 +157,25 @@ impl ResponseCache {
         }
     }
 
-    /// The dashboard entry of `key` with its payload, or the one `build` makes.
-    pub async fn dashboard<F>(
+    /// The entry of `key` with its typed value (a dashboard's payload, a backlog's
+    /// series), or the one `build` makes.
+    pub(crate) async fn typed<T, F>(
         &self,
-        key: DashboardKey,
+        key: T::Key,
         build: F,
-    ) -> Result<(Entry, Arc<Payload>), ApiError>
+    ) -> Result<(Entry, Arc<T>), ApiError>
     where
-        F: Future<Output = Result<(Body, Payload), ApiError>>,
+        T: Typed,
+        F: Future<Output = Result<(Body, T), ApiError>>,
     {
-        let key = CacheKey::Dashboard(key);
+        let key = T::key(key);
         let build = async {
-            let (body, payload) = build.await?;
-            Ok(Cached::Dashboard(Arc::new(body), Arc::new(payload)))
+            let (body, value) = build.await?;
+            Ok(T::cached(Arc::new(body), Arc::new(value)))
         };
-        match self.get_or_build(key.clone(), build).await? {
-            Cached::Dashboard(body, payload) => Ok((Entry { key, body }, payload)),
-            _ => unreachable!("only `dashboard` inserts under a dashboard key"),
-        }
-    }
-
-    /// The backlog entry of `key` with its series, or the one `build` makes.
-    pub async fn backlog<F>(
-        &self,
-        key: BacklogKey,
-        build: F,
-    ) -> Result<(Entry, Arc<Backlog>), ApiError>
-    where
-        F: Future<Output = Result<(Body, Backlog), ApiError>>,
-    {
-        let key = CacheKey::Backlog(key);
-        let build = async {
-            let (body, series) = build.await?;
-            Ok(Cached::Backlog(Arc::new(body), Arc::new(series)))
-        };
-        match self.get_or_build(key.clone(), build).await? {
-            Cached::Backlog(body, series) => Ok((Entry { key, body }, series)),
-            _ => unreachable!("only `backlog` inserts under a backlog key"),
-        }
+        let cached = self.get_or_build(key.clone(), build).await?;
+        let (body, value) = T::of(cached).expect("only `typed::<T>` inserts under T's keys");
+        Ok((Entry { key, body }, value))
     }
 
     /// The bytes of `key`, or the JSON `build` writes.
