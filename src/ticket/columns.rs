@@ -20,6 +20,18 @@ pub enum Value<'a> {
     Time(Option<DateTime<Utc>>),
 }
 
+impl Value<'_> {
+    /// Not null.
+    pub fn is_some(&self) -> bool {
+        match self {
+            Value::Text(v) => v.is_some(),
+            Value::Bool(v) => v.is_some(),
+            Value::Int(v) => v.is_some(),
+            Value::Time(v) => v.is_some(),
+        }
+    }
+}
+
 /// A column an import writes: its declared field and its accessors.
 pub struct Column {
     pub field: Field,
