@@ -1,6 +1,6 @@
 //! What a cached response depends on. A key's variant decides what its entry holds
-//! (`Cached`): only `ResponseCache::dashboard` inserts under a dashboard key, only
-//! `ResponseCache::backlog` under a backlog key, only `ResponseCache::json` under the rest.
+//! (`Cached`): only `ResponseCache::typed` inserts under a dashboard or backlog key (its
+//! `Typed` impl pairs the key with the value), only `ResponseCache::json` under the rest.
 
 use chrono::{DateTime, Utc};
 
