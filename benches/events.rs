@@ -236,8 +236,8 @@ fn gauges_in_process(open: usize) {
     };
     let tickets: Vec<fleettickets::dashboard::Ticket> = (0..open)
         .map(|i| fleettickets::dashboard::Ticket {
-            ticket_id: format!("INC{i}"),
-            cluster: (i % 51 != 0).then(|| format!("Cluster {}", i % 50)),
+            ticket_id: format!("INC{i}").into(),
+            cluster: (i % 51 != 0).then(|| format!("Cluster {}", i % 50).into()),
             created_at_service: Some(now - chrono::Duration::minutes((i % 4000) as i64)),
             is_actionable: Some(true),
             ..Default::default()

@@ -150,8 +150,8 @@ mod tests {
 
     fn ticket(cluster: Option<&str>, hours_ago: Option<i64>, now: DateTime<Utc>) -> Ticket {
         Ticket {
-            ticket_id: format!("T{cluster:?}{hours_ago:?}"),
-            cluster: cluster.map(str::to_owned),
+            ticket_id: format!("T{cluster:?}{hours_ago:?}").into(),
+            cluster: cluster.map(Into::into),
             created_at_service: hours_ago.map(|h| now - Duration::hours(h)),
             is_actionable: Some(true),
             ..Ticket::default()

@@ -24,8 +24,9 @@ use chrono::Utc;
 
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::recent::{self, Recent};
+use crate::dashboard::render::{self, RecordedHeads};
 use crate::dashboard::replay::HistorySpan;
-use crate::dashboard::{render, Ticket};
+use crate::dashboard::Ticket;
 use crate::db::wal::{self, Lsn};
 use crate::events::DataChanged;
 use crate::history;
@@ -48,6 +49,8 @@ pub struct OpenSet {
     /// The current rows' untracked fields that recorded payloads of this generation
     /// have read (filled as they need them).
     pub places: read::places::Places,
+    /// The open feature heads that recorded payloads of this generation have written.
+    pub recorded_heads: RecordedHeads,
 }
 
 /// A change announced but not loaded yet.
@@ -267,6 +270,7 @@ impl Live {
             history,
             recent: Arc::new(recent),
             places: Default::default(),
+            recorded_heads: Default::default(),
         });
         Ok(())
     }

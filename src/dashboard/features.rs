@@ -96,7 +96,7 @@ trait Property<'a, T> {
     fn property(&'a self) -> T;
 }
 
-impl<'a> Property<'a, Option<&'a str>> for Option<String> {
+impl<'a> Property<'a, Option<&'a str>> for Option<crate::ticket::Text> {
     fn property(&'a self) -> Option<&'a str> {
         self.as_deref()
     }

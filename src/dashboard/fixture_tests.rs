@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::freshness::{Freshness, ImportState};
 use super::recent::Recent;
+use super::render::RecordedHeads;
 use super::replay::{HistorySpan, Replay};
 use super::{compute, render, Rows, Rules, Ticket, WindowRows};
 use crate::params::parse;
@@ -259,15 +260,20 @@ fn payload(query: &str) -> serde_json::Value {
         };
         let computed = compute(rows, &req, fresh.clone(), &rules());
         // The fast writer and serde agree to the byte, whichever the window's rows, with
-        // the open features' heads written ahead (live) or not (recorded).
+        // the open features' heads written ahead (live) or per version (recorded: written,
+        // then reused).
         typed = serde_json::to_vec(&computed.to_dashboard()).unwrap();
-        for heads in [Some(&heads[..]), None] {
-            let fast = render::write_json(&computed, heads).unwrap();
+        let recorded = RecordedHeads::default();
+        let fast = [
+            render::write_json(&computed, &heads).unwrap(),
+            render::write_json(&computed, &recorded.of(&computed)).unwrap(),
+            render::write_json(&computed, &recorded.of(&computed)).unwrap(),
+        ];
+        for (how, fast) in ["live", "recorded", "recorded again"].iter().zip(fast) {
             assert_eq!(
                 String::from_utf8(fast).unwrap(),
                 String::from_utf8(typed.clone()).unwrap(),
-                "heads ahead: {}",
-                heads.is_some()
+                "heads: {how}"
             );
         }
     }
@@ -432,4 +438,42 @@ fn today_and_a_past_as_of_move_the_window() {
     assert_eq!(p["window"]["from"], "2026-06-15T00:00:00+03:00");
     assert_eq!(p["metrics"]["closed_count"], 1); // T07
     assert_eq!(p["metrics"]["sla"]["open"]["breached"], 1); // T03: 26 h
+}
+
+#[test]
+fn a_recorded_head_is_written_again_for_another_version_of_its_ticket() {
+    let req = parse("window=week", eat("2026-06-16T10:00:00").unwrap()).unwrap();
+    let fresh = Freshness::at(
+        &ImportState::default(),
+        req.window.as_of,
+        Duration::hours(3),
+    );
+    let computed = |rows: Vec<Ticket>| {
+        let rows = Rows {
+            open: rows.clone().into(),
+            window: rows.into(),
+            replay: Replay::at(req.window.as_of, HistorySpan::default()),
+        };
+        compute(rows, &req, fresh.clone(), &rules())
+    };
+    let recorded = RecordedHeads::default();
+    let before = computed(fixture());
+    let first = recorded.of(&before);
+    let (open, other): (Vec<_>, Vec<_>) =
+        (0..first.len()).partition(|&i| before.open_rows()[i].is_open());
+    assert_eq!((open.len(), other.is_empty()), (7, false));
+    assert!(other.iter().all(|&i| first[i].is_empty()));
+    // T01 reassigned: its head is written anew, the others' are the ones already written.
+    let mut rows = fixture();
+    let t01 = rows.iter().position(|t| t.ticket_id == "T01").unwrap();
+    rows[t01].assigned_team = Some("Night shift".into());
+    let after = computed(rows);
+    let second = recorded.of(&after);
+    assert!(second[t01].contains(r#""assigned_team":"Night shift""#));
+    assert!(!first[t01].contains("Night shift"));
+    for &i in open.iter().filter(|&&i| i != t01) {
+        assert!(Arc::ptr_eq(&first[i], &second[i]), "{i}");
+    }
+    let typed = serde_json::to_vec(&after.to_dashboard()).unwrap();
+    assert_eq!(render::write_json(&after, &second).unwrap(), typed);
 }

@@ -196,7 +196,7 @@ fn cluster_row<'m, 't>(
     clusters
         .entry(t.cluster.as_deref())
         .or_insert_with(|| ClusterRow {
-            cluster: t.cluster.clone(),
+            cluster: t.cluster.as_deref().map(str::to_owned),
             open: 0,
             closed: 0,
             open_breached: 0,

@@ -27,13 +27,13 @@ use recent::Recent;
 use replay::Replay;
 use sla::{ClosedSla, OpenSla};
 
-ticket_struct!(map, plain; [
+ticket_struct!(map, read; [
     /// One ticket as the dashboard reads it: the declared fields of the map view
     /// (decoded from a row by `read::tickets`).
     #[derive(Debug, Clone, Default, PartialEq)]
     pub struct Ticket
 ] {
-    pub ticket_id: String,
+    pub ticket_id: crate::ticket::Text,
 } {});
 
 impl Ticket {
@@ -253,6 +253,11 @@ impl OpenEntry {
 
 impl Payload {
     /// The open set, ordered by ticket id.
+    /// The rows the open set was taken from (`Open::index` points into them).
+    pub fn open_rows(&self) -> &[Ticket] {
+        &self.open_rows
+    }
+
     pub fn open(&self) -> impl ExactSizeIterator<Item = Open<'_>> {
         self.open.iter().map(|e| e.view(&self.open_rows))
     }

@@ -65,11 +65,10 @@ impl Replay {
 /// and those closed or created in the window of the latter. One set of rows: at 1M
 /// tickets, splitting them into two (and copying the tickets in both) cost more than
 /// computing the payload.
-pub fn rows(recorded: Vec<Ticket>, replay: Replay) -> Rows {
-    let rows: Arc<[Ticket]> = recorded.into();
+pub fn rows(recorded: Arc<[Ticket]>, replay: Replay) -> Rows {
     Rows {
-        open: rows.clone(),
-        window: WindowRows::Open(rows),
+        open: recorded.clone(),
+        window: WindowRows::Open(recorded),
         replay,
     }
 }
@@ -141,14 +140,14 @@ mod tests {
                 replay,
             };
             assert_eq!(
-                payload(rows(recorded.clone(), replay)),
+                payload(rows(recorded.clone().into(), replay)),
                 payload(apart),
                 "{query}"
             );
         }
         let week = parse("window=week&as_of=2026-06-12T00:00:00%2B03:00", as_of).unwrap();
         let fresh = Freshness::at(&ImportState::default(), as_of, rules.stale_after);
-        let p = compute(rows(recorded, replay), &week, fresh, &rules);
+        let p = compute(rows(recorded.into(), replay), &week, fresh, &rules);
         let open: Vec<&str> = p.open().map(|o| o.ticket.ticket_id.as_str()).collect();
         let closed: Vec<&str> = p.closed().map(|(t, _)| t.ticket_id.as_str()).collect();
         assert_eq!((open, closed), (vec!["A", "B", "F"], vec!["C", "F"]));

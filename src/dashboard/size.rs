@@ -6,6 +6,7 @@ use std::mem::size_of;
 use super::replay::ReplayMode;
 use super::sla::ClosedSla;
 use super::{OpenEntry, Payload, Ticket, WindowRows};
+use crate::ticket::Text;
 
 impl Payload {
     /// Bytes this payload alone keeps alive: its queried window rows, its set entries
@@ -35,11 +36,18 @@ fn rows_bytes(rows: &[Ticket]) -> usize {
     rows.iter().map(ticket_bytes).sum()
 }
 
-/// A ticket's size with the text it points to.
+/// A ticket's size with the text it points to (short text is inline, in the struct).
 fn ticket_bytes(t: &Ticket) -> usize {
-    let text = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+    let heap = |s: &Text| {
+        if s.is_heap_allocated() {
+            s.capacity()
+        } else {
+            0
+        }
+    };
+    let text = |s: &Option<Text>| s.as_ref().map_or(0, heap);
     size_of::<Ticket>()
-        + t.ticket_id.capacity()
+        + heap(&t.ticket_id)
         + [
             &t.normalized_status,
             &t.raw_status,
@@ -67,7 +75,18 @@ mod tests {
             cluster: Some("Nairobi".into()),
             ..Ticket::default()
         };
-        assert_eq!(ticket_bytes(&t), size_of::<Ticket>() + 4 + 7);
-        assert_eq!(rows_bytes(&[t.clone(), t]), 2 * (size_of::<Ticket>() + 11));
+        assert_eq!(ticket_bytes(&t), size_of::<Ticket>());
+        let long = "Westlands, Nairobi: the long site name";
+        let t = Ticket {
+            location_name: Some(long.into()),
+            ..t
+        };
+        let heap = t.location_name.as_ref().unwrap().capacity();
+        assert!(heap >= long.len());
+        assert_eq!(ticket_bytes(&t), size_of::<Ticket>() + heap);
+        assert_eq!(
+            rows_bytes(&[t.clone(), t]),
+            2 * (size_of::<Ticket>() + heap)
+        );
     }
 }

@@ -104,7 +104,7 @@ pub fn compute(p: &Payload, by: By, closing: &HashMap<String, Holder>) -> Teams 
     }
     for (t, state) in p.closed() {
         let name = closing
-            .get(&t.ticket_id)
+            .get(t.ticket_id.as_str())
             .map_or_else(|| by.of_ticket(t), |h| by.of(h));
         let tally = tallies.entry(name).or_default();
         let r = &mut tally.row;

@@ -39,7 +39,7 @@ fn history(id: usize, steps: &[Step]) -> Vec<(DateTime<Utc>, Option<DateTime<Utc
         .map(|(i, &(_, open, cluster, status, start))| {
             let start = start.map(|m| base() + Duration::minutes(m));
             let ticket = Ticket {
-                ticket_id: format!("INC{id}"),
+                ticket_id: format!("INC{id}").into(),
                 normalized_status: Some(STATUSES[status].into()),
                 cluster: CLUSTERS[cluster].map(Into::into),
                 is_actionable: Some(open),
@@ -97,18 +97,18 @@ proptest! {
         let request = DashboardRequest { window, filters: filters.clone(), as_of_given: true };
         let rules = Rules { sla_target_hours: 24.0, stale_after: Duration::hours(3) };
         let freshness = Freshness::at(&ImportState::default(), t, rules.stale_after);
-        let rows = replay::rows(valid, replay);
+        let rows = replay::rows(valid.into(), replay);
         let payload = compute(rows, &request, freshness, &rules);
 
         let as_backlog: Vec<Version> = versions
             .iter()
             .map(|(from, to, v)| Version {
-                ticket_id: v.ticket_id.clone(),
+                ticket_id: v.ticket_id.to_string(),
                 valid_from: *from,
                 valid_to: *to,
                 is_actionable: v.is_open(),
-                cluster: v.cluster.clone(),
-                normalized_status: v.normalized_status.clone(),
+                cluster: v.cluster.as_deref().map(str::to_owned),
+                normalized_status: v.normalized_status.as_deref().map(str::to_owned),
                 start: v.created_at_service,
             })
             .collect();

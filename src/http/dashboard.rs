@@ -120,16 +120,16 @@ async fn build(
     span.record("rows", rows.window.tickets().len());
     blocking(move || {
         let _in = span.enter();
-        // The live set's heads were written when it was loaded; recorded rows are new
-        // and written whole.
-        let heads = match rows.replay.mode {
-            ReplayMode::Recorded => None,
-            ReplayMode::Live | ReplayMode::Clock => Some(&open.heads[..]),
-        };
         let freshness = Freshness::at(&state, request.window.as_of, rules.stale_after);
         let payload = dashboard::compute(rows, &request, freshness, &rules);
         let built = started.elapsed();
-        let json = render::write_json(&payload, heads).map_err(ApiError::internal)?;
+        // The live set's heads were written when it was loaded; a recorded version's
+        // when this generation first met it.
+        let json = match payload.replay.mode {
+            ReplayMode::Recorded => render::write_json(&payload, &open.recorded_heads.of(&payload)),
+            ReplayMode::Live | ReplayMode::Clock => render::write_json(&payload, &open.heads),
+        }
+        .map_err(ApiError::internal)?;
         tracing::debug!(?queried, ?built, serialised = ?started.elapsed(), "dashboard built");
         Ok((Body::new(json), payload))
     })

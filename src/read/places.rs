@@ -15,7 +15,7 @@ use super::tickets;
 use crate::dashboard::Ticket;
 use crate::ticket::fields::{select_fields, ticket_struct, FIELDS};
 
-ticket_struct!(place, plain; [
+ticket_struct!(place, read; [
     /// The fields a recorded ticket takes from its current row: `Ticket`'s untracked ones.
     #[derive(Debug, Clone, PartialEq)]
     pub struct Place
@@ -75,12 +75,12 @@ impl Places {
                 .map(|id| (id.to_owned(), None))
                 .collect();
             for row in rows {
-                found.insert(row.ticket_id.clone(), Some(Place::of(row)));
+                found.insert(row.ticket_id.to_string(), Some(Place::of(row)));
             }
             self.0.lock().expect("not poisoned").extend(found);
         }
         let known = self.0.lock().expect("not poisoned");
-        versions.retain_mut(|v| match known.get(&v.ticket_id) {
+        versions.retain_mut(|v| match known.get(v.ticket_id.as_str()) {
             Some(Some(place)) => {
                 place.apply(v);
                 true

@@ -96,7 +96,7 @@ pub(crate) use select_fields;
 
 /// A struct with a view's fields between its own leading and trailing ones:
 /// `ticket_struct!(view, style; [#[derive(..)] pub struct Name] { leading } { trailing })`.
-/// Styles: `plain` (owned values), `serial` (owned, times serialised in EAT and typed as
+/// Styles: `plain` (owned values), `read` (owned, text as `ticket::Text`), `serial` (owned, times serialised in EAT and typed as
 /// date-times in OpenAPI), `props` (borrowed from a `Ticket` for `'a`, times as `EatTime`).
 macro_rules! ticket_struct {
     ($view:ident, $style:ident; [$($before:tt)*] { $($head:tt)* } { $($tail:tt)* }) => {
@@ -127,6 +127,9 @@ macro_rules! ticket_struct {
     };
     (@field props $b:tt $h:tt $t:tt [$($out:tt)*] { $(#[$a:meta])* $n:ident text $c:ident $o:ident $f:tt } $($rest:tt)*) => {
         $crate::ticket::fields::ticket_struct! { @field props $b $h $t [$($out)* $(#[$a])* pub $n: Option<&'a str>,] $($rest)* }
+    };
+    (@field read $b:tt $h:tt $t:tt [$($out:tt)*] { $(#[$a:meta])* $n:ident text $c:ident $o:ident $f:tt } $($rest:tt)*) => {
+        $crate::ticket::fields::ticket_struct! { @field read $b $h $t [$($out)* $(#[$a])* pub $n: Option<$crate::ticket::Text>,] $($rest)* }
     };
     (@field $style:ident $b:tt $h:tt $t:tt [$($out:tt)*] { $(#[$a:meta])* $n:ident text $c:ident $o:ident $f:tt } $($rest:tt)*) => {
         $crate::ticket::fields::ticket_struct! { @field $style $b $h $t [$($out)* $(#[$a])* pub $n: Option<String>,] $($rest)* }

@@ -269,7 +269,7 @@ mod tests {
         let p = ad_hoc("region", "!=", "coast").unwrap();
         assert_eq!((p.field, p.negate), (Field::Region, true));
         let t = |region: Option<&str>| Ticket {
-            region: region.map(str::to_owned),
+            region: region.map(Into::into),
             ..Ticket::default()
         };
         assert!(!p.keeps(&t(Some("coast"))));
