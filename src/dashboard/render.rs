@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use foldhash::fast::RandomState;
 use serde::Serialize;
 
 use super::features;
@@ -65,9 +66,10 @@ pub fn open_head(ticket: &Ticket) -> String {
 /// ticket, each with the version (over its current row's fields) it was written from.
 /// A recorded miss writes the heads of the versions it has not met yet and reuses the
 /// rest: the instants a user replays (a slider's steps, a post-mortem's hour) share
-/// most of their versions. A new generation starts empty, as `places` does.
+/// most of their versions. A new generation starts empty, as `places` does (and is keyed
+/// with the same fast hash).
 #[derive(Debug, Default)]
-pub struct RecordedHeads(Mutex<HashMap<Text, (Ticket, Arc<str>)>>);
+pub struct RecordedHeads(Mutex<HashMap<Text, (Ticket, Arc<str>), RandomState>>);
 
 /// At most this many tickets' heads are kept (~1 KB each with their versions); past it
 /// the map starts again. A generation at 1M tickets replays ~25,000 open ones.

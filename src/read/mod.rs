@@ -3,5 +3,6 @@
 //! them (`dashboard`, `dispatch`); nothing here writes.
 
 pub mod attribution;
+mod binary;
 pub mod places;
 pub mod tickets;

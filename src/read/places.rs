@@ -9,11 +9,13 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
+use foldhash::fast::RandomState;
 use sqlx::PgPool;
 
 use super::tickets;
 use crate::dashboard::Ticket;
 use crate::ticket::fields::{select_fields, ticket_struct, FIELDS};
+use crate::ticket::Text;
 
 ticket_struct!(place, read; [
     /// The fields a recorded ticket takes from its current row: `Ticket`'s untracked ones.
@@ -49,8 +51,10 @@ pub static NULLS: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The places read so far in this generation; `None` for a ticket without a current row.
+/// (Keyed with foldhash, not SipHash: 30,000 lookups a miss at 1M tickets, of ids read
+/// from our own store.)
 #[derive(Debug, Default)]
-pub struct Places(Mutex<HashMap<String, Option<Place>>>);
+pub struct Places(Mutex<HashMap<Text, Option<Place>, RandomState>>);
 
 impl Places {
     /// `versions` with their current rows' untracked fields, read for the tickets not
@@ -70,12 +74,10 @@ impl Places {
         };
         if !missing.is_empty() {
             let rows = tickets::current_rows(pool, &missing).await?;
-            let mut found: HashMap<String, Option<Place>> = missing
-                .into_iter()
-                .map(|id| (id.to_owned(), None))
-                .collect();
+            let mut found: HashMap<Text, Option<Place>> =
+                missing.into_iter().map(|id| (id.into(), None)).collect();
             for row in rows {
-                found.insert(row.ticket_id.to_string(), Some(Place::of(row)));
+                found.insert(row.ticket_id.clone(), Some(Place::of(row)));
             }
             self.0.lock().expect("not poisoned").extend(found);
         }

@@ -115,3 +115,72 @@ fn the_ticket_routes_show_each_views_fields_and_no_other() {
         view(|f| f.props, &["ticket_id"])
     );
 }
+
+/// The dashboard's rows are decoded from PostgreSQL's binary format by each field's kind
+/// (`read::binary`), not by sqlx's decoders: every kind reads back exactly, at the edges
+/// of its range (times before PostgreSQL's 2000 epoch, long and non-ASCII text, the
+/// smallest integer, signed zero), and a null of each kind is `None`.
+#[tokio::test]
+async fn a_ticket_row_reads_back_every_kind_exactly() {
+    use chrono::{DateTime, Utc};
+    use fleettickets::dashboard::Ticket;
+    let db = test_db().await;
+    let long = "Kilimani — Ngong Road, Nairobi (Ü site 7)";
+    let at = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
+    let row: Ticket = sqlx::query_as(
+        "SELECT 'INC1'::text AS ticket_id, 'OPEN'::text AS normalized_status,
+                $1::text AS raw_status, false AS is_actionable, ''::text AS cluster,
+                'nairobi'::text AS region, $1::text AS location_name,
+                'Team A'::text AS assigned_team, NULL::text AS owner,
+                'met'::text AS sla_status, (-2147483648)::integer AS mttr,
+                '1999-12-31T23:59:59.999999Z'::timestamptz AS created_at_service,
+                '0001-01-01T00:00:00Z'::timestamptz AS closed_at,
+                '9999-12-31T23:59:59.5Z'::timestamptz AS first_seen_at,
+                '-0'::double precision AS latitude, 36.821946::double precision AS longitude,
+                'feed'::text AS geo_source",
+    )
+    .bind(long)
+    .fetch_one(&db.pool)
+    .await
+    .expect("the row decodes");
+    let expected = Ticket {
+        ticket_id: "INC1".into(),
+        normalized_status: Some("OPEN".into()),
+        raw_status: Some(long.into()),
+        is_actionable: Some(false),
+        cluster: Some("".into()),
+        region: Some("nairobi".into()),
+        location_name: Some(long.into()),
+        assigned_team: Some("Team A".into()),
+        owner: None,
+        sla_status: Some("met".into()),
+        mttr: Some(i32::MIN),
+        created_at_service: at("1999-12-31T23:59:59.999999Z"),
+        closed_at: at("0001-01-01T00:00:00Z"),
+        first_seen_at: at("9999-12-31T23:59:59.5Z"),
+        latitude: Some(-0.0),
+        longitude: Some(36.821946),
+        geo_source: Some("feed".into()),
+    };
+    assert_eq!(row, expected);
+    assert!(row.latitude.unwrap().is_sign_negative());
+    let nulls: Ticket = sqlx::query_as(&format!(
+        "SELECT 'INC2'::text AS ticket_id, {}",
+        FIELDS
+            .iter()
+            .filter(|f| f.map)
+            .map(|f| format!("NULL::{} AS {}", f.kind.sql(), f.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .fetch_one(&db.pool)
+    .await
+    .expect("nulls decode");
+    assert_eq!(
+        nulls,
+        Ticket {
+            ticket_id: "INC2".into(),
+            ..Ticket::default()
+        }
+    );
+}
