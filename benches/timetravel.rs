@@ -32,7 +32,7 @@ use chrono::{DateTime, Duration, Utc};
 use common::{arg, drop_store, fresh_store, percentile, reopen, write_snapshot};
 use fleettickets::config::DatabaseConfig;
 use fleettickets::dashboard::freshness::{Freshness, ImportState};
-use fleettickets::dashboard::render::{self, RecordedHeads};
+use fleettickets::dashboard::render::{self, RecordedFeatures};
 use fleettickets::dashboard::replay::{self, HistorySpan, Replay};
 use fleettickets::dashboard::{self, Rules};
 use fleettickets::params;
@@ -160,11 +160,11 @@ async fn through_server(
 }
 
 /// The recorded miss path in-process, split: the query, the computation, the JSON. The
-/// current rows come from `places` and the open features' heads from `heads` as far as
-/// they have them (one generation's).
+/// current rows come from `places` and the features from `recorded` as far as they have
+/// them (one generation's).
 async fn split_ms(
     pool: &PgPool,
-    (places, heads): (&Places, &RecordedHeads),
+    (places, recorded): (&Places, &RecordedFeatures),
     t: DateTime<Utc>,
 ) -> anyhow::Result<(f64, f64, f64, usize)> {
     let query = format!("window=week&as_of={}", enc(t));
@@ -188,7 +188,8 @@ async fn split_ms(
     let computed = ms(started);
     let started = Instant::now();
     // As the route writes a recorded miss.
-    let json = render::write_json(&payload, &heads.of(&payload))?;
+    let closed = recorded.closed(&payload);
+    let json = render::write_json(&payload, &recorded.open_heads(&payload), Some(&closed))?;
     let serialised = ms(started);
     std::hint::black_box(json);
     Ok((queried, computed, serialised, n))
@@ -379,7 +380,7 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
 
     // A generation's first miss reads its tickets' current rows and writes their heads;
     // the next find them.
-    let generation = (&Places::default(), &RecordedHeads::default());
+    let generation = (&Places::default(), &RecordedFeatures::default());
     let (first, _, first_json, _) = split_ms(&pool, generation, recorded_at).await?;
     println!("  recorded miss in-process, the generation's first: query {first:.1} ms, serialise {first_json:.1} ms");
     let mut parts = (Vec::new(), Vec::new(), Vec::new());

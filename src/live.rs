@@ -24,7 +24,7 @@ use chrono::Utc;
 
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::recent::{self, Recent};
-use crate::dashboard::render::{self, RecordedHeads};
+use crate::dashboard::render::{self, RecordedFeatures};
 use crate::dashboard::replay::HistorySpan;
 use crate::dashboard::Ticket;
 use crate::db::wal::{self, Lsn};
@@ -49,8 +49,8 @@ pub struct OpenSet {
     /// The current rows' untracked fields that recorded payloads of this generation
     /// have read (filled as they need them).
     pub places: read::places::Places,
-    /// The open feature heads that recorded payloads of this generation have written.
-    pub recorded_heads: RecordedHeads,
+    /// The features that recorded payloads of this generation have written.
+    pub recorded: RecordedFeatures,
 }
 
 /// A change announced but not loaded yet.
@@ -270,7 +270,7 @@ impl Live {
             history,
             recent: Arc::new(recent),
             places: Default::default(),
-            recorded_heads: Default::default(),
+            recorded: Default::default(),
         });
         Ok(())
     }

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::freshness::{Freshness, ImportState};
 use super::recent::Recent;
-use super::render::RecordedHeads;
+use super::render::RecordedFeatures;
 use super::replay::{HistorySpan, Replay};
 use super::{compute, render, Rows, Rules, Ticket, WindowRows};
 use crate::params::parse;
@@ -263,11 +263,15 @@ fn payload(query: &str) -> serde_json::Value {
         // the open features' heads written ahead (live) or per version (recorded: written,
         // then reused).
         typed = serde_json::to_vec(&computed.to_dashboard()).unwrap();
-        let recorded = RecordedHeads::default();
+        let recorded = RecordedFeatures::default();
+        let written = || {
+            let closed = recorded.closed(&computed);
+            render::write_json(&computed, &recorded.open_heads(&computed), Some(&closed))
+        };
         let fast = [
-            render::write_json(&computed, &heads).unwrap(),
-            render::write_json(&computed, &recorded.of(&computed)).unwrap(),
-            render::write_json(&computed, &recorded.of(&computed)).unwrap(),
+            render::write_json(&computed, &heads, None).unwrap(),
+            written().unwrap(),
+            written().unwrap(),
         ];
         for (how, fast) in ["live", "recorded", "recorded again"].iter().zip(fast) {
             assert_eq!(
@@ -456,9 +460,9 @@ fn a_recorded_head_is_written_again_for_another_version_of_its_ticket() {
         };
         compute(rows, &req, fresh.clone(), &rules())
     };
-    let recorded = RecordedHeads::default();
+    let recorded = RecordedFeatures::default();
     let before = computed(fixture());
-    let first = recorded.of(&before);
+    let first = recorded.open_heads(&before);
     let (open, other): (Vec<_>, Vec<_>) =
         (0..first.len()).partition(|&i| before.open_rows()[i].is_open());
     assert_eq!((open.len(), other.is_empty()), (7, false));
@@ -468,12 +472,32 @@ fn a_recorded_head_is_written_again_for_another_version_of_its_ticket() {
     let t01 = rows.iter().position(|t| t.ticket_id == "T01").unwrap();
     rows[t01].assigned_team = Some("Night shift".into());
     let after = computed(rows);
-    let second = recorded.of(&after);
+    let second = recorded.open_heads(&after);
     assert!(second[t01].contains(r#""assigned_team":"Night shift""#));
     assert!(!first[t01].contains("Night shift"));
     for &i in open.iter().filter(|&&i| i != t01) {
         assert!(Arc::ptr_eq(&first[i], &second[i]), "{i}");
     }
+    // T09 closed in the week: its closed feature is written anew when its version changes.
+    let closed_before = recorded.closed(&before);
+    let mut rows = fixture();
+    let t09 = rows.iter().position(|t| t.ticket_id == "T09").unwrap();
+    rows[t09].owner = Some("Night owl".into());
+    let after = computed(rows);
+    let (second, closed) = (recorded.open_heads(&after), recorded.closed(&after));
+    let at = after
+        .closed()
+        .position(|(t, _)| t.ticket_id == "T09")
+        .unwrap();
+    assert!(closed[at].contains(r#""owner":"Night owl""#));
+    assert!(!closed_before[at].contains("Night owl"));
+    let others = (0..closed.len()).filter(|&i| i != at);
+    assert!(others
+        .into_iter()
+        .all(|i| Arc::ptr_eq(&closed[i], &closed_before[i])));
     let typed = serde_json::to_vec(&after.to_dashboard()).unwrap();
-    assert_eq!(render::write_json(&after, &second).unwrap(), typed);
+    assert_eq!(
+        render::write_json(&after, &second, Some(&closed)).unwrap(),
+        typed
+    );
 }

@@ -1,10 +1,11 @@
 //! The payload's bytes, written fast: every open feature of the live set but its two
 //! `as_of`-dependent properties is serialised once per data change (`open_head`), so a
 //! cache miss only splices those heads with `hours_open` and `sla_state`; a recorded
-//! payload's open features the same way, each version's head written once per data
-//! change (`RecordedHeads`); the closed features of the recent tickets (`recent`) are
-//! written once per data change too, and copied. The output is byte for byte what serde
-//! writes for the typed `Dashboard` (a test holds the two together).
+//! payload's open features the same way, each version's head (and closed feature)
+//! written once per data change (`RecordedFeatures`); the closed features of the recent
+//! tickets (`recent`) are written once per data change too, and copied. The output is
+//! byte for byte what serde writes for the typed `Dashboard` (a test holds the two
+//! together).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ use foldhash::fast::RandomState;
 use serde::Serialize;
 
 use super::features;
-use super::sla::OpenSla;
+use super::sla::{self, OpenSla};
 use super::{Open, Payload, Ticket, WindowRows};
 use crate::ticket::Text;
 
@@ -62,66 +63,98 @@ pub fn open_head(ticket: &Ticket) -> String {
     json
 }
 
-/// The open feature heads that a generation's recorded payloads have written, per
-/// ticket, each with the version (over its current row's fields) it was written from.
-/// A recorded miss writes the heads of the versions it has not met yet and reuses the
-/// rest: the instants a user replays (a slider's steps, a post-mortem's hour) share
-/// most of their versions. A new generation starts empty, as `places` does (and is keyed
-/// with the same fast hash).
+/// The features that a generation's recorded payloads have written, per ticket, each
+/// with the version (over its current row's fields) it was written from: the open
+/// features' heads and the closed features whole (neither depends on `as_of`). A
+/// recorded miss writes those of the versions it has not met yet and reuses the rest:
+/// the instants a user replays (a slider's steps, a post-mortem's hour) share most of
+/// their versions. A new generation starts empty, as `places` does (and is keyed with
+/// the same fast hash).
 #[derive(Debug, Default)]
-pub struct RecordedHeads(Mutex<HashMap<Text, (Ticket, Arc<str>), RandomState>>);
+pub struct RecordedFeatures {
+    open: Written,
+    closed: Written,
+}
 
-/// At most this many tickets' heads are kept (~1 KB each with their versions); past it
-/// the map starts again. A generation at 1M tickets replays ~25,000 open ones.
-const RECORDED_HEADS: usize = 100_000;
+type Written = Mutex<HashMap<Text, (Ticket, Arc<str>), RandomState>>;
 
-impl RecordedHeads {
+/// At most this many tickets are kept in each map (~1 KB each with their versions);
+/// past it the map starts again. A generation at 1M tickets replays ~25,000 open ones.
+const RECORDED_FEATURES: usize = 100_000;
+
+impl RecordedFeatures {
     /// `heads[i]` = `open_head(&rows[i])` for each open feature of `c`, empty for the
     /// other rows: what `write_json` splices.
-    pub fn of(&self, c: &Payload) -> Vec<Arc<str>> {
-        let rows = c.open_rows();
-        let mut heads: Vec<Arc<str>> = vec![Arc::from(""); rows.len()];
-        let mut missing = Vec::new();
-        {
-            let known = self.0.lock().expect("not poisoned");
-            for o in c.open() {
-                match known.get(o.ticket.ticket_id.as_str()) {
-                    Some((version, head)) if version == o.ticket => heads[o.index] = head.clone(),
-                    _ => missing.push(o.index),
-                }
-            }
-        }
-        if missing.is_empty() {
-            return heads;
-        }
-        let written: Vec<(usize, Arc<str>)> = missing
-            .into_iter()
-            .map(|i| (i, Arc::from(open_head(&rows[i]))))
-            .collect();
-        let mut known = self.0.lock().expect("not poisoned");
-        if known.len() + written.len() > RECORDED_HEADS {
-            known.clear();
-        }
-        for (i, head) in written {
-            known.insert(rows[i].ticket_id.clone(), (rows[i].clone(), head.clone()));
-            heads[i] = head;
+    pub fn open_heads(&self, c: &Payload) -> Vec<Arc<str>> {
+        let mut heads: Vec<Arc<str>> = vec![Arc::from(""); c.open_rows().len()];
+        let written = reuse(&self.open, c.open().map(|o| o.ticket), open_head);
+        for (o, head) in c.open().zip(written) {
+            heads[o.index] = head;
         }
         heads
     }
+
+    /// The closed features of `c`, in its order.
+    pub fn closed(&self, c: &Payload) -> Vec<Arc<str>> {
+        reuse(&self.closed, c.closed().map(|(t, _)| t), |t| {
+            // The closed SLA is the version's own (`compute`), so the ticket is the key.
+            let feature = features::closed(t, sla::closed(t.sla_status.as_deref()));
+            serde_json::to_string(&feature).expect("a feature serialises")
+        })
+    }
+}
+
+/// `write(t)` of each ticket, taken from `written` where its version is the same, else
+/// written and kept.
+fn reuse<'t>(
+    written: &Written,
+    tickets: impl Iterator<Item = &'t Ticket>,
+    write: impl Fn(&Ticket) -> String,
+) -> Vec<Arc<str>> {
+    let tickets: Vec<&Ticket> = tickets.collect();
+    let mut out: Vec<Option<Arc<str>>> = {
+        let known = written.lock().expect("not poisoned");
+        tickets
+            .iter()
+            .map(|t| match known.get(t.ticket_id.as_str()) {
+                Some((version, piece)) if version == *t => Some(piece.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let new: Vec<(usize, Arc<str>)> = (0..tickets.len())
+        .filter(|&i| out[i].is_none())
+        .map(|i| (i, Arc::from(write(tickets[i]))))
+        .collect();
+    if !new.is_empty() {
+        let mut known = written.lock().expect("not poisoned");
+        if known.len() + new.len() > RECORDED_FEATURES {
+            known.clear();
+        }
+        for (i, piece) in new {
+            let t = tickets[i];
+            known.insert(t.ticket_id.clone(), (t.clone(), piece.clone()));
+            out[i] = Some(piece);
+        }
+    }
+    out.into_iter().map(|p| p.expect("written above")).collect()
 }
 
 /// The payload as JSON, `heads[i]` = `open_head(&open_rows[i])` for each open feature
 /// of the rows it was computed from: the live set's (written once per data change) or
-/// `RecordedHeads::of`.
-pub fn write_json(c: &Payload, heads: &[impl AsRef<str>]) -> serde_json::Result<Vec<u8>> {
+/// `RecordedFeatures::open_heads`. The closed features are the recent tickets' (written
+/// once per data change), `closed` (`RecordedFeatures::closed`) or written here.
+pub fn write_json(
+    c: &Payload,
+    heads: &[impl AsRef<str>],
+    closed: Option<&[Arc<str>]>,
+) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64 * 1024 + 520 * (c.open.len() + c.closed.len()));
     field(&mut out, "{\"window\":", &c.window)?;
     field(&mut out, ",\"filters\":", &c.filters)?;
     out.extend_from_slice(b",\"open\":{\"type\":\"FeatureCollection\",\"features\":[");
-    for (i, o) in c.open().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    for (n, o) in c.open().enumerate() {
+        comma(&mut out, n);
         out.extend_from_slice(heads[o.index].as_ref().as_bytes());
         out.extend_from_slice(b"\"hours_open\":");
         serde_json::to_writer(&mut out, &o.hours_open)?;
@@ -129,29 +162,40 @@ pub fn write_json(c: &Payload, heads: &[impl AsRef<str>]) -> serde_json::Result<
         serde_json::to_writer(&mut out, &o.state)?;
         out.extend_from_slice(b"}}");
     }
-    out.extend_from_slice(b"]}");
-    match c.window_rows() {
-        WindowRows::Recent(recent) => {
-            out.extend_from_slice(b",\"closed\":{\"type\":\"FeatureCollection\",\"features\":[");
+    out.extend_from_slice(b"]},\"closed\":{\"type\":\"FeatureCollection\",\"features\":[");
+    match (c.window_rows(), closed) {
+        (WindowRows::Recent(recent), _) => {
             for (n, i) in c.closed_positions().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
+                comma(&mut out, n);
                 out.extend_from_slice(recent.closed.get(i));
             }
-            out.extend_from_slice(b"]}");
         }
-        WindowRows::Queried(_) | WindowRows::Open(_) => {
-            let closed: features::ClosedCollection =
-                c.closed().map(|(t, s)| features::closed(t, s)).collect();
-            field(&mut out, ",\"closed\":", &closed)?;
+        (_, Some(closed)) => {
+            for (n, piece) in closed.iter().enumerate() {
+                comma(&mut out, n);
+                out.extend_from_slice(piece.as_bytes());
+            }
+        }
+        (_, None) => {
+            for (n, (t, s)) in c.closed().enumerate() {
+                comma(&mut out, n);
+                serde_json::to_writer(&mut out, &features::closed(t, s))?;
+            }
         }
     }
+    out.extend_from_slice(b"]}");
     field(&mut out, ",\"metrics\":", &c.metrics)?;
     field(&mut out, ",\"freshness\":", &c.freshness)?;
     field(&mut out, ",\"replay\":", &c.replay)?;
     out.push(b'}');
     Ok(out)
+}
+
+/// The separator before the `n`th item of a JSON array.
+fn comma(out: &mut Vec<u8>, n: usize) {
+    if n > 0 {
+        out.push(b',');
+    }
 }
 
 fn field(out: &mut Vec<u8>, name: &str, value: &impl Serialize) -> serde_json::Result<()> {

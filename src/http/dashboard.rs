@@ -124,10 +124,15 @@ async fn build(
         let payload = dashboard::compute(rows, &request, freshness, &rules);
         let built = started.elapsed();
         // The live set's heads were written when it was loaded; a recorded version's
-        // when this generation first met it.
+        // features when this generation first met it.
+        let recorded = &open.recorded;
         let json = match payload.replay.mode {
-            ReplayMode::Recorded => render::write_json(&payload, &open.recorded_heads.of(&payload)),
-            ReplayMode::Live | ReplayMode::Clock => render::write_json(&payload, &open.heads),
+            ReplayMode::Recorded => render::write_json(
+                &payload,
+                &recorded.open_heads(&payload),
+                Some(&recorded.closed(&payload)),
+            ),
+            ReplayMode::Live | ReplayMode::Clock => render::write_json(&payload, &open.heads, None),
         }
         .map_err(ApiError::internal)?;
         tracing::debug!(?queried, ?built, serialised = ?started.elapsed(), "dashboard built");

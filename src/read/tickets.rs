@@ -1,8 +1,9 @@
 //! The read path's queries. Each returns typed rows; the payloads are built in Rust.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::postgres::PgRow;
 use sqlx::{Column, FromRow, PgPool, Row};
@@ -132,7 +133,9 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
         *TICKET_COLUMNS,
         cluster = sql_fold("cluster"),
     );
-    for_request(pool, &sql, req, None).await
+    let mut rows = Vec::new();
+    for_request(pool, &sql, req, None, &mut rows).await?;
+    Ok(rows)
 }
 
 /// The tickets as recorded at the request's `as_of` (`timetravel.md`): each version
@@ -184,16 +187,30 @@ pub async fn recorded_tickets(
     );
     // Without JIT (the pool's connections have it off, see `db::connect_options`): its
     // compilation took 40 ms of a query of a few.
-    let versions = for_request(pool, &sql, req, Some(req.window.as_of)).await?;
-    Ok(by_id(places.complete(pool, versions).await?))
+    let mut versions = std::mem::take(&mut *FETCHED.lock().expect("not poisoned"));
+    for_request(pool, &sql, req, Some(req.window.as_of), &mut versions).await?;
+    let mut versions = places.complete(pool, versions).await?;
+    let rows = by_id(&mut versions);
+    versions.clear();
+    let mut spare = FETCHED.lock().expect("not poisoned");
+    if versions.capacity() > spare.capacity() {
+        *spare = versions;
+    }
+    Ok(rows)
 }
+
+/// The buffer recorded misses fetch their versions into, kept for the next one: a new
+/// one each time (10 MB at 1M tickets) was faulted in page by page again, since the
+/// allocator hands blocks of 1 MiB or more back to the system when they are freed
+/// (`memory.rs`). It holds the largest miss's capacity, empty.
+static FETCHED: Mutex<Vec<Ticket>> = Mutex::new(Vec::new());
 
 /// `rows` in ticket id order: the payload reads them in that order, and at 1M tickets
 /// (30,000 rows) reading them scattered cost more in cache misses (compute and JSON 20 ms
 /// slower) than the sort. The rows are moved once, by a sorted permutation, not swapped
 /// about by the sort (350 bytes each), straight into the payload's shared slice (a
 /// `Vec` made into an `Arc` would be copied again: 10 MB at 1M, in fresh pages).
-fn by_id(mut rows: Vec<Ticket>) -> Arc<[Ticket]> {
+fn by_id(rows: &mut [Ticket]) -> Arc<[Ticket]> {
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_unstable_by(|&a, &b| {
         rows[a]
@@ -219,24 +236,28 @@ pub(super) async fn current_rows(pool: &PgPool, ids: &[&str]) -> sqlx::Result<Ve
 }
 
 /// `sql` over the request's window (`$1`, `$2`), filters (`$3` folded clusters, `$4`
-/// statuses) and, if given, an instant (`$5`).
+/// statuses) and, if given, an instant (`$5`), its rows appended to `rows`.
 async fn for_request<'e>(
     db: impl sqlx::PgExecutor<'e>,
     sql: &str,
     req: &DashboardRequest,
     at: Option<DateTime<Utc>>,
-) -> sqlx::Result<Vec<Ticket>> {
+    rows: &mut Vec<Ticket>,
+) -> sqlx::Result<()> {
     let query = sqlx::query_as(sql)
         .bind(req.window.from)
         .bind(req.window.to)
         .bind(req.filters.clusters_folded())
         .bind(&req.filters.status);
-    match at {
+    let query = match at {
         Some(at) => query.bind(at),
         None => query,
+    };
+    let mut fetched = query.fetch(db);
+    while let Some(row) = fetched.try_next().await? {
+        rows.push(row);
     }
-    .fetch_all(db)
-    .await
+    Ok(())
 }
 
 /// What `import_meta` says about the data's freshness.
@@ -323,13 +344,13 @@ mod tests {
             cluster: Some(cluster.into()),
             ..Ticket::default()
         };
-        let rows = vec![
+        let mut rows = vec![
             row("INC3", "c"),
             row("INC10", "a"),
             row("inc1", "d"),
             row("INC2", "b"),
         ];
-        let sorted = by_id(rows);
+        let sorted = by_id(&mut rows);
         let got: Vec<(&str, &str)> = sorted
             .iter()
             .map(|t| (t.ticket_id.as_str(), t.cluster.as_deref().unwrap()))
@@ -338,6 +359,6 @@ mod tests {
             got,
             [("INC10", "a"), ("INC2", "b"), ("INC3", "c"), ("inc1", "d")]
         );
-        assert!(by_id(Vec::new()).is_empty());
+        assert!(by_id(&mut []).is_empty());
     }
 }
