@@ -14,7 +14,7 @@ use foldhash::fast::RandomState;
 use serde::Serialize;
 
 use super::features;
-use super::sla::{self, OpenSla};
+use super::sla::OpenSla;
 use super::{Open, Payload, Ticket, WindowRows};
 use crate::ticket::Text;
 
@@ -87,7 +87,9 @@ impl RecordedFeatures {
     /// other rows: what `write_json` splices.
     pub fn open_heads(&self, c: &Payload) -> Vec<Arc<str>> {
         let mut heads: Vec<Arc<str>> = vec![Arc::from(""); c.open_rows().len()];
-        let written = reuse(&self.open, c.open().map(|o| o.ticket), open_head);
+        let written = reuse(&self.open, c.open().map(|o| (o.ticket, ())), |t, ()| {
+            open_head(t)
+        });
         for (o, head) in c.open().zip(written) {
             heads[o.index] = head;
         }
@@ -96,35 +98,35 @@ impl RecordedFeatures {
 
     /// The closed features of `c`, in its order.
     pub fn closed(&self, c: &Payload) -> Vec<Arc<str>> {
-        reuse(&self.closed, c.closed().map(|(t, _)| t), |t| {
-            // The closed SLA is the version's own (`compute`), so the ticket is the key.
-            let feature = features::closed(t, sla::closed(t.sla_status.as_deref()));
-            serde_json::to_string(&feature).expect("a feature serialises")
+        // The closed SLA is derived from the version's own fields (`compute`), so the
+        // version is the key.
+        reuse(&self.closed, c.closed(), |t, sla| {
+            serde_json::to_string(&features::closed(t, sla)).expect("a feature serialises")
         })
     }
 }
 
-/// `write(t)` of each ticket, taken from `written` where its version is the same, else
-/// written and kept.
-fn reuse<'t>(
+/// `write(t, with)` of each item, taken from `written` where its ticket's version is the
+/// same (what it is written `with` must follow from the version), else written and kept.
+fn reuse<'t, W: Copy>(
     written: &Written,
-    tickets: impl Iterator<Item = &'t Ticket>,
-    write: impl Fn(&Ticket) -> String,
+    items: impl Iterator<Item = (&'t Ticket, W)>,
+    write: impl Fn(&Ticket, W) -> String,
 ) -> Vec<Arc<str>> {
-    let tickets: Vec<&Ticket> = tickets.collect();
+    let items: Vec<(&Ticket, W)> = items.collect();
     let mut out: Vec<Option<Arc<str>>> = {
         let known = written.lock().expect("not poisoned");
-        tickets
+        items
             .iter()
-            .map(|t| match known.get(t.ticket_id.as_str()) {
+            .map(|(t, _)| match known.get(t.ticket_id.as_str()) {
                 Some((version, piece)) if version == *t => Some(piece.clone()),
                 _ => None,
             })
             .collect()
     };
-    let new: Vec<(usize, Arc<str>)> = (0..tickets.len())
+    let new: Vec<(usize, Arc<str>)> = (0..items.len())
         .filter(|&i| out[i].is_none())
-        .map(|i| (i, Arc::from(write(tickets[i]))))
+        .map(|i| (i, Arc::from(write(items[i].0, items[i].1))))
         .collect();
     if !new.is_empty() {
         let mut known = written.lock().expect("not poisoned");
@@ -132,7 +134,7 @@ fn reuse<'t>(
             known.clear();
         }
         for (i, piece) in new {
-            let t = tickets[i];
+            let t = items[i].0;
             known.insert(t.ticket_id.clone(), (t.clone(), piece.clone()));
             out[i] = Some(piece);
         }

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 
 use super::tickets;
 use crate::dashboard::Ticket;
-use crate::ticket::fields::{select_fields, ticket_struct, FIELDS};
+use crate::ticket::fields::{select_fields, ticket_struct, typed_nulls};
 use crate::ticket::Text;
 
 ticket_struct!(place, read; [
@@ -41,14 +41,8 @@ select_fields!(place => place_impl! {});
 
 /// A one-row relation of `Place`'s fields as typed nulls, for a query that leaves them to
 /// `Places::complete` (a constant subquery: the planner folds it, no join runs).
-pub static NULLS: LazyLock<String> = LazyLock::new(|| {
-    let nulls: Vec<String> = FIELDS
-        .iter()
-        .filter(|f| f.map && !f.tracked)
-        .map(|f| format!("NULL::{} AS {}", f.kind.sql(), f.name))
-        .collect();
-    format!("SELECT {}", nulls.join(", "))
-});
+pub static NULLS: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {}", typed_nulls(|f| f.map && !f.tracked)));
 
 /// The places read so far in this generation; `None` for a ticket without a current row.
 /// (Keyed with foldhash, not SipHash: 30,000 lookups a miss at 1M tickets, of ids read

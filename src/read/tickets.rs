@@ -12,23 +12,16 @@ use utoipa::ToSchema;
 use super::binary;
 use super::places::{self, Places};
 use crate::dashboard::freshness::ImportState;
-use crate::dashboard::Ticket;
+use crate::dashboard::{self, Ticket};
 use crate::eat;
 use crate::params::{sql_fold, DashboardRequest};
-use crate::ticket::fields::{names, select_fields, ticket_struct, FIELDS};
+use crate::ticket::fields::{join, names, select_fields, ticket_struct, Field};
 
 /// The `Ticket` columns as a select list: the key and the history's tracked fields
 /// prefixed with `tracked`, the others with `other`.
 fn ticket_select(tracked: &str, other: &str) -> String {
-    format!(
-        "{tracked}ticket_id, {}",
-        FIELDS
-            .iter()
-            .filter(|f| f.map)
-            .map(|f| format!("{}{}", if f.tracked { tracked } else { other }, f.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    let each = |f: &Field| format!("{}{}", if f.tracked { tracked } else { other }, f.name);
+    format!("{tracked}ticket_id, {}", join(|f| f.map, each))
 }
 
 /// `Ticket` decoded by position, in `ticket_select`'s order (the key, then the map view's
@@ -82,18 +75,15 @@ const CREATED_CARRIED: [&str; 4] = [
 /// `TRACKED_COLUMNS` for the created branch: the carried fields of `c`, typed nulls (`z`)
 /// for the others.
 static CREATED_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    let fields = FIELDS.iter().filter(|c| c.tracked).map(|c| {
-        let from = if CREATED_CARRIED.contains(&c.name) {
+    let each = |f: &Field| {
+        let from = if CREATED_CARRIED.contains(&f.name) {
             "c"
         } else {
             "z"
         };
-        format!("{from}.{}", c.name)
-    });
-    std::iter::once("c.ticket_id".to_owned())
-        .chain(fields)
-        .collect::<Vec<_>>()
-        .join(", ")
+        format!("{from}.{}", f.name)
+    };
+    format!("c.ticket_id, {}", join(|f| f.tracked, each))
 });
 
 /// A version's tracked fields (`h`) over its current row's other fields (`i`).
@@ -212,12 +202,7 @@ static FETCHED: Mutex<Vec<Ticket>> = Mutex::new(Vec::new());
 /// `Vec` made into an `Arc` would be copied again: 10 MB at 1M, in fresh pages).
 fn by_id(rows: &mut [Ticket]) -> Arc<[Ticket]> {
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_unstable_by(|&a, &b| {
-        rows[a]
-            .ticket_id
-            .as_bytes()
-            .cmp(rows[b].ticket_id.as_bytes())
-    });
+    order.sort_unstable_by(|&a, &b| dashboard::by_id(&rows[a], &rows[b]));
     order
         .into_iter()
         .map(|i| std::mem::take(&mut rows[i]))

@@ -96,8 +96,9 @@ pub(crate) use select_fields;
 
 /// A struct with a view's fields between its own leading and trailing ones:
 /// `ticket_struct!(view, style; [#[derive(..)] pub struct Name] { leading } { trailing })`.
-/// Styles: `plain` (owned values), `read` (owned, text as `ticket::Text`), `serial` (owned, times serialised in EAT and typed as
-/// date-times in OpenAPI), `props` (borrowed from a `Ticket` for `'a`, times as `EatTime`).
+/// Styles: `plain` (owned values), `read` (owned, text as `ticket::Text`), `serial`
+/// (owned, times serialised in EAT and typed as date-times in OpenAPI), `props`
+/// (borrowed from a `Ticket` for `'a`, times as `EatTime`).
 macro_rules! ticket_struct {
     ($view:ident, $style:ident; [$($before:tt)*] { $($head:tt)* } { $($tail:tt)* }) => {
         $crate::ticket::fields::select_fields!($view => $crate::ticket::fields::ticket_struct! {
@@ -289,14 +290,25 @@ pub(crate) use token;
 
 select_fields!(all => field_table! {});
 
-/// The names of the declared fields `keep` selects, comma-separated, each with `prefix`.
-pub fn names(prefix: &str, keep: impl Fn(&Field) -> bool) -> String {
+/// `each` of the declared fields `keep` selects, comma-separated: a select list.
+pub fn join(keep: impl Fn(&Field) -> bool, each: impl Fn(&Field) -> String) -> String {
     FIELDS
         .iter()
         .filter(|f| keep(f))
-        .map(|f| format!("{prefix}{}", f.name))
+        .map(each)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The names of the declared fields `keep` selects, comma-separated, each with `prefix`.
+pub fn names(prefix: &str, keep: impl Fn(&Field) -> bool) -> String {
+    join(keep, |f| format!("{prefix}{}", f.name))
+}
+
+/// The declared fields `keep` selects as typed nulls (`NULL::text AS name`),
+/// comma-separated.
+pub fn typed_nulls(keep: impl Fn(&Field) -> bool) -> String {
+    join(keep, |f| format!("NULL::{} AS {}", f.kind.sql(), f.name))
 }
 
 #[cfg(test)]

@@ -166,12 +166,7 @@ async fn a_ticket_row_reads_back_every_kind_exactly() {
     assert!(row.latitude.unwrap().is_sign_negative());
     let nulls: Ticket = sqlx::query_as(&format!(
         "SELECT 'INC2'::text AS ticket_id, {}",
-        FIELDS
-            .iter()
-            .filter(|f| f.map)
-            .map(|f| format!("NULL::{} AS {}", f.kind.sql(), f.name))
-            .collect::<Vec<_>>()
-            .join(", ")
+        fleettickets::ticket::fields::typed_nulls(|f| f.map)
     ))
     .fetch_one(&db.pool)
     .await
