@@ -252,12 +252,12 @@ impl OpenEntry {
 }
 
 impl Payload {
-    /// The open set, ordered by ticket id.
     /// The rows the open set was taken from (`Open::index` points into them).
     pub fn open_rows(&self) -> &[Ticket] {
         &self.open_rows
     }
 
+    /// The open set, ordered by ticket id.
     pub fn open(&self) -> impl ExactSizeIterator<Item = Open<'_>> {
         self.open.iter().map(|e| e.view(&self.open_rows))
     }

@@ -21,9 +21,11 @@ fn value<'r, T: Decode<'r, Postgres>>(
 ) -> sqlx::Result<Option<T>> {
     let value: PgValueRef<'r> = row.try_get_raw(at)?;
     debug_assert_eq!(value.type_info().name(), pg, "column {at}");
+    if value.is_null() {
+        return Ok(None);
+    }
     let decoded = match value.format() {
-        _ if value.is_null() => return Ok(None),
-        PgValueFormat::Binary => read(value.as_bytes().expect("not null")),
+        PgValueFormat::Binary => value.as_bytes().and_then(read),
         PgValueFormat::Text => T::decode(value),
     };
     decoded

@@ -9,12 +9,12 @@ pub mod fields;
 pub mod values;
 
 use crate::geocode::point::FeedPoint;
+use fields::ticket_struct;
 
 /// A read row's text: strings of up to 24 bytes (ids, statuses, clusters, teams) are
 /// held inline, so decoding, copying and dropping the 30,000 rows of a recorded miss at
 /// 1M tickets allocate for the long ones only.
 pub type Text = compact_str::CompactString;
-use fields::ticket_struct;
 
 ticket_struct!(stored, plain; [
     /// One kept row, typed: the fields an import writes. `raw` is its JSON text.
