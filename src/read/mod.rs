@@ -4,5 +4,6 @@
 
 pub mod attribution;
 mod binary;
+pub mod copy;
 pub mod places;
 pub mod tickets;

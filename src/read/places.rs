@@ -75,15 +75,20 @@ impl Places {
             }
             self.0.lock().expect("not poisoned").extend(found);
         }
-        let known = self.0.lock().expect("not poisoned");
-        versions.retain_mut(|v| match known.get(v.ticket_id.as_str()) {
-            Some(Some(place)) => {
-                place.apply(v);
-                true
-            }
-            _ => false,
-        });
+        versions.retain_mut(|v| self.fill(v) == Some(true));
         Ok(versions)
+    }
+
+    /// `version` with its current row's untracked fields if its place is known:
+    /// `Some(true)` filled, `Some(false)` its ticket has no current row, `None` not read
+    /// yet (`complete`).
+    pub fn fill(&self, version: &mut Ticket) -> Option<bool> {
+        let known = self.0.lock().expect("not poisoned");
+        let place = known.get(version.ticket_id.as_str())?;
+        if let Some(place) = place {
+            place.apply(version);
+        }
+        Some(place.is_some())
     }
 }
 

@@ -117,9 +117,10 @@ fn the_ticket_routes_show_each_views_fields_and_no_other() {
 }
 
 /// The dashboard's rows are decoded from PostgreSQL's binary format by each field's kind
-/// (`read::binary`), not by sqlx's decoders: every kind reads back exactly, at the edges
-/// of its range (times before PostgreSQL's 2000 epoch, long and non-ASCII text, the
-/// smallest integer, signed zero), and a null of each kind is `None`.
+/// (`read::binary`), not by sqlx's decoders, from result rows and from a binary `COPY`
+/// (`read::copy`, the recorded miss): every kind reads back exactly both ways, at the
+/// edges of its range (times before PostgreSQL's 2000 epoch, long and non-ASCII text,
+/// the smallest integer, signed zero), and a null of each kind is `None`.
 #[tokio::test]
 async fn a_ticket_row_reads_back_every_kind_exactly() {
     use chrono::{DateTime, Utc};
@@ -127,22 +128,18 @@ async fn a_ticket_row_reads_back_every_kind_exactly() {
     let db = test_db().await;
     let long = "Kilimani — Ngong Road, Nairobi (Ü site 7)";
     let at = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
-    let row: Ticket = sqlx::query_as(
+    let select = format!(
         "SELECT 'INC1'::text AS ticket_id, 'OPEN'::text AS normalized_status,
-                $1::text AS raw_status, false AS is_actionable, ''::text AS cluster,
-                'nairobi'::text AS region, $1::text AS location_name,
+                '{long}'::text AS raw_status, false AS is_actionable, ''::text AS cluster,
+                'nairobi'::text AS region, '{long}'::text AS location_name,
                 'Team A'::text AS assigned_team, NULL::text AS owner,
                 'met'::text AS sla_status, (-2147483648)::integer AS mttr,
                 '1999-12-31T23:59:59.999999Z'::timestamptz AS created_at_service,
                 '0001-01-01T00:00:00Z'::timestamptz AS closed_at,
                 '9999-12-31T23:59:59.5Z'::timestamptz AS first_seen_at,
                 '-0'::double precision AS latitude, 36.821946::double precision AS longitude,
-                'feed'::text AS geo_source",
-    )
-    .bind(long)
-    .fetch_one(&db.pool)
-    .await
-    .expect("the row decodes");
+                'feed'::text AS geo_source"
+    );
     let expected = Ticket {
         ticket_id: "INC1".into(),
         normalized_status: Some("OPEN".into()),
@@ -162,20 +159,75 @@ async fn a_ticket_row_reads_back_every_kind_exactly() {
         longitude: Some(36.821946),
         geo_source: Some("feed".into()),
     };
-    assert_eq!(row, expected);
-    assert!(row.latitude.unwrap().is_sign_negative());
-    let nulls: Ticket = sqlx::query_as(&format!(
+    let nulls = format!(
         "SELECT 'INC2'::text AS ticket_id, {}",
         fleettickets::ticket::fields::typed_nulls(|f| f.map)
-    ))
-    .fetch_one(&db.pool)
-    .await
-    .expect("nulls decode");
-    assert_eq!(
-        nulls,
-        Ticket {
-            ticket_id: "INC2".into(),
-            ..Ticket::default()
-        }
     );
+    let only_id = Ticket {
+        ticket_id: "INC2".into(),
+        ..Ticket::default()
+    };
+    for (select, expected) in [(&select, &expected), (&nulls, &only_id)] {
+        let row: Ticket = sqlx::query_as(select)
+            .fetch_one(&db.pool)
+            .await
+            .expect("the row decodes");
+        assert_eq!(&row, expected, "as a result row");
+        let mut copied = Vec::new();
+        fleettickets::read::copy::tickets(&db.pool, select, |t| copied.push(t))
+            .await
+            .expect("the COPY decodes");
+        assert_eq!(copied, std::slice::from_ref(expected), "through COPY");
+        assert!(row.latitude.is_none_or(|l| l.is_sign_negative()));
+        assert!(copied[0].latitude.is_none_or(|l| l.is_sign_negative()));
+    }
+}
+
+/// A `COPY` left before its end (the request's future dropped: the client went away)
+/// closes its connection, whose remaining data would otherwise meet the next query: the
+/// pool's one connection is replaced and answers.
+#[tokio::test]
+async fn a_copy_left_midway_does_not_leave_its_connection_to_the_next_query() {
+    let db = test_db().await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let rows = |from: &str| {
+        format!(
+            "SELECT 'INC' || n AS ticket_id, {} FROM {from}",
+            fleettickets::ticket::fields::typed_nulls(|f| f.map)
+        )
+    };
+    // Left after its 1,000th row, while PostgreSQL pauses at the 3,000th (a client does
+    // not wait for data it already has, so it can only be left while waiting).
+    let (seen, thousand) = tokio::sync::oneshot::channel();
+    let mut seen = Some(seen);
+    let mut read = 0;
+    let many = rows(
+        "(SELECT n, CASE WHEN n = 3000 THEN pg_sleep(5) END FROM generate_series(1, 5000) n) s",
+    );
+    let copy = fleettickets::read::copy::tickets(&pool, &many, |_| {
+        read += 1;
+        if read == 1000 {
+            seen.take().map(|s| s.send(()));
+        }
+    });
+    tokio::select! {
+        ended = copy => panic!("the COPY ended before its 1,000th row was seen: {ended:?}"),
+        _ = thousand => {}
+    }
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    let mut again = Vec::new();
+    fleettickets::read::copy::tickets(&pool, &rows("(VALUES (9)) v(n)"), |t| {
+        again.push(t.ticket_id)
+    })
+    .await
+    .unwrap();
+    assert_eq!(again, ["INC9"]);
 }

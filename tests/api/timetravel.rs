@@ -155,6 +155,45 @@ async fn the_dashboard_at_a_recorded_instant_shows_the_tickets_of_the_time() {
     assert_eq!(karen["metrics"]["closed_count"], 1);
 }
 
+/// The recorded query runs as a `COPY`, its filter values spelled as literals: a cluster
+/// with a quote, a backslash and non-ASCII letters matches as text (case-folded), and a
+/// value holding SQL is only a value that matches nothing.
+#[tokio::test]
+async fn recorded_filter_values_with_quotes_and_backslashes_are_only_text() {
+    let app = spawn_app_with(&["--cache-ttl-secs", "600"]).await;
+    let dir = temp_dir();
+    let rows = "INC1,OPEN,true,O'Brien \\ Ü,Nairobi,New,Team A,2026-06-15 12:00:00,,\n\
+                INC2,OPEN,true,Karen,Nairobi,New,Team A,2026-06-16 07:00:00,,\n";
+    for (name, extra) in [
+        ("2026-06-16T080000.csv", ""),
+        (
+            "2026-06-16T090000.csv",
+            "INC3,OPEN,true,Karen,Nairobi,New,Team A,2026-06-16 08:30:00,,\n",
+        ),
+    ] {
+        let csv = format!("{HEAD}\n{rows}{extra}");
+        app.import(&write_file(dir.path(), name, &csv)).await;
+    }
+    // o'brien \ ü, folded; then x'); DROP TABLE tickets.inc; --
+    let quoted = at(&app, "08:30:00", "&cluster=o%27brien%20%5C%20%C3%BC").await;
+    assert_eq!(quoted["replay"]["mode"], "recorded");
+    assert_eq!(open_ids(&quoted), ["INC1"]);
+    assert_eq!(
+        feature(&quoted, "open", "INC1")["properties"]["cluster"],
+        "O'Brien \\ Ü"
+    );
+    let sql = "&cluster=x%27%29%3B%20DROP%20TABLE%20tickets.inc%3B%20--";
+    assert_eq!(
+        open_ids(&at(&app, "08:30:00", sql).await),
+        Vec::<&str>::new()
+    );
+    assert_eq!(open_ids(&at(&app, "08:30:00", "").await), ["INC1", "INC2"]);
+    assert_eq!(
+        open_ids(&at(&app, "09:30:00", "").await),
+        ["INC1", "INC2", "INC3"]
+    );
+}
+
 /// A ticket created in the week that is neither open nor closed at `t` (cancelled
 /// without a closing time) counts in the daily series, under its cluster and status of
 /// the time: only the created branch of the recorded query returns it.
