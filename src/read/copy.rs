@@ -1,8 +1,9 @@
 //! Ticket rows read through `COPY (select) TO STDOUT (FORMAT binary)`: the recorded
 //! miss's 30,000 rows at 1M tickets arrive as bare tuples, without the result row sqlx
-//! builds for each (its value ranges, metadata and stream hand-over), which took a
-//! third of the decoding. `COPY` takes no bind parameters, so a query's values go in as
-//! literals that cannot carry SQL (`time`, `texts`).
+//! builds for each (its value ranges, metadata and stream hand-over; in one profile,
+//! decoding the rows took 22 % of the client's CPU as result rows and 13 % through
+//! `COPY`). `COPY` takes no bind parameters, so a query's values go in as literals
+//! that cannot carry SQL (`time`, `texts`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::TryStreamExt;
