@@ -3,7 +3,6 @@
 use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::PgRow;
@@ -139,9 +138,13 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
         *TICKET_COLUMNS,
         cluster = sql_fold("cluster"),
     );
-    let mut rows = Vec::new();
-    for_request(pool, &sql, req, None, &mut rows).await?;
-    Ok(rows)
+    sqlx::query_as(&sql)
+        .bind(req.window.from)
+        .bind(req.window.to)
+        .bind(req.filters.clusters_folded())
+        .bind(&req.filters.status)
+        .fetch_all(pool)
+        .await
 }
 
 /// The tickets as recorded at the request's `as_of` (`timetravel.md`): each version
@@ -265,31 +268,6 @@ pub(super) async fn current_rows(pool: &PgPool, ids: &[&str]) -> sqlx::Result<Ve
     .bind(ids)
     .fetch_all(pool)
     .await
-}
-
-/// `sql` over the request's window (`$1`, `$2`), filters (`$3` folded clusters, `$4`
-/// statuses) and, if given, an instant (`$5`), its rows appended to `rows`.
-async fn for_request<'e>(
-    db: impl sqlx::PgExecutor<'e>,
-    sql: &str,
-    req: &DashboardRequest,
-    at: Option<DateTime<Utc>>,
-    rows: &mut Vec<Ticket>,
-) -> sqlx::Result<()> {
-    let query = sqlx::query_as(sql)
-        .bind(req.window.from)
-        .bind(req.window.to)
-        .bind(req.filters.clusters_folded())
-        .bind(&req.filters.status);
-    let query = match at {
-        Some(at) => query.bind(at),
-        None => query,
-    };
-    let mut fetched = query.fetch(db);
-    while let Some(row) = fetched.try_next().await? {
-        rows.push(row);
-    }
-    Ok(())
 }
 
 /// What `import_meta` says about the data's freshness.
