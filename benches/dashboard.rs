@@ -58,7 +58,7 @@ async fn split_ms(pool: &PgPool, query: &str) -> anyhow::Result<[f64; 5]> {
         sla_target_hours: 24.0,
         stale_after: chrono::Duration::hours(3),
     };
-    let open: Arc<[dashboard::Ticket]> = read::tickets::open_tickets(pool).await?.into();
+    let open: dashboard::SharedRows = Arc::new(read::tickets::open_tickets(pool).await?);
     let heads: Vec<String> = open.iter().map(render::open_head).collect();
     let since = recent::since(request.window.as_of);
     let held = read::tickets::recent_tickets(pool, since).await?;

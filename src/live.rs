@@ -26,7 +26,7 @@ use crate::dashboard::freshness::ImportState;
 use crate::dashboard::recent::{self, Recent};
 use crate::dashboard::render::{self, RecordedFeatures};
 use crate::dashboard::replay::HistorySpan;
-use crate::dashboard::Ticket;
+use crate::dashboard::SharedRows;
 use crate::db::wal::{self, Lsn};
 use crate::events::DataChanged;
 use crate::history;
@@ -38,7 +38,7 @@ pub struct OpenSet {
     /// Bumped at every reload; part of every cache key.
     pub generation: u64,
     /// Shared with the payloads computed from it (see `dashboard::Payload`).
-    pub tickets: Arc<[Ticket]>,
+    pub tickets: SharedRows,
     /// Each ticket's feature serialised ahead, but for its `as_of`-dependent end.
     pub heads: Vec<String>,
     /// Capture start and the newest history time, read with the set: they choose the
@@ -265,7 +265,7 @@ impl Live {
         let generation = slot.generation + 1;
         *slot = Arc::new(OpenSet {
             generation,
-            tickets: tickets.into(),
+            tickets: Arc::new(tickets),
             heads,
             history,
             recent: Arc::new(recent),

@@ -102,7 +102,7 @@ struct OpenEntry {
 pub struct Payload {
     pub window: WindowOut,
     pub filters: Filters,
-    open_rows: Arc<[Ticket]>,
+    open_rows: SharedRows,
     /// Ordered by ticket id.
     open: Vec<OpenEntry>,
     window_rows: WindowRows,
@@ -113,12 +113,18 @@ pub struct Payload {
     pub replay: Replay,
 }
 
+/// Rows shared by the payloads computed from them: the live open set's, or one recorded
+/// miss's (a `Vec`, not a slice: the versions are sorted where they were fetched, and an
+/// `Arc<[Ticket]>` would copy them again, 10 MB at 1M tickets into fresh pages, on the
+/// miss's path).
+pub type SharedRows = Arc<Vec<Ticket>>;
+
 /// The tickets a payload is computed from: the open ones (`open`: the actionable ones;
 /// the current rows, or the versions recorded at `as_of`, see `replay`) and those closed
 /// or created in the window (`window`). Either may hold more: the window and the filters
 /// are applied by `compute`.
 pub struct Rows {
-    pub open: Arc<[Ticket]>,
+    pub open: SharedRows,
     pub window: WindowRows,
     pub replay: Replay,
 }
@@ -130,7 +136,7 @@ pub enum WindowRows {
     /// The recent tickets in memory (they cover the window, see `Recent::covers`).
     Recent(Arc<Recent>),
     /// The open rows themselves (the versions recorded at `as_of`, see `replay::rows`).
-    Open(Arc<[Ticket]>),
+    Open(SharedRows),
 }
 
 impl WindowRows {

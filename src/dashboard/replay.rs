@@ -2,13 +2,11 @@
 //! `live` and `clock` use the current rows; `recorded` the versions valid at `as_of`,
 //! their tracked fields over the current row's other fields. Pure: no database.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Rows, Ticket, WindowRows};
+use super::{Rows, SharedRows, WindowRows};
 use crate::eat::EatTime;
 
 /// How the payload's tickets were chosen.
@@ -65,7 +63,7 @@ impl Replay {
 /// and those closed or created in the window of the latter. One set of rows: at 1M
 /// tickets, splitting them into two (and copying the tickets in both) cost more than
 /// computing the payload.
-pub fn rows(recorded: Arc<[Ticket]>, replay: Replay) -> Rows {
+pub fn rows(recorded: SharedRows, replay: Replay) -> Rows {
     Rows {
         open: recorded.clone(),
         window: WindowRows::Open(recorded),
@@ -76,7 +74,9 @@ pub fn rows(recorded: Arc<[Ticket]>, replay: Replay) -> Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dashboard::Ticket;
     use crate::eat::instant;
+    use std::sync::Arc;
 
     #[test]
     fn recorded_rows_give_the_payload_of_their_open_and_window_sets_apart() {
@@ -130,7 +130,7 @@ mod tests {
                     .any(|c| window.contains(c))
             };
             let apart = Rows {
-                open: recorded.iter().filter(|t| t.is_open()).cloned().collect(),
+                open: Arc::new(recorded.iter().filter(|t| t.is_open()).cloned().collect()),
                 window: recorded
                     .iter()
                     .filter(in_window)

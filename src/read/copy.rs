@@ -35,8 +35,8 @@ pub fn texts(values: &[String]) -> String {
     format!("ARRAY[{}]::text[]", each.join(", "))
 }
 
-/// Runs `select` (its columns `Ticket`'s, as `Ticket::from_copy` reads them) and gives
-/// each row to `each` as it arrives.
+/// Runs `select` (its columns a version's: the key and the tracked fields, as
+/// `Ticket::from_copy` reads them) and gives each row to `each` as it arrives.
 pub async fn tickets(
     pool: &PgPool,
     select: &str,

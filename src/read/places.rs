@@ -7,14 +7,14 @@
 //! than the live payload of the same generation would.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use foldhash::fast::RandomState;
 use sqlx::PgPool;
 
 use super::tickets;
 use crate::dashboard::Ticket;
-use crate::ticket::fields::{select_fields, ticket_struct, typed_nulls};
+use crate::ticket::fields::{select_fields, ticket_struct};
 use crate::ticket::Text;
 
 ticket_struct!(place, read; [
@@ -38,11 +38,6 @@ macro_rules! place_impl {
     };
 }
 select_fields!(place => place_impl! {});
-
-/// A one-row relation of `Place`'s fields as typed nulls, for a query that leaves them to
-/// `Places::complete` (a constant subquery: the planner folds it, no join runs).
-pub static NULLS: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {}", typed_nulls(|f| f.map && !f.tracked)));
 
 /// The places read so far in this generation; `None` for a ticket without a current row.
 /// (Keyed with foldhash, not SipHash: 30,000 lookups a miss at 1M tickets, of ids read
@@ -95,16 +90,6 @@ impl Places {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_place_is_the_tickets_untracked_fields() {
-        assert_eq!(
-            *NULLS,
-            "SELECT NULL::text AS raw_status, NULL::text AS location_name, \
-             NULL::double precision AS latitude, NULL::double precision AS longitude, \
-             NULL::text AS geo_source"
-        );
-    }
 
     #[test]
     fn a_version_takes_only_the_untracked_fields_of_its_place() {

@@ -1,6 +1,6 @@
 //! The read path's queries. Each returns typed rows; the payloads are built in Rust.
 
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -9,25 +9,17 @@ use sqlx::postgres::PgRow;
 use sqlx::{Column, FromRow, PgPool, Row};
 use utoipa::ToSchema;
 
-use super::places::{self, Places};
+use super::places::Places;
 use super::{binary, copy};
 use crate::dashboard::freshness::ImportState;
-use crate::dashboard::{self, Ticket};
+use crate::dashboard::{self, SharedRows, Ticket};
 use crate::eat;
 use crate::params::{sql_fold, DashboardRequest};
 use crate::ticket::fields::{join, names, select_fields, ticket_struct, Field};
 
-/// The `Ticket` columns as a select list: the key and the history's tracked fields
-/// prefixed with `tracked`, the others with `other`.
-fn ticket_select(tracked: &str, other: &str) -> String {
-    let each = |f: &Field| format!("{}{}", if f.tracked { tracked } else { other }, f.name);
-    format!("{tracked}ticket_id, {}", join(|f| f.map, each))
-}
-
-/// `Ticket` decoded by position, in `ticket_select`'s order (the key, then the map view's
-/// fields as declared), not by name, each value by its kind (`binary`), from a result
-/// row or a binary `COPY` tuple (`copy`): a recorded miss at 1M tickets decodes 30,000
-/// rows of 17 columns. Debug builds check each result column's name.
+/// `Ticket` decoded by position, in `TICKET_COLUMNS`' order (the key, then the map view's
+/// fields as declared), not by name, each value by its kind (`binary`). Debug builds
+/// check each column's name.
 macro_rules! decode_ticket {
     ([$({ $(#[$a:meta])* $n:ident $($decl:tt)* })*]) => {
         impl<'r> FromRow<'r, PgRow> for Ticket {
@@ -45,25 +37,37 @@ macro_rules! decode_ticket {
                 })
             }
         }
+    };
+}
+select_fields!(map => decode_ticket! {});
 
+/// A version decoded from a binary `COPY` tuple (`copy`), in `TRACKED_COLUMNS`' order
+/// (the key, then the tracked fields as declared), each value by its kind (`binary`);
+/// the other fields empty, for `Places::fill`. A recorded miss at 1M tickets decodes
+/// 30,000 of them; sending its current rows' fields as typed nulls as well took
+/// PostgreSQL 15 % longer.
+macro_rules! decode_version {
+    ([$({ $(#[$a:meta])* $n:ident $($decl:tt)* })*]) => {
         impl Ticket {
             pub(super) fn from_copy(fields: &mut copy::Fields) -> Result<Ticket, BoxDynError> {
                 Ok(Ticket {
                     ticket_id: fields.field()?.ok_or("a null ticket_id")?,
                     $($n: fields.field()?,)*
+                    ..Ticket::default()
                 })
             }
         }
     };
 }
-select_fields!(map => decode_ticket! {});
+select_fields!(tracked => decode_version! {});
 
 /// The current rows' columns.
-static TICKET_COLUMNS: LazyLock<String> = LazyLock::new(|| ticket_select("", ""));
+static TICKET_COLUMNS: LazyLock<String> =
+    LazyLock::new(|| format!("ticket_id, {}", names("", |f| f.map)));
 
-/// The history's tracked fields, with the key.
+/// The key and the history's tracked fields, of `h`, as `Ticket::from_copy` reads them.
 static TRACKED_COLUMNS: LazyLock<String> =
-    LazyLock::new(|| format!("h.ticket_id, {}", crate::ticket::columns::list("h.", true)));
+    LazyLock::new(|| format!("h.ticket_id, {}", names("h.", |f| f.tracked)));
 
 /// A version of span class `k` (migration 0009) valid at `at` (a literal): it started
 /// in one short range before `at` (the current ones, class -1, and the longest at any
@@ -100,9 +104,6 @@ static CREATED_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     };
     format!("c.ticket_id, {}", join(|f| f.tracked, each))
 });
-
-/// A version's tracked fields (`h`) over its current row's other fields (`i`).
-static RECORDED_COLUMNS: LazyLock<String> = LazyLock::new(|| ticket_select("h.", "i."));
 
 /// Every live (actionable) ticket.
 pub async fn open_tickets(pool: &PgPool) -> sqlx::Result<Vec<Ticket>> {
@@ -159,16 +160,17 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
 /// has those); those created in the window that neither branch returns, per creation
 /// day and span class (0010), with only the fields the payload reads of them
 /// (`CREATED_CARRIED`; the others null). The branches are disjoint: no dedup. The
-/// current rows' fields are typed nulls here, filled in from `places`.
+/// current rows' fields are not sent: they are filled in from `places`.
 pub async fn recorded_tickets(
     pool: &PgPool,
     req: &DashboardRequest,
     places: &Places,
-) -> sqlx::Result<Arc<[Ticket]>> {
+) -> sqlx::Result<SharedRows> {
     let sql = recorded_select(req);
-    // Filled in as they arrive (while PostgreSQL sends the next), those of tickets not
-    // met yet in this generation after.
-    let mut versions = std::mem::take(&mut *FETCHED.lock().expect("not poisoned"));
+    // Filled in as they arrive (while PostgreSQL sends the next, so the buffer's fresh
+    // pages are faulted in while the miss waits on the database anyway), those of
+    // tickets not met yet in this generation after.
+    let mut versions = Vec::new();
     let mut unknown = Vec::new();
     copy::tickets(pool, &sql, |mut version| match places.fill(&mut version) {
         Some(true) => versions.push(version),
@@ -177,13 +179,10 @@ pub async fn recorded_tickets(
     })
     .await?;
     versions.extend(places.complete(pool, unknown).await?);
-    let rows = by_id(&mut versions);
-    versions.clear();
-    let mut spare = FETCHED.lock().expect("not poisoned");
-    if versions.capacity() > spare.capacity() {
-        *spare = versions;
-    }
-    Ok(rows)
+    by_id(&mut versions);
+    // The payload keeps them in the response cache, which weighs its length.
+    versions.shrink_to_fit();
+    Ok(Arc::new(versions))
 }
 
 /// `recorded_tickets`' query, its values as literals (it runs as a `COPY`). Without JIT
@@ -213,34 +212,25 @@ fn recorded_select(req: &DashboardRequest) -> String {
                    AND created_at_service >= {from} AND created_at_service < {to}
                    AND (closed_at IS NULL OR closed_at < {from} OR closed_at >= {to})) c
              CROSS JOIN (SELECT (NULL::tickets.inc_history).*) z)
-         SELECT {} FROM at_t h CROSS JOIN ({nulls}) i
+         SELECT {tracked} FROM at_t h
          WHERE (cardinality({clusters}) = 0 OR {cluster} = ANY({clusters}))
            AND (cardinality({statuses}) = 0 OR upper(h.normalized_status) = ANY({statuses}))",
-        *RECORDED_COLUMNS,
         tracked = *TRACKED_COLUMNS,
         created = *CREATED_COLUMNS,
-        nulls = *places::NULLS,
         cluster = sql_fold("h.cluster"),
         clusters = copy::texts(&req.filters.clusters_folded()),
         statuses = copy::texts(&req.filters.status),
     )
 }
 
-/// The buffer recorded misses fetch their versions into, kept for the next one: a new
-/// one each time (10 MB at 1M tickets) was faulted in page by page again, since the
-/// allocator hands blocks of 1 MiB or more back to the system when they are freed
-/// (`memory.rs`). It holds the largest miss's capacity, empty.
-static FETCHED: Mutex<Vec<Ticket>> = Mutex::new(Vec::new());
-
-/// `rows` in ticket id order: the payload reads them in that order, and at 1M tickets
+/// Sorts `rows` by ticket id: the payload reads them in that order, and at 1M tickets
 /// (30,000 rows) reading them scattered cost more in cache misses (compute and JSON 20 ms
-/// slower) than the sort. The rows are moved once, by a sorted permutation, not swapped
-/// about by the sort (320 bytes each), straight into the payload's shared slice (a
-/// `Vec` made into an `Arc` would be copied again: 10 MB at 1M, in fresh pages). The
-/// permutation is sorted on each id's first 16 bytes as one number, zero-padded (the
-/// order of the bytes: a shorter id that is a prefix of another is padded with bytes
-/// below any other's), then on the whole ids: half the time of comparing them each time.
-fn by_id(rows: &mut [Ticket]) -> Arc<[Ticket]> {
+/// slower) than the sort. A sorted permutation is applied along its cycles, each row
+/// swapped into place once, not about by the sort (over 300 bytes each). The permutation is
+/// sorted on each id's first 16 bytes as one number, zero-padded (the order of the
+/// bytes: a shorter id that is a prefix of another is padded with bytes below any
+/// other's), then on the whole ids: half the time of comparing them each time.
+fn by_id(rows: &mut [Ticket]) {
     let prefix = |t: &Ticket| {
         let mut key = [0; 16];
         let id = t.ticket_id.as_bytes();
@@ -253,10 +243,18 @@ fn by_id(rows: &mut [Ticket]) -> Arc<[Ticket]> {
         a.0.cmp(&b.0)
             .then_with(|| dashboard::by_id(&rows[a.1], &rows[b.1]))
     });
-    order
-        .into_iter()
-        .map(|(_, i)| std::mem::take(&mut rows[i]))
-        .collect()
+    // `from[k]`: the row that belongs at `k`; set to `k` once it is there.
+    let mut from: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
+    for start in 0..from.len() {
+        let mut k = start;
+        while from[k] != start {
+            let next = from[k];
+            rows.swap(k, next);
+            from[k] = k;
+            k = next;
+        }
+        from[k] = k;
+    }
 }
 
 /// The current rows of `ids` (those that have one).
@@ -346,6 +344,7 @@ pub enum ChoiceColumn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     #[test]
     fn by_id_orders_the_rows_by_ticket_id_bytes_and_keeps_each() {
@@ -366,8 +365,8 @@ mod tests {
             row("INC00000000000001x", "h"),
             row("INC00000000000001", "i"),
         ];
-        let sorted = by_id(&mut rows);
-        let got: Vec<(&str, &str)> = sorted
+        by_id(&mut rows);
+        let got: Vec<(&str, &str)> = rows
             .iter()
             .map(|t| (t.ticket_id.as_str(), t.cluster.as_deref().unwrap()))
             .collect();
@@ -385,6 +384,25 @@ mod tests {
                 ("inc1", "d")
             ]
         );
-        assert!(by_id(&mut []).is_empty());
+        by_id(&mut []);
+    }
+
+    proptest::proptest! {
+        /// Any arrangement (any cycles of the permutation) ends sorted, each row once.
+        #[test]
+        fn by_id_sorts_every_arrangement(
+            ids in proptest::sample::subsequence((0..300).collect::<Vec<u32>>(), 0..300)
+                .prop_shuffle()
+        ) {
+            let mut rows: Vec<Ticket> = ids
+                .iter()
+                .map(|i| Ticket { ticket_id: format!("INC{i:05}").into(), ..Ticket::default() })
+                .collect();
+            by_id(&mut rows);
+            let got: Vec<String> = rows.iter().map(|t| t.ticket_id.to_string()).collect();
+            let mut want: Vec<String> = ids.iter().map(|i| format!("INC{i:05}")).collect();
+            want.sort();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 }

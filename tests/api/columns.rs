@@ -117,9 +117,9 @@ fn the_ticket_routes_show_each_views_fields_and_no_other() {
 }
 
 /// The dashboard's rows are decoded from PostgreSQL's binary format by each field's kind
-/// (`read::binary`), not by sqlx's decoders, from result rows and from a binary `COPY`
-/// (`read::copy`, the recorded miss): every kind reads back exactly both ways, at the
-/// edges of its range (times before PostgreSQL's 2000 epoch, long and non-ASCII text,
+/// (`read::binary`), not by sqlx's decoders, from result rows and, the key and the
+/// tracked fields, from a binary `COPY` (`read::copy`, the recorded miss): every kind
+/// reads back exactly, at the edges of its range (times before PostgreSQL's 2000 epoch, long and non-ASCII text,
 /// the smallest integer, signed zero), and a null of each kind is `None`.
 #[tokio::test]
 async fn a_ticket_row_reads_back_every_kind_exactly() {
@@ -173,14 +173,31 @@ async fn a_ticket_row_reads_back_every_kind_exactly() {
             .await
             .expect("the row decodes");
         assert_eq!(&row, expected, "as a result row");
+        assert!(row.latitude.is_none_or(|l| l.is_sign_negative()));
+        // A recorded version: the key and the tracked fields; the others are left empty.
+        let tracked = format!(
+            "SELECT ticket_id, {} FROM ({select}) s",
+            fleettickets::ticket::fields::names("", |f| f.tracked)
+        );
+        let version = Ticket {
+            raw_status: None,
+            location_name: None,
+            latitude: None,
+            longitude: None,
+            geo_source: None,
+            ..expected.clone()
+        };
         let mut copied = Vec::new();
-        fleettickets::read::copy::tickets(&db.pool, select, |t| copied.push(t))
+        fleettickets::read::copy::tickets(&db.pool, &tracked, |t| copied.push(t))
             .await
             .expect("the COPY decodes");
-        assert_eq!(copied, std::slice::from_ref(expected), "through COPY");
-        assert!(row.latitude.is_none_or(|l| l.is_sign_negative()));
-        assert!(copied[0].latitude.is_none_or(|l| l.is_sign_negative()));
+        assert_eq!(copied, [version], "through COPY");
     }
+    // A tuple with the current rows' fields as well is refused, not read shifted.
+    let err = fleettickets::read::copy::tickets(&db.pool, &select, |_| {})
+        .await
+        .expect_err("17 fields where 12 are read");
+    assert!(matches!(err, sqlx::Error::Decode(_)), "{err}");
 }
 
 /// A `COPY` left before its end (the request's future dropped: the client went away)
@@ -197,7 +214,7 @@ async fn a_copy_left_midway_does_not_leave_its_connection_to_the_next_query() {
     let rows = |from: &str| {
         format!(
             "SELECT 'INC' || n AS ticket_id, {} FROM {from}",
-            fleettickets::ticket::fields::typed_nulls(|f| f.map)
+            fleettickets::ticket::fields::typed_nulls(|f| f.tracked)
         )
     };
     // Left after its 1,000th row, while PostgreSQL pauses at the 3,000th (a client does

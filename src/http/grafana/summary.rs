@@ -40,7 +40,7 @@ pub async fn summary(
     blocking(move || {
         let keep = |t: &Ticket| extra.iter().all(|p| p.keeps(t));
         let rows = Rows {
-            open: rows.open.iter().filter(|t| keep(t)).cloned().collect(),
+            open: Arc::new(rows.open.iter().filter(|t| keep(t)).cloned().collect()),
             window: rows
                 .window
                 .tickets()
