@@ -7,7 +7,7 @@ use sqlx::PgExecutor;
 use super::backlog::Version;
 use super::timeline::Recorded;
 use crate::dashboard::replay::HistorySpan;
-use crate::params::{sql_fold, Filters};
+use crate::params::{sql_fold, sql_keeps_status, Filters};
 
 /// When capture started (`None`: nothing is recorded yet).
 pub async fn capture_start(db: impl PgExecutor<'_>) -> sqlx::Result<Option<DateTime<Utc>>> {
@@ -25,16 +25,18 @@ pub async fn versions(
     to: DateTime<Utc>,
     filters: &Filters,
 ) -> sqlx::Result<Vec<Version>> {
-    const OVERLAPPING: &str =
+    let overlapping = format!(
         "SELECT ticket_id, valid_from, valid_to, true AS is_actionable, cluster,
                 normalized_status, COALESCE(created_at_service, first_seen_at) AS start
          FROM tickets.inc_history
          WHERE is_actionable AND COALESCE(valid_to, 'infinity') > $1 AND valid_from <= $2
-           AND (cardinality($3::text[]) = 0 OR upper(normalized_status) = ANY($3))";
+           AND {}",
+        sql_keeps_status("normalized_status", "$3::text[]")
+    );
     let by_cluster = !filters.cluster.is_empty();
     let sql = match by_cluster {
-        true => format!("{OVERLAPPING} AND {} = ANY($4)", sql_fold("cluster")),
-        false => OVERLAPPING.to_owned(),
+        true => format!("{overlapping} AND {} = ANY($4)", sql_fold("cluster")),
+        false => overlapping,
     };
     let query = sqlx::query_as(&sql)
         .bind(from)

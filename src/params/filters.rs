@@ -39,6 +39,22 @@ pub fn sql_fold(expr: &str) -> String {
     format!("lower(({expr}) COLLATE \"und-x-icu\")")
 }
 
+/// `Filters::keeps`' cluster test in SQL: `column` is one of `clusters` (a `text[]`
+/// expression of `Filters::clusters_folded`, a bind parameter or a literal), or
+/// `clusters` is empty.
+pub fn sql_keeps_cluster(column: &str, clusters: &str) -> String {
+    format!(
+        "(cardinality({clusters}) = 0 OR {} = ANY({clusters}))",
+        sql_fold(column)
+    )
+}
+
+/// `Filters::keeps`' status test in SQL: `column` is one of `statuses` (a `text[]`
+/// expression of `Filters::status`, upper-cased), or `statuses` is empty.
+pub fn sql_keeps_status(column: &str, statuses: &str) -> String {
+    format!("(cardinality({statuses}) = 0 OR upper({column}) = ANY({statuses}))")
+}
+
 /// The filters, normalised: trimmed, without duplicates (clusters compared
 /// case-insensitively, the first spelling kept), sorted; statuses upper-cased.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, ToSchema)]

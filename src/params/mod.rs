@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::eat;
-pub use filters::{fold, is_one_of, sql_fold, status, Filters, STATUSES};
+pub use filters::{
+    fold, is_one_of, sql_fold, sql_keeps_cluster, sql_keeps_status, status, Filters, STATUSES,
+};
 pub use range::{custom_window, Bound};
 use window::{Window, WindowKind};
 

@@ -14,7 +14,7 @@ use super::{binary, copy};
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::{self, SharedRows, Ticket};
 use crate::eat;
-use crate::params::{sql_fold, DashboardRequest};
+use crate::params::{sql_keeps_cluster, sql_keeps_status, DashboardRequest};
 use crate::ticket::fields::{join, names, select_fields, ticket_struct, Field};
 
 /// `Ticket` decoded by position, in `TICKET_COLUMNS`' order (the key, then the map view's
@@ -134,10 +134,10 @@ pub async fn window_tickets(pool: &PgPool, req: &DashboardRequest) -> sqlx::Resu
         "SELECT {} FROM tickets.inc
          WHERE ((closed_at >= $1 AND closed_at < $2)
                 OR (created_at_service >= $1 AND created_at_service < $2))
-           AND (cardinality($3::text[]) = 0 OR {cluster} = ANY($3))
-           AND (cardinality($4::text[]) = 0 OR upper(normalized_status) = ANY($4))",
+           AND {} AND {}",
         *TICKET_COLUMNS,
-        cluster = sql_fold("cluster"),
+        sql_keeps_cluster("cluster", "$3::text[]"),
+        sql_keeps_status("normalized_status", "$4::text[]"),
     );
     sqlx::query_as(&sql)
         .bind(req.window.from)
@@ -213,13 +213,11 @@ fn recorded_select(req: &DashboardRequest) -> String {
                    AND (closed_at IS NULL OR closed_at < {from} OR closed_at >= {to})) c
              CROSS JOIN (SELECT (NULL::tickets.inc_history).*) z)
          SELECT {tracked} FROM at_t h
-         WHERE (cardinality({clusters}) = 0 OR {cluster} = ANY({clusters}))
-           AND (cardinality({statuses}) = 0 OR upper(h.normalized_status) = ANY({statuses}))",
+         WHERE {clusters} AND {statuses}",
         tracked = *TRACKED_COLUMNS,
         created = *CREATED_COLUMNS,
-        cluster = sql_fold("h.cluster"),
-        clusters = copy::texts(&req.filters.clusters_folded()),
-        statuses = copy::texts(&req.filters.status),
+        clusters = sql_keeps_cluster("h.cluster", &copy::texts(&req.filters.clusters_folded())),
+        statuses = sql_keeps_status("h.normalized_status", &copy::texts(&req.filters.status)),
     )
 }
 
