@@ -241,17 +241,16 @@ fn by_id(rows: &mut [Ticket]) {
         a.0.cmp(&b.0)
             .then_with(|| dashboard::by_id(&rows[a.1], &rows[b.1]))
     });
-    // `from[k]`: the row that belongs at `k`; set to `k` once it is there.
-    let mut from: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
-    for start in 0..from.len() {
+    // `order[k].1`: the row that belongs at `k`; set to `k` once it is there.
+    for start in 0..order.len() {
         let mut k = start;
-        while from[k] != start {
-            let next = from[k];
+        while order[k].1 != start {
+            let next = order[k].1;
             rows.swap(k, next);
-            from[k] = k;
+            order[k].1 = k;
             k = next;
         }
-        from[k] = k;
+        order[k].1 = k;
     }
 }
 

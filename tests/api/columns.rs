@@ -119,8 +119,9 @@ fn the_ticket_routes_show_each_views_fields_and_no_other() {
 /// The dashboard's rows are decoded from PostgreSQL's binary format by each field's kind
 /// (`read::binary`), not by sqlx's decoders, from result rows and, the key and the
 /// tracked fields, from a binary `COPY` (`read::copy`, the recorded miss): every kind
-/// reads back exactly, at the edges of its range (times before PostgreSQL's 2000 epoch, long and non-ASCII text,
-/// the smallest integer, signed zero), and a null of each kind is `None`.
+/// reads back exactly, at the edges of its range (times before PostgreSQL's 2000 epoch,
+/// long and non-ASCII text, the smallest integer, signed zero), and a null of each kind
+/// is `None`.
 #[tokio::test]
 async fn a_ticket_row_reads_back_every_kind_exactly() {
     use chrono::{DateTime, Utc};
