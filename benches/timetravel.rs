@@ -18,7 +18,9 @@
 //! in-process through the same functions (the first miss of a generation, which reads
 //! its tickets' current rows, apart); the SQL a DBA would write for the recorded open
 //! set (the versions valid at `t` joined to the current rows, as JSON); and a slider
-//! sweep of 168 hourly steps (a week), cold then warm, with its cache hits. The databases
+//! sweep of 168 hourly steps (a week), cold then warm, with its cache hits. The recorded
+//! instant is inside the recent history held in memory (`RECORDED_MEMORY_HOURS`); a
+//! second server without it gives the queried path's figure in the same run. The databases
 //! `ft_bench_timetravel` and `ft_bench_timetravel_big` on `TEST_DATABASE_URL` are dropped
 //! after (kept with `--keep`); `--reuse` measures a kept store again instead of building
 //! it (migrated to this build), `--no-sweep` leaves out the slider sweep.
@@ -34,6 +36,7 @@ use fleettickets::config::DatabaseConfig;
 use fleettickets::dashboard::freshness::{Freshness, ImportState};
 use fleettickets::dashboard::render::{self, RecordedFeatures};
 use fleettickets::dashboard::replay::{self, HistorySpan, Replay};
+use fleettickets::dashboard::versions::{Horizon, RecentVersions};
 use fleettickets::dashboard::{self, Rules};
 use fleettickets::params;
 use fleettickets::read;
@@ -159,12 +162,14 @@ async fn through_server(
     Ok((times, bytes))
 }
 
-/// The recorded miss path in-process, split: the query, the computation, the JSON. The
+/// The recorded miss path in-process, split: reading the rows (the history queried, or
+/// picked from `held`, the recent history in memory), the computation, the JSON. The
 /// current rows come from `places` and the features from `recorded` as far as they have
 /// them (one generation's).
 async fn split_ms(
     pool: &PgPool,
     (places, recorded): (&Places, &RecordedFeatures),
+    held: Option<&RecentVersions>,
     t: DateTime<Utc>,
 ) -> anyhow::Result<(f64, f64, f64, usize)> {
     let query = format!("window=week&as_of={}", enc(t));
@@ -174,7 +179,10 @@ async fn split_ms(
         stale_after: Duration::hours(3),
     };
     let started = Instant::now();
-    let rows = read::tickets::recorded_tickets(pool, &request, places).await?;
+    let rows = match held {
+        Some(held) => std::sync::Arc::new(held.at(&request)),
+        None => read::tickets::recorded_tickets(pool, &request, places).await?,
+    };
     let queried = ms(started);
     let n = rows.len();
     let started = Instant::now();
@@ -193,6 +201,33 @@ async fn split_ms(
     let serialised = ms(started);
     std::hint::black_box(json);
     Ok((queried, computed, serialised, n))
+}
+
+/// `samples` recorded misses in-process a millisecond apart from `t`: the medians of
+/// their parts.
+async fn split_medians(
+    pool: &PgPool,
+    generation: (&Places, &RecordedFeatures),
+    held: Option<&RecentVersions>,
+    t: DateTime<Utc>,
+    samples: usize,
+) -> anyhow::Result<String> {
+    let mut parts = (Vec::new(), Vec::new(), Vec::new());
+    let mut n = 0;
+    for i in 0..samples as i64 {
+        let at = t + Duration::milliseconds(i + 1);
+        let (q, c, s, rows) = split_ms(pool, generation, held, at).await?;
+        parts.0.push(q);
+        parts.1.push(c);
+        parts.2.push(s);
+        n = rows;
+    }
+    Ok(format!(
+        "rows {:.1} ms ({n} rows), compute {:.1} ms, serialise {:.1} ms",
+        summary(parts.0).0,
+        summary(parts.1).0,
+        summary(parts.2).0,
+    ))
 }
 
 /// What a DBA would write for the recorded open set at `t`: the versions valid then,
@@ -329,21 +364,30 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
         timetravel as f64 / 1e6
     );
 
-    // Entries live 10 minutes, so the warm sweep finds the cold one's.
-    let (server, client) = common::Server::start_with(
-        &db_url,
-        &dir.path().join("bucket"),
-        &[("CACHE_TTL_SECS", "600")],
-    )
-    .await?;
+    // Entries live 10 minutes, so the warm sweep finds the cold one's. The second server
+    // holds no recent history: every recorded miss queries the history.
+    let cached = [("CACHE_TTL_SECS", "600")];
+    let bucket = dir.path().join("bucket");
+    let (server, client) = common::Server::start_with(&db_url, &bucket, &cached).await?;
+    let no_memory = [cached[0], ("RECORDED_MEMORY_HOURS", "0")];
+    let (queried, _) = common::Server::start_with(&db_url, &bucket, &no_memory).await?;
     let base = server.base.clone();
     let until: DateTime<Utc> =
         sqlx::query_scalar("SELECT max(valid_from) FROM tickets.inc_history")
             .fetch_one(&pool)
             .await?;
-    // Alternated, each request its own as_of (a miss): live after H, recorded 3 days before.
+    // Alternated, each request its own as_of (a miss): live after H, recorded 3 days
+    // before (inside the default horizon of 192 hours), from memory and queried.
     let recorded_at = until - Duration::days(3);
-    let (mut live, mut recorded, mut dba) = (Vec::new(), Vec::new(), Vec::new());
+    let (rss_before, _) = common::memory_mb(server.pid());
+    let started = Instant::now();
+    through_server(&client, &base, &[recorded_at], "recorded").await?;
+    let first = ms(started);
+    let (rss_after, _) = common::memory_mb(server.pid());
+    println!(
+        "the generation's first recorded request in the horizon (reads the recent history): {first:.0} ms; server VmRSS {rss_before:.0} -> {rss_after:.0} MB"
+    );
+    let (mut live, mut memory, mut database, mut dba) = (vec![], vec![], vec![], vec![]);
     let (mut live_bytes, mut recorded_bytes, mut open_at) = (0, 0, 0);
     for i in 0..samples as i64 {
         let offset = Duration::milliseconds(i + 1);
@@ -357,14 +401,18 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
         live.extend(t);
         live_bytes = b;
         let (t, b) = through_server(&client, &base, &[recorded_at + offset], "recorded").await?;
-        recorded.extend(t);
+        memory.extend(t);
         recorded_bytes = b;
+        let (t, _) =
+            through_server(&client, &queried.base, &[recorded_at + offset], "recorded").await?;
+        database.extend(t);
         let (t, n) = dba_ms(&pool, recorded_at + offset).await?;
         dba.push(t);
         open_at = n;
     }
     let (l, lp) = summary(live);
-    let (r, rp) = summary(recorded);
+    let (r, rp) = summary(memory);
+    let (q, qp) = summary(database);
     let (d, dp) = summary(dba);
     println!("uncached week dashboard, identity, median / p95 over {samples} requests:");
     println!(
@@ -376,33 +424,33 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
         recorded_bytes / 1024,
         r / l
     );
+    println!(
+        "  recorded, queried (RECORDED_MEMORY_HOURS=0, as before it and beyond the horizon) {q:>7.1} / {qp:>7.1} ms = {:.2}x live; from memory {:.2}x of it",
+        q / l,
+        r / q
+    );
     println!("  DBA SQL for the recorded open set ({open_at} tickets, JSON): {d:.1} / {dp:.1} ms");
+    drop(queried);
 
     // A generation's first miss reads its tickets' current rows and writes their heads;
     // the next find them.
     let generation = (&Places::default(), &RecordedFeatures::default());
-    let (first, _, first_json, _) = split_ms(&pool, generation, recorded_at).await?;
+    let (first, _, first_json, _) = split_ms(&pool, generation, None, recorded_at).await?;
     println!("  recorded miss in-process, the generation's first: query {first:.1} ms, serialise {first_json:.1} ms");
-    let mut parts = (Vec::new(), Vec::new(), Vec::new());
-    let mut n = 0;
-    for i in 0..samples as i64 {
-        let (q, c, s, rows) = split_ms(
-            &pool,
-            generation,
-            recorded_at + Duration::milliseconds(i + 1),
-        )
-        .await?;
-        parts.0.push(q);
-        parts.1.push(c);
-        parts.2.push(s);
-        n = rows;
-    }
+    let medians = split_medians(&pool, generation, None, recorded_at, samples).await?;
+    println!("  recorded miss in-process, queried, median: {medians}");
+    let started = Instant::now();
+    let horizon = Horizon::before(until, 192).expect("a horizon");
+    let held = read::versions::recent(&pool, horizon, generation.0, 250_000)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("more recent versions than are held"))?;
     println!(
-        "  recorded miss in-process, median: query {:.1} ms ({n} rows), compute {:.1} ms, serialise {:.1} ms",
-        summary(parts.0).0,
-        summary(parts.1).0,
-        summary(parts.2).0,
+        "  the recent history (192 hours): {} versions read in {:.0} ms",
+        held.len(),
+        ms(started)
     );
+    let medians = split_medians(&pool, generation, Some(&held), recorded_at, samples).await?;
+    println!("  recorded miss in-process, from memory, median: {medians}");
 
     // The slider: a week of hourly steps before H, cold then warm.
     let sweeps: &[&str] = if std::env::args().any(|a| a == "--no-sweep") {

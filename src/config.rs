@@ -180,6 +180,11 @@ pub struct ApiConfig {
     /// and the typed value it keeps for other readers. 0 turns the cache off.
     #[arg(long, env = "CACHE_MAX_MB", default_value_t = 256)]
     pub cache_max_mb: u64,
+    /// Recorded dashboards (time travel) of the last hours before the newest history
+    /// time are answered from versions held in memory (read once per data change; at
+    /// most 250,000, about 100 MB); older instants query the history. 0: none held.
+    #[arg(long, env = "RECORDED_MEMORY_HOURS", default_value_t = 192)]
+    pub recorded_memory_hours: u32,
     /// A request taking longer is answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, OnceCell};
 
 use chrono::Utc;
 
@@ -26,11 +26,13 @@ use crate::dashboard::freshness::ImportState;
 use crate::dashboard::recent::{self, Recent};
 use crate::dashboard::render::{self, RecordedFeatures};
 use crate::dashboard::replay::HistorySpan;
+use crate::dashboard::versions::{Horizon, RecentVersions};
 use crate::dashboard::SharedRows;
 use crate::db::wal::{self, Lsn};
 use crate::events::DataChanged;
 use crate::history;
 use crate::metrics::Metrics;
+use crate::params::DashboardRequest;
 use crate::read;
 
 #[derive(Debug, Default)]
@@ -51,6 +53,9 @@ pub struct OpenSet {
     pub places: read::places::Places,
     /// The features that recorded payloads of this generation have written.
     pub recorded: RecordedFeatures,
+    /// The recent history (`dashboard::versions`), read on the first recorded request
+    /// inside its horizon; `None` when it holds too many versions.
+    pub versions: OnceCell<Option<RecentVersions>>,
 }
 
 /// A change announced but not loaded yet.
@@ -83,12 +88,18 @@ struct Inner {
     pending: Mutex<Option<Pending>>,
     /// One replay check and reload at a time, the follower's or a request's.
     reloading: tokio::sync::Mutex<()>,
+    /// How many hours before the newest history time are held in memory (0: none).
+    recorded_memory_hours: u32,
     /// Runs once a new set is current (the response cache drops its entries there).
     on_reload: Box<dyn Fn() + Send + Sync>,
     /// Sent once `on_reload` has run (the event stream's cue).
     served: watch::Sender<Served>,
     metrics: Arc<Metrics>,
 }
+
+/// The most versions the recent history holds (~400 bytes each with their text): past
+/// it, its instants query the history.
+const MOST_HELD: usize = 250_000;
 
 /// How long the import state read for one payload serves the next ones. It only moves
 /// when a snapshot is checked (hourly), and a payload is cached far longer anyway.
@@ -104,10 +115,12 @@ impl Live {
     pub fn new(
         read: PgPool,
         metrics: Arc<Metrics>,
+        recorded_memory_hours: u32,
         on_reload: impl Fn() + Send + Sync + 'static,
     ) -> Live {
         Live(Arc::new(Inner {
             read,
+            recorded_memory_hours,
             open: RwLock::default(),
             import_state: Mutex::default(),
             pending: Mutex::default(),
@@ -149,6 +162,39 @@ impl Live {
             }
         }
         self.current()
+    }
+
+    /// The tickets as recorded at the request's `as_of` (`dashboard::replay::rows`):
+    /// from the recent history when its horizon covers the request, else queried.
+    pub async fn recorded(
+        &self,
+        open: &OpenSet,
+        request: &DashboardRequest,
+    ) -> sqlx::Result<SharedRows> {
+        let horizon = open
+            .history
+            .history_until
+            .and_then(|h| Horizon::before(h, self.0.recorded_memory_hours))
+            .filter(|horizon| horizon.covers(&request.window));
+        let held = match horizon {
+            Some(horizon) => open
+                .versions
+                .get_or_try_init(|| async {
+                    let read =
+                        read::versions::recent(&self.0.read, horizon, &open.places, MOST_HELD);
+                    read.await
+                })
+                .await?
+                .as_ref(),
+            None => None,
+        };
+        let family = &self.0.metrics.recorded_reads;
+        if let Some(held) = held {
+            Metrics::outcome(family, "memory");
+            return Ok(Arc::new(held.at(request)));
+        }
+        Metrics::outcome(family, "database");
+        read::tickets::recorded_tickets(&self.0.read, request, &open.places).await
     }
 
     /// A change was committed at or before `wal`.
@@ -271,6 +317,7 @@ impl Live {
             recent: Arc::new(recent),
             places: Default::default(),
             recorded: Default::default(),
+            versions: OnceCell::new(),
         });
         Ok(())
     }

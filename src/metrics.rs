@@ -32,6 +32,8 @@ pub struct Metrics {
     pub http_requests: Family<RouteLabels, Counter>,
     pub http_seconds: HistogramFamily<RouteLabels>,
     pub cache: Family<OutcomeLabels, Counter>,
+    /// Recorded dashboard misses by where their versions came from: memory, database.
+    pub recorded_reads: Family<OutcomeLabels, Counter>,
     /// One per snapshot: imported, unchanged, failed; and per run: bucket_error, db_error.
     pub imports: Family<OutcomeLabels, Counter>,
     pub import_rows: Counter,
@@ -60,6 +62,7 @@ impl Default for Metrics {
         let http_seconds: HistogramFamily<RouteLabels> =
             Family::new_with_constructor(latency_histogram);
         let cache = Family::<OutcomeLabels, Counter>::default();
+        let recorded_reads = Family::<OutcomeLabels, Counter>::default();
         let imports = Family::<OutcomeLabels, Counter>::default();
         let import_rows = Counter::default();
         let import_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 12));
@@ -83,6 +86,11 @@ impl Default for Metrics {
             "dashboard_cache",
             "Dashboard cache lookups by outcome (hit, miss)",
             cache.clone(),
+        );
+        registry.register(
+            "dashboard_recorded_reads",
+            "Recorded dashboard misses by where their versions were read (memory, database)",
+            recorded_reads.clone(),
         );
         registry.register(
             "imports",
@@ -134,6 +142,7 @@ impl Default for Metrics {
             http_requests,
             http_seconds,
             cache,
+            recorded_reads,
             imports,
             import_rows,
             import_seconds,

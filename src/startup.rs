@@ -100,7 +100,7 @@ impl Application {
             metrics.clone(),
         );
         let read = crate::db::connect_read(&settings.db, &pool)?;
-        let live = Live::new(read.clone(), metrics.clone(), {
+        let live = Live::new(read.clone(), metrics.clone(), api.recorded_memory_hours, {
             let cache = cache.clone();
             move || cache.clear()
         });

@@ -9,6 +9,7 @@ pub mod replay;
 pub mod round;
 mod size;
 pub mod sla;
+pub mod versions;
 
 use std::sync::Arc;
 
@@ -40,6 +41,19 @@ impl Ticket {
     /// Live (actionable) at its instant; an unknown flag is not.
     pub fn is_open(&self) -> bool {
         self.is_actionable == Some(true)
+    }
+}
+
+/// So that readers can take tickets or what holds one (`versions::Version`).
+impl AsRef<Ticket> for Ticket {
+    fn as_ref(&self) -> &Ticket {
+        self
+    }
+}
+
+impl AsMut<Ticket> for Ticket {
+    fn as_mut(&mut self) -> &mut Ticket {
+        self
     }
 }
 

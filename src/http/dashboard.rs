@@ -83,7 +83,7 @@ pub async fn rows(
 ) -> Result<Rows, ApiError> {
     let replay = Replay::at(request.window.as_of, open.history);
     if replay.mode == ReplayMode::Recorded {
-        let recorded = read::tickets::recorded_tickets(&app.read, request, &open.places).await?;
+        let recorded = app.live.recorded(open, request).await?;
         return Ok(replay::rows(recorded, replay));
     }
     let window = if open.recent.covers(&request.window) {

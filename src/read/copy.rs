@@ -37,10 +37,17 @@ pub fn texts(values: &[String]) -> String {
 
 /// Runs `select` (its columns a version's: the key and the tracked fields, as
 /// `Ticket::from_copy` reads them) and gives each row to `each` as it arrives.
-pub async fn tickets(
+pub async fn tickets(pool: &PgPool, select: &str, each: impl FnMut(Ticket)) -> sqlx::Result<()> {
+    rows(pool, select, Ticket::from_copy, each).await
+}
+
+/// Runs `select` and gives each row, as `decode` reads its fields, to `each` as it
+/// arrives.
+pub async fn rows<T>(
     pool: &PgPool,
     select: &str,
-    mut each: impl FnMut(Ticket),
+    mut decode: impl FnMut(&mut Fields) -> Result<T, BoxDynError>,
+    mut each: impl FnMut(T),
 ) -> sqlx::Result<()> {
     let mut copying = Copying {
         conn: pool.acquire().await?,
@@ -53,7 +60,7 @@ pub async fn tickets(
         .await?;
     while let Some(chunk) = stream.try_next().await? {
         tuples
-            .feed(&chunk, |fields| Ticket::from_copy(fields).map(&mut each))
+            .feed(&chunk, |fields| decode(fields).map(&mut each))
             .map_err(sqlx::Error::Decode)?;
     }
     drop(stream);

@@ -7,3 +7,4 @@ mod binary;
 pub mod copy;
 pub mod places;
 pub mod tickets;
+pub mod versions;

@@ -48,16 +48,16 @@ pub struct Places(Mutex<HashMap<Text, Option<Place>, RandomState>>);
 impl Places {
     /// `versions` with their current rows' untracked fields, read for the tickets not
     /// known yet; a version whose ticket has no current row is dropped (as a join would).
-    pub async fn complete(
+    pub async fn complete<V: AsRef<Ticket> + AsMut<Ticket>>(
         &self,
         pool: &PgPool,
-        mut versions: Vec<Ticket>,
-    ) -> sqlx::Result<Vec<Ticket>> {
+        mut versions: Vec<V>,
+    ) -> sqlx::Result<Vec<V>> {
         let missing: Vec<&str> = {
             let known = self.0.lock().expect("not poisoned");
             versions
                 .iter()
-                .map(|v| v.ticket_id.as_str())
+                .map(|v| v.as_ref().ticket_id.as_str())
                 .filter(|id| !known.contains_key(*id))
                 .collect()
         };
@@ -70,7 +70,7 @@ impl Places {
             }
             self.0.lock().expect("not poisoned").extend(found);
         }
-        versions.retain_mut(|v| self.fill(v) == Some(true));
+        versions.retain_mut(|v| self.fill(v.as_mut()) == Some(true));
         Ok(versions)
     }
 

@@ -66,7 +66,7 @@ static TICKET_COLUMNS: LazyLock<String> =
     LazyLock::new(|| format!("ticket_id, {}", names("", |f| f.map)));
 
 /// The key and the history's tracked fields, of `h`, as `Ticket::from_copy` reads them.
-static TRACKED_COLUMNS: LazyLock<String> =
+pub(super) static TRACKED_COLUMNS: LazyLock<String> =
     LazyLock::new(|| format!("h.ticket_id, {}", names("h.", |f| f.tracked)));
 
 /// A version of span class `k` (migration 0009) valid at `at` (a literal): it started

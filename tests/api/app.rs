@@ -145,6 +145,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// A second app on `app`'s database with these settings (another replica of its store).
+pub async fn spawn_beside(app: &TestApp, flags: &[&str]) -> TestApp {
+    let db = TestDb {
+        pool: app.db.pool.clone(),
+        url: app.db.url.clone(),
+    };
+    spawn_on(db, app.db.url.clone(), flags).await
+}
+
 async fn spawn_on(db: TestDb, database_url: String, flags: &[&str]) -> TestApp {
     let bucket_dir = tempfile::tempdir().unwrap();
     let defaults = [

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::app::{spawn_app_with, TestApp};
+use crate::app::{spawn_app_with, spawn_beside, TestApp};
 use crate::grafana::{query, query_range, target};
 use crate::helpers::{temp_dir, write_file, writer_lock};
 
@@ -36,12 +36,38 @@ const SNAPSHOTS: [(&str, &str); 3] = [
     ),
 ];
 
-/// The app over that history; its cache keeps entries 10 minutes, so only a data-changed
-/// notice can drop one within a test.
+/// INC1 open throughout; INC7 created at 08:30, cancelled (never actionable, no closing
+/// time), recorded at 09:00 in Karen and at 10:00 in Westlands; INC8 and INC9 open.
+const CREATED_ONLY: [(&str, &str); 3] = [
+    (
+        "2026-06-16T080000.csv",
+        "INC1,OPEN,true,Karen,Nairobi,New,Team A,2026-06-15 12:00:00,,\n",
+    ),
+    (
+        "2026-06-16T090000.csv",
+        "INC1,OPEN,true,Karen,Nairobi,New,Team A,2026-06-15 12:00:00,,\n\
+         INC7,CANCELLED,false,Karen,Nairobi,Cancelled,Team A,2026-06-16 08:30:00,,\n\
+         INC8,OPEN,true,Karen,Nairobi,New,Team A,2026-06-16 08:40:00,,\n",
+    ),
+    (
+        "2026-06-16T100000.csv",
+        "INC1,OPEN,true,Karen,Nairobi,New,Team A,2026-06-15 12:00:00,,\n\
+         INC7,CANCELLED,false,Westlands,Nairobi,Cancelled,Team B,2026-06-16 08:30:00,,\n\
+         INC8,OPEN,true,Karen,Nairobi,New,Team A,2026-06-16 08:40:00,,\n\
+         INC9,OPEN,true,Westlands,Nairobi,New,Team B,2026-06-16 09:50:00,,\n",
+    ),
+];
+
+/// The app over the history `SNAPSHOTS` records; its cache keeps entries 10 minutes, so
+/// only a data-changed notice can drop one within a test.
 async fn history_app() -> TestApp {
+    app_over(&SNAPSHOTS).await
+}
+
+async fn app_over(snapshots: &[(&str, &str)]) -> TestApp {
     let app = spawn_app_with(&["--cache-ttl-secs", "600"]).await;
     let dir = temp_dir();
-    for (name, rows) in SNAPSHOTS {
+    for (name, rows) in snapshots {
         let path = write_file(dir.path(), name, &format!("{HEAD}\n{rows}"));
         app.import(&path).await;
     }
@@ -199,30 +225,7 @@ async fn recorded_filter_values_with_quotes_and_backslashes_are_only_text() {
 /// the time: only the created branch of the recorded query returns it.
 #[tokio::test]
 async fn a_ticket_only_created_in_the_window_counts_with_its_fields_of_the_time() {
-    let app = spawn_app_with(&["--cache-ttl-secs", "600"]).await;
-    let dir = temp_dir();
-    for (name, rows) in [
-        (
-            "2026-06-16T080000.csv",
-            "INC1,OPEN,true,Karen,Nairobi,New,Team A,2026-06-15 12:00:00,,\n",
-        ),
-        (
-            "2026-06-16T090000.csv",
-            "INC1,OPEN,true,Karen,Nairobi,New,Team A,2026-06-15 12:00:00,,\n\
-             INC7,CANCELLED,false,Karen,Nairobi,Cancelled,Team A,2026-06-16 08:30:00,,\n\
-             INC8,OPEN,true,Karen,Nairobi,New,Team A,2026-06-16 08:40:00,,\n",
-        ),
-        (
-            "2026-06-16T100000.csv",
-            "INC1,OPEN,true,Karen,Nairobi,New,Team A,2026-06-15 12:00:00,,\n\
-             INC7,CANCELLED,false,Westlands,Nairobi,Cancelled,Team B,2026-06-16 08:30:00,,\n\
-             INC8,OPEN,true,Karen,Nairobi,New,Team A,2026-06-16 08:40:00,,\n\
-             INC9,OPEN,true,Westlands,Nairobi,New,Team B,2026-06-16 09:50:00,,\n",
-        ),
-    ] {
-        app.import(&write_file(dir.path(), name, &format!("{HEAD}\n{rows}")))
-            .await;
-    }
+    let app = app_over(&CREATED_ONLY).await;
     let created = |body: &Value| -> u64 {
         body["metrics"]["daily"]
             .as_array()
@@ -252,6 +255,65 @@ async fn a_ticket_only_created_in_the_window_counts_with_its_fields_of_the_time(
     assert_eq!(created(&cancelled), 1);
     // Before it was recorded (08:40), INC7 did not exist.
     assert_eq!(created(&at(&app, "08:40:00", "").await), 1);
+}
+
+/// The recent history held in memory answers as the history queried: at every ten
+/// minutes around both handmade histories, in each window, with and without filters,
+/// the payloads of an app holding the last 192 hours (the default), one holding the
+/// last hour and one holding none are the same, and the metric names the path taken.
+#[tokio::test]
+async fn recorded_payloads_from_memory_equal_the_queried_ones() {
+    let queries = [
+        "window=today",
+        "window=week",
+        "window=month",
+        "window=week&cluster=karen",
+        "window=week&cluster=Westlands&cluster=karen",
+        "window=month&status=CLOSED&status=CANCELLED",
+        "window=custom&from=2026-06-16T08:30:00%2B03:00&to=2026-06-16T09:30:00%2B03:00",
+        // Starts before the earliest month window of any horizon: always queried.
+        "window=custom&from=2026-05-31&to=2026-06-17",
+    ];
+    for snapshots in [&SNAPSHOTS, &CREATED_ONLY] {
+        let all = app_over(snapshots).await;
+        let hour = spawn_beside(&all, &["--recorded-memory-hours", "1"]).await;
+        let none = spawn_beside(&all, &["--recorded-memory-hours", "0"]).await;
+        let mut recorded = 0;
+        for minutes in (-10..=130).step_by(10) {
+            let t = chrono::DateTime::parse_from_rfc3339("2026-06-16T08:00:00+03:00").unwrap()
+                + chrono::Duration::minutes(minutes);
+            for query in queries {
+                let q = format!(
+                    "/api/v1/inc/dashboard?{query}&as_of={}",
+                    t.to_rfc3339().replace('+', "%2B")
+                );
+                let (_, want) = none.get_json(&q).await;
+                assert!(want["replay"].is_object(), "{q}: {want}");
+                recorded += u32::from(want["replay"]["mode"] == "recorded");
+                for app in [&all, &hour] {
+                    let (status, got) = app.get_json(&q).await;
+                    assert_eq!((status, &got), (200, &want), "{q}");
+                }
+            }
+        }
+        // 08:00 to 09:50, each query; from 09:00 the hour's app holds it, but the window
+        // from 31 May.
+        assert_eq!(recorded, 12 * queries.len() as u32);
+        let n = queries.len() as f64;
+        assert_eq!(recorded_reads(&all).await, (12.0 * (n - 1.0), 12.0));
+        let hour_reads = (6.0 * (n - 1.0), 6.0 * (n - 1.0) + 12.0);
+        assert_eq!(recorded_reads(&hour).await, hour_reads);
+        assert_eq!(recorded_reads(&none).await, (0.0, 12.0 * n));
+    }
+}
+
+/// Recorded misses answered from memory and from the database.
+async fn recorded_reads(app: &TestApp) -> (f64, f64) {
+    let metric = "fleettickets_dashboard_recorded_reads_total{outcome=";
+    (
+        app.metric(&format!("{metric}\"memory\"}}")).await,
+        app.metric(&format!("{metric}\"database\"}}")).await,
+    )
 }
 
 #[tokio::test]

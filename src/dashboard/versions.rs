@@ -1,0 +1,280 @@
+//! The recent history, kept in memory for one generation of the live open set: every
+//! version valid at some instant of the last hours before the newest history time `H`
+//! that a recorded payload there can read (actionable, or closed or created since the
+//! earliest window around the horizon's start). A recorded miss inside the horizon
+//! picks the versions valid at its `as_of` here instead of querying the history (a
+//! slider over the last week, a post-mortem of last Monday); older instants still query
+//! it (`read::tickets::recorded_tickets`, whose rows these equal). Pure: no database.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{by_id, recent, Ticket};
+use crate::params::window::Window;
+use crate::params::DashboardRequest;
+
+/// A version: the ticket as recorded over `[valid_from, valid_to)`, over its current
+/// row's untracked fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub valid_from: DateTime<Utc>,
+    /// `None` while current.
+    pub valid_to: Option<DateTime<Utc>>,
+    pub ticket: Ticket,
+}
+
+impl AsRef<Ticket> for Version {
+    fn as_ref(&self) -> &Ticket {
+        &self.ticket
+    }
+}
+
+impl AsMut<Ticket> for Version {
+    fn as_mut(&mut self) -> &mut Ticket {
+        &mut self.ticket
+    }
+}
+
+impl Version {
+    fn valid_at(&self, t: DateTime<Utc>) -> bool {
+        self.valid_from <= t && self.valid_to.is_none_or(|to| to > t)
+    }
+}
+
+/// What a horizon starting at `start` holds: the versions valid at or after `start` that
+/// are actionable, or closed or created at or after `since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon {
+    pub start: DateTime<Utc>,
+    /// The start of the earliest week or month window around `start` (`recent::since`):
+    /// no such window of a later `as_of` starts before it.
+    pub since: DateTime<Utc>,
+}
+
+impl Horizon {
+    /// The `hours` before `history_until` (none for 0 hours).
+    pub fn before(history_until: DateTime<Utc>, hours: u32) -> Option<Horizon> {
+        let start = history_until - Duration::hours(i64::from(hours));
+        (hours > 0).then(|| Horizon {
+            start,
+            since: recent::since(start),
+        })
+    }
+
+    /// Whether the versions it holds answer a recorded request in `window` (at its
+    /// `as_of`, before `H`).
+    pub fn covers(&self, window: &Window) -> bool {
+        self.start <= window.as_of && self.since <= window.from
+    }
+}
+
+#[derive(Debug)]
+pub struct RecentVersions {
+    pub horizon: Horizon,
+    /// By ticket id, then `valid_from`.
+    versions: Vec<Version>,
+}
+
+impl RecentVersions {
+    /// `versions`: what `horizon` holds (`read::versions::recent`), any order.
+    pub fn new(horizon: Horizon, mut versions: Vec<Version>) -> RecentVersions {
+        versions.sort_unstable_by(|a, b| {
+            by_id(&a.ticket, &b.ticket).then(a.valid_from.cmp(&b.valid_from))
+        });
+        versions.shrink_to_fit();
+        RecentVersions { horizon, versions }
+    }
+
+    pub fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty()
+    }
+
+    /// The tickets as recorded at the request's `as_of` that its payload reads, by ticket
+    /// id: the versions valid then that are actionable or closed or created in the
+    /// window, after the filters (the rows `read::tickets::recorded_tickets` queries).
+    /// `req` must be covered (`Horizon::covers`).
+    pub fn at(&self, req: &DashboardRequest) -> Vec<Ticket> {
+        let (window, filters) = (&req.window, &req.filters);
+        let in_window = |t: Option<DateTime<Utc>>| t.is_some_and(|t| window.contains(t));
+        // A ticket's versions do not overlap: each ticket once, in id order.
+        self.versions
+            .iter()
+            .filter(|v| v.valid_at(window.as_of))
+            .map(|v| &v.ticket)
+            .filter(|t| t.is_open() || in_window(t.closed_at) || in_window(t.created_at_service))
+            .filter(|t| filters.keeps(t.cluster.as_deref(), t.normalized_status.as_deref()))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eat::instant;
+    use crate::params::parse;
+
+    fn version(id: &str, from: &str, to: Option<&str>, ticket: Ticket) -> Version {
+        Version {
+            valid_from: instant(from),
+            valid_to: to.map(instant),
+            ticket: Ticket {
+                ticket_id: id.into(),
+                ..ticket
+            },
+        }
+    }
+
+    fn open(cluster: &str) -> Ticket {
+        Ticket {
+            normalized_status: Some("OPEN".into()),
+            is_actionable: Some(true),
+            cluster: Some(cluster.into()),
+            created_at_service: Some(instant("2026-05-01T00:00:00+03:00")),
+            ..Ticket::default()
+        }
+    }
+
+    fn closed(cluster: &str, created: &str, closed: Option<&str>) -> Ticket {
+        Ticket {
+            normalized_status: Some("CLOSED".into()),
+            is_actionable: Some(false),
+            cluster: Some(cluster.into()),
+            created_at_service: Some(instant(created)),
+            closed_at: closed.map(instant),
+            ..Ticket::default()
+        }
+    }
+
+    fn ids_at(held: &RecentVersions, query: &str, as_of: &str) -> Vec<String> {
+        let q = format!("{query}&as_of={}", as_of.replace('+', "%2B"));
+        let req = parse(&q, instant(as_of)).unwrap();
+        assert!(held.horizon.covers(&req.window), "{q}");
+        let rows = held.at(&req);
+        rows.iter()
+            .map(|t| format!("{}:{}", t.ticket_id, t.cluster.as_deref().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn the_horizon_holds_the_hours_before_h_and_the_windows_around_them() {
+        let h = instant("2026-06-10T12:00:00+03:00");
+        let horizon = Horizon::before(h, 48).unwrap();
+        assert_eq!(horizon.start, instant("2026-06-08T12:00:00+03:00"));
+        // Monday 8 June: the week starts then, the month on 1 June.
+        assert_eq!(horizon.since, instant("2026-06-01T00:00:00+03:00"));
+        assert_eq!(Horizon::before(h, 0), None);
+        let w = |q: &str, as_of: &str| {
+            let q = format!("{q}&as_of={}", as_of.replace('+', "%2B"));
+            parse(&q, instant(as_of)).unwrap().window
+        };
+        assert!(horizon.covers(&w("window=month", "2026-06-08T12:00:00+03:00")));
+        assert!(!horizon.covers(&w("window=today", "2026-06-08T11:59:59+03:00")));
+        // A custom window starting before `since` is not held.
+        assert!(horizon.covers(&w(
+            "window=custom&from=2026-06-01T00:00:00%2B03:00&to=2026-06-09T00:00:00%2B03:00",
+            "2026-06-09T00:00:00+03:00"
+        )));
+        assert!(!horizon.covers(&w(
+            "window=custom&from=2026-05-31T23:00:00%2B03:00&to=2026-06-09T00:00:00%2B03:00",
+            "2026-06-09T00:00:00+03:00"
+        )));
+    }
+
+    #[test]
+    fn a_request_reads_the_versions_valid_at_its_instant_that_its_payload_needs() {
+        let horizon = Horizon::before(instant("2026-06-12T00:00:00+03:00"), 96).unwrap();
+        let held = RecentVersions::new(
+            horizon,
+            vec![
+                // Open in Karen until 10 June 09:00, then in Westlands, still open.
+                version("B", "2026-06-10T09:00:00+03:00", None, open("Westlands")),
+                version(
+                    "B",
+                    "2026-06-01T00:00:00+03:00",
+                    Some("2026-06-10T09:00:00+03:00"),
+                    open("Karen"),
+                ),
+                // Open until it closed on 9 June; created long before.
+                version(
+                    "A",
+                    "2026-05-01T00:00:00+03:00",
+                    Some("2026-06-09T10:00:00+03:00"),
+                    open("Karen"),
+                ),
+                version(
+                    "A",
+                    "2026-06-09T10:00:00+03:00",
+                    None,
+                    closed(
+                        "Karen",
+                        "2026-05-01T00:00:00+03:00",
+                        Some("2026-06-09T10:00:00+03:00"),
+                    ),
+                ),
+                // Created and closed on 3 June: in the month's window, not the week's.
+                version(
+                    "C",
+                    "2026-06-03T10:00:00+03:00",
+                    None,
+                    closed(
+                        "Karen",
+                        "2026-06-03T08:00:00+03:00",
+                        Some("2026-06-03T09:00:00+03:00"),
+                    ),
+                ),
+                // Created on 10 June, never actionable nor closed.
+                version(
+                    "D",
+                    "2026-06-10T11:00:00+03:00",
+                    None,
+                    closed("Westlands", "2026-06-10T10:00:00+03:00", None),
+                ),
+            ],
+        );
+        assert_eq!(held.len(), 6);
+        let week = "window=week";
+        assert_eq!(
+            ids_at(&held, week, "2026-06-09T09:59:59+03:00"),
+            ["A:Karen", "B:Karen"]
+        );
+        // A closes exactly at 10:00: closed in the week from then on.
+        assert_eq!(
+            ids_at(&held, week, "2026-06-09T10:00:00+03:00"),
+            ["A:Karen", "B:Karen"]
+        );
+        assert_eq!(
+            ids_at(&held, week, "2026-06-11T00:00:00+03:00"),
+            ["A:Karen", "B:Westlands", "D:Westlands"]
+        );
+        assert_eq!(
+            ids_at(&held, "window=month", "2026-06-11T00:00:00+03:00"),
+            ["A:Karen", "B:Westlands", "C:Karen", "D:Westlands"]
+        );
+        // The filters match the fields of the time.
+        assert_eq!(
+            ids_at(
+                &held,
+                "window=week&cluster=karen",
+                "2026-06-10T08:00:00+03:00"
+            ),
+            ["A:Karen", "B:Karen"]
+        );
+        assert_eq!(
+            ids_at(
+                &held,
+                "window=month&status=CLOSED",
+                "2026-06-11T00:00:00+03:00"
+            ),
+            ["A:Karen", "C:Karen", "D:Westlands"]
+        );
+        // The today window of 11 June: B (open), nothing closed or created that day.
+        assert_eq!(
+            ids_at(&held, "window=today", "2026-06-11T00:00:00+03:00"),
+            ["B:Westlands"]
+        );
+    }
+}
