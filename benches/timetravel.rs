@@ -28,6 +28,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -169,7 +170,7 @@ async fn through_server(
 async fn split_ms(
     pool: &PgPool,
     (places, recorded): (&Places, &RecordedFeatures),
-    held: Option<&RecentVersions>,
+    held: Option<&Arc<RecentVersions>>,
     t: DateTime<Utc>,
 ) -> anyhow::Result<(f64, f64, f64, usize)> {
     let query = format!("window=week&as_of={}", enc(t));
@@ -178,26 +179,38 @@ async fn split_ms(
         sla_target_hours: 24.0,
         stale_after: Duration::hours(3),
     };
-    let started = Instant::now();
-    let rows = match held {
-        Some(held) => std::sync::Arc::new(held.at(&request)),
-        None => read::tickets::recorded_tickets(pool, &request, places).await?,
-    };
-    let queried = ms(started);
-    let n = rows.len();
-    let started = Instant::now();
     let span = HistorySpan {
         capture_started_at: Some(t - Duration::days(1)),
         history_until: Some(t + Duration::days(1)),
     };
-    let rows = replay::rows(rows, Replay::at(t, span));
+    let replay = Replay::at(t, span);
+    let started = Instant::now();
+    let (rows, n) = match held {
+        Some(held) => {
+            let picked = held.at(&request);
+            let n = picked.len();
+            (replay::held(held.clone(), picked, replay), n)
+        }
+        None => {
+            let rows = read::tickets::recorded_tickets(pool, &request, places).await?;
+            let n = rows.len();
+            (replay::rows(rows, replay), n)
+        }
+    };
+    let queried = ms(started);
+    let started = Instant::now();
     let freshness = Freshness::at(&ImportState::default(), t, rules.stale_after);
     let payload = dashboard::compute(rows, &request, freshness, &rules);
     let computed = ms(started);
     let started = Instant::now();
     // As the route writes a recorded miss.
-    let closed = recorded.closed(&payload);
-    let json = render::write_json(&payload, &recorded.open_heads(&payload), Some(&closed))?;
+    let json = match held {
+        Some(held) => render::write_json(&payload, &held.heads, None)?,
+        None => {
+            let closed = recorded.closed(&payload);
+            render::write_json(&payload, &recorded.open_heads(&payload), Some(&closed))?
+        }
+    };
     let serialised = ms(started);
     std::hint::black_box(json);
     Ok((queried, computed, serialised, n))
@@ -208,7 +221,7 @@ async fn split_ms(
 async fn split_medians(
     pool: &PgPool,
     generation: (&Places, &RecordedFeatures),
-    held: Option<&RecentVersions>,
+    held: Option<&Arc<RecentVersions>>,
     t: DateTime<Utc>,
     samples: usize,
 ) -> anyhow::Result<String> {
@@ -443,6 +456,7 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
     let horizon = Horizon::before(until, 192).expect("a horizon");
     let held = read::versions::recent(&pool, horizon, generation.0, 250_000)
         .await?
+        .map(Arc::new)
         .ok_or_else(|| anyhow::anyhow!("more recent versions than are held"))?;
     println!(
         "  the recent history (192 hours): {} versions read in {:.0} ms",

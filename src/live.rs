@@ -25,9 +25,9 @@ use chrono::Utc;
 use crate::dashboard::freshness::ImportState;
 use crate::dashboard::recent::{self, Recent};
 use crate::dashboard::render::{self, RecordedFeatures};
-use crate::dashboard::replay::HistorySpan;
+use crate::dashboard::replay::{self, HistorySpan, Replay};
 use crate::dashboard::versions::{Horizon, RecentVersions};
-use crate::dashboard::SharedRows;
+use crate::dashboard::{Rows, SharedRows};
 use crate::db::wal::{self, Lsn};
 use crate::events::DataChanged;
 use crate::history;
@@ -55,7 +55,7 @@ pub struct OpenSet {
     pub recorded: RecordedFeatures,
     /// The recent history (`dashboard::versions`), read on the first recorded request
     /// inside its horizon; `None` when it holds too many versions.
-    pub versions: OnceCell<Option<RecentVersions>>,
+    pub versions: OnceCell<Option<Arc<RecentVersions>>>,
 }
 
 /// A change announced but not loaded yet.
@@ -164,13 +164,14 @@ impl Live {
         self.current()
     }
 
-    /// The tickets as recorded at the request's `as_of` (`dashboard::replay::rows`):
-    /// from the recent history when its horizon covers the request, else queried.
+    /// The rows of a payload at a recorded instant (`dashboard::replay`): from the recent
+    /// history when its horizon covers the request, else queried.
     pub async fn recorded(
         &self,
         open: &OpenSet,
         request: &DashboardRequest,
-    ) -> sqlx::Result<SharedRows> {
+        replay: Replay,
+    ) -> sqlx::Result<Rows> {
         let horizon = open
             .history
             .history_until
@@ -182,19 +183,21 @@ impl Live {
                 .get_or_try_init(|| async {
                     let read =
                         read::versions::recent(&self.0.read, horizon, &open.places, MOST_HELD);
-                    read.await
+                    Ok::<_, sqlx::Error>(read.await?.map(Arc::new))
                 })
                 .await?
-                .as_ref(),
+                .clone(),
             None => None,
         };
         let family = &self.0.metrics.recorded_reads;
         if let Some(held) = held {
             Metrics::outcome(family, "memory");
-            return Ok(Arc::new(held.at(request)));
+            let picked = held.at(request);
+            return Ok(replay::held(held, picked, replay));
         }
         Metrics::outcome(family, "database");
-        read::tickets::recorded_tickets(&self.0.read, request, &open.places).await
+        let rows = read::tickets::recorded_tickets(&self.0.read, request, &open.places).await?;
+        Ok(replay::rows(rows, replay))
     }
 
     /// A change was committed at or before `wal`.

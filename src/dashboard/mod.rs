@@ -27,6 +27,7 @@ use metrics::Metrics;
 use recent::Recent;
 use replay::Replay;
 use sla::{ClosedSla, OpenSla};
+use versions::RecentVersions;
 
 ticket_struct!(map, read; [
     /// One ticket as the dashboard reads it: the declared fields of the map view
@@ -151,6 +152,10 @@ pub enum WindowRows {
     Recent(Arc<Recent>),
     /// The open rows themselves (the versions recorded at `as_of`, see `replay::rows`).
     Open(SharedRows),
+    /// The recent history, whose tickets are the open rows too, and the versions of it
+    /// recorded at `as_of` (indices into its tickets, `RecentVersions::at`): the only rows
+    /// `compute` reads.
+    Held(Arc<RecentVersions>, Vec<usize>),
 }
 
 impl WindowRows {
@@ -159,7 +164,23 @@ impl WindowRows {
             WindowRows::Queried(rows) => rows,
             WindowRows::Recent(recent) => &recent.tickets,
             WindowRows::Open(rows) => rows,
+            WindowRows::Held(held, _) => &held.tickets,
         }
+    }
+
+    /// The rows `compute` reads, as indices into `tickets` (and into the open rows, which
+    /// `Held`'s are): those picked, else every one of `len`.
+    fn read(&self, len: usize) -> impl Iterator<Item = usize> + '_ {
+        let picked = match self {
+            WindowRows::Held(_, picked) => Some(picked),
+            _ => None,
+        };
+        let every = picked.is_none().then_some(0..len);
+        picked
+            .into_iter()
+            .flatten()
+            .copied()
+            .chain(every.into_iter().flatten())
     }
 }
 
@@ -188,9 +209,9 @@ pub fn compute(
             .filters
             .keeps(t.cluster.as_deref(), t.normalized_status.as_deref())
     };
-    let mut open: Vec<OpenEntry> = open_rows
-        .iter()
-        .enumerate()
+    let mut open: Vec<OpenEntry> = window_set
+        .read(open_rows.len())
+        .map(|index| (index, &open_rows[index]))
         .filter(|(_, t)| t.is_open() && keep(t))
         .map(|(index, ticket)| {
             let (hours_open, state) = open_sla(ticket, w.as_of, rules);
@@ -202,7 +223,8 @@ pub fn compute(
         })
         .collect();
     open.sort_by(|a, b| by_id(&open_rows[a.index], &open_rows[b.index]));
-    let mut in_window: Vec<usize> = (0..window_rows.len())
+    let mut in_window: Vec<usize> = window_set
+        .read(window_rows.len())
         .filter(|&i| {
             let t = &window_rows[i];
             [t.closed_at, t.created_at_service]

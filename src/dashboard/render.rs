@@ -144,8 +144,9 @@ fn reuse<'t, W: Copy>(
 
 /// The payload as JSON, `heads[i]` = `open_head(&open_rows[i])` for each open feature
 /// of the rows it was computed from: the live set's (written once per data change) or
-/// `RecordedFeatures::open_heads`. The closed features are the recent tickets' (written
-/// once per data change), `closed` (`RecordedFeatures::closed`) or written here.
+/// `RecordedFeatures::open_heads` or the recent history's. The closed features are the
+/// recent tickets' or the recent history's (written once per data change), `closed`
+/// (`RecordedFeatures::closed`) or written here.
 pub fn write_json(
     c: &Payload,
     heads: &[impl AsRef<str>],
@@ -165,11 +166,16 @@ pub fn write_json(
         out.extend_from_slice(b"}}");
     }
     out.extend_from_slice(b"]},\"closed\":{\"type\":\"FeatureCollection\",\"features\":[");
-    match (c.window_rows(), closed) {
-        (WindowRows::Recent(recent), _) => {
+    let by_row = match c.window_rows() {
+        WindowRows::Recent(recent) => Some(&recent.closed),
+        WindowRows::Held(held, _) => Some(&held.closed),
+        WindowRows::Queried(_) | WindowRows::Open(_) => None,
+    };
+    match (by_row, closed) {
+        (Some(pieces), _) => {
             for (n, i) in c.closed_positions().enumerate() {
                 comma(&mut out, n);
-                out.extend_from_slice(recent.closed.get(i));
+                out.extend_from_slice(pieces.get(i));
             }
         }
         (_, Some(closed)) => {

@@ -2,10 +2,13 @@
 //! `live` and `clock` use the current rows; `recorded` the versions valid at `as_of`,
 //! their tracked fields over the current row's other fields. Pure: no database.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::versions::RecentVersions;
 use super::{Rows, SharedRows, WindowRows};
 use crate::eat::EatTime;
 
@@ -67,6 +70,16 @@ pub fn rows(recorded: SharedRows, replay: Replay) -> Rows {
     Rows {
         open: recorded.clone(),
         window: WindowRows::Open(recorded),
+        replay,
+    }
+}
+
+/// The same from the recent history: the versions of `held` that `picked` names
+/// (`RecentVersions::at`), read in place.
+pub fn held(held: Arc<RecentVersions>, picked: Vec<usize>, replay: Replay) -> Rows {
+    Rows {
+        open: held.tickets.clone(),
+        window: WindowRows::Held(held, picked),
         replay,
     }
 }

@@ -10,13 +10,15 @@ use crate::ticket::Text;
 
 impl Payload {
     /// Bytes this payload alone keeps alive: its queried window rows, its set entries
-    /// and, at a recorded instant, its open rows. Live and clock payloads share the live
+    /// and, at a recorded instant, its open rows (unless the recent history's). Live and clock payloads share the live
     /// open set's rows (and its recent tickets), which the cache does not own. The metrics' few rows per cluster and day are
     /// left out (kilobytes against the rows' megabytes).
     pub fn heap_bytes(&self) -> usize {
-        let owned_open = match self.replay.mode {
-            ReplayMode::Recorded => rows_bytes(&self.open_rows),
-            ReplayMode::Live | ReplayMode::Clock => 0,
+        let owned_open = match (self.replay.mode, &self.window_rows) {
+            // The recent history's, shared like the live set's.
+            (ReplayMode::Recorded, WindowRows::Held(..)) => 0,
+            (ReplayMode::Recorded, _) => rows_bytes(&self.open_rows),
+            (ReplayMode::Live | ReplayMode::Clock, _) => 0,
         };
         let owned_window = match &self.window_rows {
             WindowRows::Queried(rows) => {
@@ -24,6 +26,7 @@ impl Payload {
             }
             // The live set's recent tickets, shared like its open rows; or the open rows.
             WindowRows::Recent(_) | WindowRows::Open(_) => 0,
+            WindowRows::Held(_, picked) => picked.capacity() * size_of::<usize>(),
         };
         owned_open
             + owned_window

@@ -6,9 +6,12 @@
 //! slider over the last week, a post-mortem of last Monday); older instants still query
 //! it (`read::tickets::recorded_tickets`, whose rows these equal). Pure: no database.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 
-use super::{by_id, recent, Ticket};
+use super::render::{self, Pieces};
+use super::{by_id, features, recent, sla, SharedRows, Ticket};
 use crate::params::window::Window;
 use crate::params::DashboardRequest;
 
@@ -31,12 +34,6 @@ impl AsRef<Ticket> for Version {
 impl AsMut<Ticket> for Version {
     fn as_mut(&mut self) -> &mut Ticket {
         &mut self.ticket
-    }
-}
-
-impl Version {
-    fn valid_at(&self, t: DateTime<Utc>) -> bool {
-        self.valid_from <= t && self.valid_to.is_none_or(|to| to > t)
     }
 }
 
@@ -67,11 +64,46 @@ impl Horizon {
     }
 }
 
+/// The recent history's versions, as the live open set holds its tickets: shared by the
+/// payloads computed from them (a request picks its rows by index, nothing is copied),
+/// each open head and closed feature written once.
 #[derive(Debug)]
 pub struct RecentVersions {
     pub horizon: Horizon,
-    /// By ticket id, then `valid_from`.
-    versions: Vec<Version>,
+    /// The versions' tickets, by ticket id, then `valid_from`.
+    pub tickets: SharedRows,
+    /// `spans[i]`: what `at` tests of `tickets[i]`, packed: a request scans them all and
+    /// reads only the tickets it picks.
+    spans: Vec<Span>,
+    /// `heads[i]`: `render::open_head` of `tickets[i]` if it is open, else empty.
+    pub heads: Vec<String>,
+    /// `closed[i]`: the closed feature of `tickets[i]` if it has `closed_at`, else empty.
+    pub closed: Pieces,
+}
+
+/// A version's validity and the times that make a payload read it, in microseconds
+/// (PostgreSQL's precision; the recorded query compares them so too): `i64::MAX` for no
+/// end, `i64::MIN` for no time.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    from: i64,
+    to: i64,
+    closed: i64,
+    created: i64,
+    open: bool,
+}
+
+impl Span {
+    fn of(v: &Version) -> Span {
+        let micros = |t: Option<DateTime<Utc>>| t.map_or(i64::MIN, |t| t.timestamp_micros());
+        Span {
+            from: v.valid_from.timestamp_micros(),
+            to: v.valid_to.map_or(i64::MAX, |t| t.timestamp_micros()),
+            closed: micros(v.ticket.closed_at),
+            created: micros(v.ticket.created_at_service),
+            open: v.ticket.is_open(),
+        }
+    }
 }
 
 impl RecentVersions {
@@ -80,33 +112,58 @@ impl RecentVersions {
         versions.sort_unstable_by(|a, b| {
             by_id(&a.ticket, &b.ticket).then(a.valid_from.cmp(&b.valid_from))
         });
-        versions.shrink_to_fit();
-        RecentVersions { horizon, versions }
+        let spans = versions.iter().map(Span::of).collect();
+        let tickets: Vec<Ticket> = versions.into_iter().map(|v| v.ticket).collect();
+        let heads = tickets
+            .iter()
+            .map(|t| match t.is_open() {
+                true => render::open_head(t),
+                false => String::new(),
+            })
+            .collect();
+        let closed = Pieces::of(&tickets, |t, out| {
+            if t.closed_at.is_some() {
+                let feature = features::closed(t, sla::closed(t.sla_status.as_deref()));
+                serde_json::to_writer(out, &feature).expect("a feature serialises");
+            }
+        });
+        RecentVersions {
+            horizon,
+            tickets: Arc::new(tickets),
+            spans,
+            heads,
+            closed,
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.versions.len()
+        self.tickets.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.versions.is_empty()
+        self.tickets.is_empty()
     }
 
-    /// The tickets as recorded at the request's `as_of` that its payload reads, by ticket
-    /// id: the versions valid then that are actionable or closed or created in the
-    /// window, after the filters (the rows `read::tickets::recorded_tickets` queries).
-    /// `req` must be covered (`Horizon::covers`).
-    pub fn at(&self, req: &DashboardRequest) -> Vec<Ticket> {
+    /// The versions recorded at the request's `as_of` that its payload reads, as indices
+    /// into `tickets`, by ticket id: those valid then that are actionable or closed or
+    /// created in the window, after the filters (the rows
+    /// `read::tickets::recorded_tickets` queries). `req` must be covered
+    /// (`Horizon::covers`).
+    pub fn at(&self, req: &DashboardRequest) -> Vec<usize> {
         let (window, filters) = (&req.window, &req.filters);
-        let in_window = |t: Option<DateTime<Utc>>| t.is_some_and(|t| window.contains(t));
+        let micros = |t: DateTime<Utc>| t.timestamp_micros();
+        let (t, from, to) = (micros(window.as_of), micros(window.from), micros(window.to));
+        let in_window = |x: i64| from <= x && x < to;
         // A ticket's versions do not overlap: each ticket once, in id order.
-        self.versions
-            .iter()
-            .filter(|v| v.valid_at(window.as_of))
-            .map(|v| &v.ticket)
-            .filter(|t| t.is_open() || in_window(t.closed_at) || in_window(t.created_at_service))
-            .filter(|t| filters.keeps(t.cluster.as_deref(), t.normalized_status.as_deref()))
-            .cloned()
+        (0..self.spans.len())
+            .filter(|&i| {
+                let s = &self.spans[i];
+                s.from <= t && t < s.to && (s.open || in_window(s.closed) || in_window(s.created))
+            })
+            .filter(|&i| {
+                let t = &self.tickets[i];
+                filters.keeps(t.cluster.as_deref(), t.normalized_status.as_deref())
+            })
             .collect()
     }
 }
@@ -153,8 +210,9 @@ mod tests {
         let q = format!("{query}&as_of={}", as_of.replace('+', "%2B"));
         let req = parse(&q, instant(as_of)).unwrap();
         assert!(held.horizon.covers(&req.window), "{q}");
-        let rows = held.at(&req);
-        rows.iter()
+        held.at(&req)
+            .into_iter()
+            .map(|i| &held.tickets[i])
             .map(|t| format!("{}:{}", t.ticket_id, t.cluster.as_deref().unwrap()))
             .collect()
     }
@@ -236,6 +294,26 @@ mod tests {
             ],
         );
         assert_eq!(held.len(), 6);
+        // Each open version's head and each closed one's feature, written once.
+        let written: Vec<(&str, bool, bool)> = (0..held.len())
+            .map(|i| {
+                let t = &held.tickets[i];
+                let head = !held.heads[i].is_empty();
+                (t.ticket_id.as_str(), head, !held.closed.get(i).is_empty())
+            })
+            .collect();
+        assert_eq!(
+            written,
+            [
+                ("A", true, false),
+                ("A", false, true),
+                ("B", true, false),
+                ("B", true, false),
+                ("C", false, true),
+                ("D", false, false)
+            ]
+        );
+        assert_eq!(held.heads[0], render::open_head(&held.tickets[0]));
         let week = "window=week";
         assert_eq!(
             ids_at(&held, week, "2026-06-09T09:59:59+03:00"),

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::schemas::{CachedReadResponses, FilterParams, Instant, WindowParams};
 use super::AppState;
 use crate::dashboard::freshness::Freshness;
-use crate::dashboard::replay::{self, Replay, ReplayMode};
+use crate::dashboard::replay::{Replay, ReplayMode};
 use crate::dashboard::{self, render, Dashboard, Payload, Rows, WindowRows};
 use crate::live::OpenSet;
 use crate::params::window::WindowKind;
@@ -83,8 +83,7 @@ pub async fn rows(
 ) -> Result<Rows, ApiError> {
     let replay = Replay::at(request.window.as_of, open.history);
     if replay.mode == ReplayMode::Recorded {
-        let recorded = app.live.recorded(open, request).await?;
-        return Ok(replay::rows(recorded, replay));
+        return Ok(app.live.recorded(open, request, replay).await?);
     }
     let window = if open.recent.covers(&request.window) {
         WindowRows::Recent(open.recent.clone())
@@ -126,13 +125,16 @@ async fn build(
         // The live set's heads were written when it was loaded; a recorded version's
         // features when this generation first met it.
         let recorded = &open.recorded;
-        let json = match payload.replay.mode {
-            ReplayMode::Recorded => render::write_json(
+        let json = match (payload.replay.mode, payload.window_rows()) {
+            (_, WindowRows::Held(held, _)) => render::write_json(&payload, &held.heads, None),
+            (ReplayMode::Recorded, _) => render::write_json(
                 &payload,
                 &recorded.open_heads(&payload),
                 Some(&recorded.closed(&payload)),
             ),
-            ReplayMode::Live | ReplayMode::Clock => render::write_json(&payload, &open.heads, None),
+            (ReplayMode::Live | ReplayMode::Clock, _) => {
+                render::write_json(&payload, &open.heads, None)
+            }
         }
         .map_err(ApiError::internal)?;
         tracing::debug!(?queried, ?built, serialised = ?started.elapsed(), "dashboard built");

@@ -304,6 +304,17 @@ async fn recorded_payloads_from_memory_equal_the_queried_ones() {
         let hour_reads = (6.0 * (n - 1.0), 6.0 * (n - 1.0) + 12.0);
         assert_eq!(recorded_reads(&hour).await, hour_reads);
         assert_eq!(recorded_reads(&none).await, (0.0, 12.0 * n));
+        // The teams table reads the same rows.
+        for (as_of, by) in [("08%3A55", "team"), ("09%3A35", "owner")] {
+            let q = format!(
+                "/api/v1/inc/teams?window=week&by={by}&as_of=2026-06-16T{as_of}%3A00%2B03%3A00"
+            );
+            let (_, want) = none.get_json(&q).await;
+            assert!(want["rows"].is_array(), "{q}: {want}");
+            for app in [&all, &hour] {
+                assert_eq!(app.get_json(&q).await, (200, want.clone()), "{q}");
+            }
+        }
     }
 }
 
