@@ -13,12 +13,13 @@
 //! built from old data. Requests check too, so a replica that hears of the replay later
 //! than another still answers no older than it once the standby has the change.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{broadcast, watch, OnceCell};
+use tokio::sync::{broadcast, watch};
 
 use chrono::Utc;
 
@@ -53,9 +54,11 @@ pub struct OpenSet {
     pub places: read::places::Places,
     /// The features that recorded payloads of this generation have written.
     pub recorded: RecordedFeatures,
-    /// The recent history (`dashboard::versions`), read on the first recorded request
+    /// The recent history (`dashboard::versions`), read after the first recorded request
     /// inside its horizon; `None` when it holds too many versions.
-    pub versions: OnceCell<Option<Arc<RecentVersions>>>,
+    pub versions: OnceLock<Option<Arc<RecentVersions>>>,
+    /// The recent history is being read (or has been).
+    pub holding: AtomicBool,
 }
 
 /// A change announced but not loaded yet.
@@ -165,10 +168,11 @@ impl Live {
     }
 
     /// The rows of a payload at a recorded instant (`dashboard::replay`): from the recent
-    /// history when its horizon covers the request, else queried.
+    /// history when its horizon covers the request and it is read, else queried (and the
+    /// recent history read in the background, so no request waits for it).
     pub async fn recorded(
         &self,
-        open: &OpenSet,
+        open: &Arc<OpenSet>,
         request: &DashboardRequest,
         replay: Replay,
     ) -> sqlx::Result<Rows> {
@@ -177,17 +181,13 @@ impl Live {
             .history_until
             .and_then(|h| Horizon::before(h, self.0.recorded_memory_hours))
             .filter(|horizon| horizon.covers(&request.window));
-        let held = match horizon {
-            Some(horizon) => open
-                .versions
-                .get_or_try_init(|| async {
-                    let read =
-                        read::versions::recent(&self.0.read, horizon, &open.places, MOST_HELD);
-                    Ok::<_, sqlx::Error>(read.await?.map(Arc::new))
-                })
-                .await?
-                .clone(),
-            None => None,
+        let held = match (horizon, open.versions.get()) {
+            (Some(_), Some(held)) => held.clone(),
+            (Some(horizon), None) => {
+                self.hold(open, horizon);
+                None
+            }
+            (None, _) => None,
         };
         let family = &self.0.metrics.recorded_reads;
         if let Some(held) = held {
@@ -198,6 +198,30 @@ impl Live {
         Metrics::outcome(family, "database");
         let rows = read::tickets::recorded_tickets(&self.0.read, request, &open.places).await?;
         Ok(replay::rows(rows, replay))
+    }
+
+    /// Reads the recent history of `open` in the background, unless it is being read
+    /// (after a failure the next recorded request tries again).
+    fn hold(&self, open: &Arc<OpenSet>, horizon: Horizon) {
+        if open.holding.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (open, pool) = (open.clone(), self.0.read.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let read = read::versions::recent(&pool, horizon, &open.places, MOST_HELD).await;
+            match read {
+                Ok(held) => {
+                    let versions = held.as_ref().map_or(0, |h| h.len());
+                    let _ = open.versions.set(held.map(Arc::new));
+                    tracing::info!(versions, took = ?started.elapsed(), "recent history held");
+                }
+                Err(e) => {
+                    open.holding.store(false, Ordering::Release);
+                    tracing::warn!(error = %e, "cannot read the recent history; recorded misses query the history meanwhile");
+                }
+            }
+        });
     }
 
     /// A change was committed at or before `wal`.
@@ -320,7 +344,8 @@ impl Live {
             recent: Arc::new(recent),
             places: Default::default(),
             recorded: Default::default(),
-            versions: OnceCell::new(),
+            versions: OnceLock::new(),
+            holding: AtomicBool::new(false),
         });
         Ok(())
     }

@@ -78,7 +78,7 @@ pub async fn payload(app: &AppState, request: DashboardRequest) -> Result<Arc<Pa
 /// at `as_of` over their current rows (`recorded`).
 pub async fn rows(
     app: &AppState,
-    open: &OpenSet,
+    open: &Arc<OpenSet>,
     request: &DashboardRequest,
 ) -> Result<Rows, ApiError> {
     let replay = Replay::at(request.window.as_of, open.history);
