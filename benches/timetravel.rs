@@ -483,9 +483,10 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
         .map(Arc::new)
         .ok_or_else(|| anyhow::anyhow!("more recent versions than are held"))?;
     println!(
-        "  the recent history (192 hours): {} versions read in {:.0} ms",
+        "  the recent history (192 hours): {} versions read in {:.0} ms, holding {:.1} MB",
         held.len(),
-        ms(started)
+        ms(started),
+        held.heap_bytes() as f64 / 1e6
     );
     let medians = split_medians(&pool, generation, Some(&held), recorded_at, samples).await?;
     println!("  recorded miss in-process, from memory, median: {medians}");

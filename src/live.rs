@@ -212,9 +212,10 @@ impl Live {
             let read = read::versions::recent(&pool, horizon, &open.places, MOST_HELD).await;
             match read {
                 Ok(held) => {
-                    let versions = held.as_ref().map_or(0, |h| h.len());
+                    let (versions, bytes) =
+                        held.as_ref().map_or((0, 0), |h| (h.len(), h.heap_bytes()));
                     let _ = open.versions.set(held.map(Arc::new));
-                    tracing::info!(versions, took = ?started.elapsed(), "recent history held");
+                    tracing::info!(versions, bytes, took = ?started.elapsed(), "recent history held");
                 }
                 Err(e) => {
                     open.holding.store(false, Ordering::Release);

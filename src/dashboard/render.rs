@@ -43,6 +43,11 @@ impl Pieces {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.bytes[start..self.ends[i]]
     }
+
+    /// The bytes they hold.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
 }
 
 /// What every open feature of this ticket starts with, up to `"hours_open":`.

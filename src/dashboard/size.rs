@@ -35,7 +35,7 @@ impl Payload {
     }
 }
 
-fn rows_bytes(rows: &[Ticket]) -> usize {
+pub(super) fn rows_bytes(rows: &[Ticket]) -> usize {
     rows.iter().map(ticket_bytes).sum()
 }
 

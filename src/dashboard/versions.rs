@@ -6,12 +6,13 @@
 //! slider over the last week, a post-mortem of last Monday); older instants still query
 //! it (`read::tickets::recorded_tickets`, whose rows these equal). Pure: no database.
 
+use std::mem::size_of;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::render::{self, Pieces};
-use super::{by_id, features, recent, sla, SharedRows, Ticket};
+use super::{by_id, features, recent, size, sla, SharedRows, Ticket};
 use crate::params::window::Window;
 use crate::params::DashboardRequest;
 
@@ -142,6 +143,16 @@ impl RecentVersions {
 
     pub fn is_empty(&self) -> bool {
         self.tickets.is_empty()
+    }
+
+    /// The bytes it holds: the versions with their text, their spans, heads and features.
+    pub fn heap_bytes(&self) -> usize {
+        let heads: usize = self.heads.iter().map(String::capacity).sum();
+        size::rows_bytes(&self.tickets)
+            + self.spans.capacity() * size_of::<Span>()
+            + self.heads.capacity() * size_of::<String>()
+            + heads
+            + self.closed.heap_bytes()
     }
 
     /// The versions recorded at the request's `as_of` that its payload reads, as indices
