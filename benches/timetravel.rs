@@ -39,6 +39,7 @@ use fleettickets::dashboard::render::{self, RecordedFeatures};
 use fleettickets::dashboard::replay::{self, HistorySpan, Replay};
 use fleettickets::dashboard::versions::{Horizon, RecentVersions};
 use fleettickets::dashboard::{self, Rules};
+use fleettickets::live;
 use fleettickets::params;
 use fleettickets::read;
 use fleettickets::read::places::Places;
@@ -478,7 +479,7 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
     println!("  recorded miss in-process, queried, median: {medians}");
     let started = Instant::now();
     let horizon = Horizon::before(until, 192).expect("a horizon");
-    let held = read::versions::recent(&pool, horizon, generation.0, 250_000)
+    let held = read::versions::recent(&pool, horizon, generation.0, live::MOST_HELD)
         .await?
         .map(Arc::new)
         .ok_or_else(|| anyhow::anyhow!("more recent versions than are held"))?;

@@ -182,7 +182,7 @@ pub struct ApiConfig {
     pub cache_max_mb: u64,
     /// Recorded dashboards (time travel) of the last hours before the newest history
     /// time are answered from versions held in memory (read once per data change; at
-    /// most 250,000, about 100 MB); older instants query the history. 0: none held.
+    /// most 100,000, about 110 MB); older instants query the history. 0: none held.
     #[arg(long, env = "RECORDED_MEMORY_HOURS", default_value_t = 192)]
     pub recorded_memory_hours: u32,
     /// A request taking longer is answered 503.
