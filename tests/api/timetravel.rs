@@ -323,6 +323,29 @@ async fn recorded_payloads_from_memory_equal_the_queried_ones() {
     }
 }
 
+/// The recent history holds every version of the horizon a payload can read, and a
+/// horizon holding more versions than the bound is not held (its instants are queried).
+#[tokio::test]
+async fn a_recent_history_past_its_bound_is_not_held() {
+    use fleettickets::dashboard::versions::Horizon;
+    use fleettickets::read::{places::Places, versions};
+    let app = history_app().await;
+    let until = chrono::DateTime::parse_from_rfc3339("2026-06-16T10:00:00+03:00").unwrap();
+    let horizon = Horizon::before(until.to_utc(), 192).unwrap();
+    let pool = &app.db.pool;
+    let all: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inc_history")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    // INC1 and INC2 at 08:00, each again at 09:00 with INC3 and INC5, INC4 at 10:00.
+    assert_eq!(all, 7);
+    let places = Places::default();
+    let held = versions::recent(pool, horizon, &places, 7).await.unwrap();
+    assert_eq!(held.map(|h| h.len()), Some(7));
+    let over = versions::recent(pool, horizon, &places, 6).await.unwrap();
+    assert!(over.is_none());
+}
+
 /// Waits until `app` answers recorded misses in its horizon from memory (the first one
 /// is queried, and the recent history read in the background): a miss at 09:59 each
 /// 20 ms, each at its own second. Returns the recorded reads then.
