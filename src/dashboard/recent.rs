@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::render::Pieces;
-use super::{by_id, features, sla, Ticket};
+use super::render::{self, Pieces};
+use super::{by_id, Ticket};
 use crate::params::window::{Window, WindowKind};
 
 /// Who held a ticket: its team and owner.
@@ -50,12 +50,7 @@ impl Recent {
         closing: HashMap<String, Holder>,
     ) -> Recent {
         tickets.sort_by(by_id);
-        let closed = Pieces::of(&tickets, |t, out| {
-            if t.closed_at.is_some() {
-                let feature = features::closed(t, sla::closed(t.sla_status.as_deref()));
-                serde_json::to_writer(out, &feature).expect("a feature serialises");
-            }
-        });
+        let closed = render::closed_features(&tickets);
         Recent {
             since: Some(since),
             tickets,
@@ -73,6 +68,7 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dashboard::{features, sla};
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()

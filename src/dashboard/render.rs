@@ -14,7 +14,7 @@ use foldhash::fast::RandomState;
 use serde::Serialize;
 
 use super::features;
-use super::sla::OpenSla;
+use super::sla::{self, OpenSla};
 use super::{Open, Payload, Ticket, WindowRows};
 use crate::ticket::Text;
 
@@ -48,6 +48,18 @@ impl Pieces {
     pub fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
     }
+}
+
+/// `closed[i]`: the closed feature of `tickets[i]` if it has `closed_at`, else empty. A
+/// closed feature does not depend on `as_of`, so it is written once per data change for
+/// the tickets held in memory (`recent`, `versions`).
+pub fn closed_features(tickets: &[Ticket]) -> Pieces {
+    Pieces::of(tickets, |t, out| {
+        if t.closed_at.is_some() {
+            let feature = features::closed(t, sla::closed(t.sla_status.as_deref()));
+            serde_json::to_writer(out, &feature).expect("a feature serialises");
+        }
+    })
 }
 
 /// What every open feature of this ticket starts with, up to `"hours_open":`.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::render::{self, Pieces};
-use super::{by_id, features, recent, size, sla, SharedRows, Ticket};
+use super::{by_id, recent, size, SharedRows, Ticket};
 use crate::params::window::Window;
 use crate::params::DashboardRequest;
 
@@ -122,12 +122,7 @@ impl RecentVersions {
                 false => String::new(),
             })
             .collect();
-        let closed = Pieces::of(&tickets, |t, out| {
-            if t.closed_at.is_some() {
-                let feature = features::closed(t, sla::closed(t.sla_status.as_deref()));
-                serde_json::to_writer(out, &feature).expect("a feature serialises");
-            }
-        });
+        let closed = render::closed_features(&tickets);
         RecentVersions {
             horizon,
             tickets: Arc::new(tickets),
