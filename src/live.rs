@@ -43,7 +43,7 @@ pub struct OpenSet {
     /// Shared with the payloads computed from it (see `dashboard::Payload`).
     pub tickets: SharedRows,
     /// Each ticket's feature serialised ahead, but for its `as_of`-dependent end.
-    pub heads: Vec<String>,
+    pub heads: render::Pieces,
     /// Capture start and the newest history time, read with the set: they choose the
     /// mode of a payload at `as_of` (`dashboard::replay`).
     pub history: HistorySpan,
@@ -333,7 +333,7 @@ impl Live {
             .map(|t| t.ticket_id.as_str())
             .collect();
         let closing = read::attribution::closing_holders(pool, &closed).await?;
-        let heads = tickets.iter().map(render::open_head).collect();
+        let heads = render::open_heads(&tickets);
         let recent = Recent::new(since, recent_rows, closing);
         *self.0.import_state.lock().expect("not poisoned") = None;
         let mut slot = self.0.open.write().expect("not poisoned");

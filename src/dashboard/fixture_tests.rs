@@ -239,7 +239,7 @@ fn payload(query: &str) -> serde_json::Value {
         Duration::hours(3),
     );
     let all = fixture();
-    let heads: Vec<String> = all.iter().map(render::open_head).collect();
+    let heads = render::open_heads(&all);
     // The window's rows as queried, and as the in-memory recent tickets hold them (every
     // ticket closed or created since a date before the fixture's).
     let recent = Recent::new(

@@ -3,6 +3,7 @@
 pub mod features;
 pub mod freshness;
 pub mod metrics;
+mod prefetch;
 pub mod recent;
 pub mod render;
 pub mod replay;
@@ -172,14 +173,20 @@ impl WindowRows {
     /// `Held`'s are): those picked, else every one of `len`.
     fn read(&self, len: usize) -> impl Iterator<Item = usize> + '_ {
         let picked = match self {
-            WindowRows::Held(_, picked) => Some(picked),
+            WindowRows::Held(held, picked) => Some((&held.tickets, picked)),
             _ => None,
         };
         let every = picked.is_none().then_some(0..len);
         picked
             .into_iter()
-            .flatten()
-            .copied()
+            .flat_map(|(tickets, picked)| {
+                picked.iter().enumerate().map(|(k, &i)| {
+                    if let Some(&ahead) = picked.get(k + prefetch::AHEAD) {
+                        prefetch::item(&tickets[ahead]);
+                    }
+                    i
+                })
+            })
             .chain(every.into_iter().flatten())
     }
 }

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use foldhash::fast::RandomState;
 use serde::Serialize;
 
-use super::features;
 use super::sla::{self, OpenSla};
+use super::{features, prefetch};
 use super::{Open, Payload, Ticket, WindowRows};
 use crate::ticket::Text;
 
@@ -44,10 +44,53 @@ impl Pieces {
         &self.bytes[start..self.ends[i]]
     }
 
+    /// Hints that `get(i)` is about to be read (`prefetch`).
+    fn prefetch(&self, i: usize) {
+        let piece = self.get(i);
+        prefetch::bytes(piece.as_ptr(), piece.len());
+    }
+
     /// The bytes they hold.
     pub fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
     }
+}
+
+/// The open features' heads a payload's JSON splices, by open row (`Open::index`).
+pub trait Heads {
+    fn head(&self, i: usize) -> &[u8];
+
+    /// Hints that `head(i)` is about to be read.
+    fn prefetch(&self, _i: usize) {}
+}
+
+/// Written once per data change: the live set's and the recent history's, in one buffer
+/// (a request reads a few thousand of them, scattered: one allocation each would cost a
+/// cache miss more per head).
+impl Heads for Pieces {
+    fn head(&self, i: usize) -> &[u8] {
+        self.get(i)
+    }
+
+    fn prefetch(&self, i: usize) {
+        Pieces::prefetch(self, i);
+    }
+}
+
+/// Written per recorded miss (`RecordedFeatures::open_heads`).
+impl<S: AsRef<str>> Heads for Vec<S> {
+    fn head(&self, i: usize) -> &[u8] {
+        self[i].as_ref().as_bytes()
+    }
+}
+
+/// `heads[i]`: `open_head(&tickets[i])` if it is open, else empty.
+pub fn open_heads(tickets: &[Ticket]) -> Pieces {
+    Pieces::of(tickets, |t, out| {
+        if t.is_open() {
+            out.extend_from_slice(open_head(t).as_bytes());
+        }
+    })
 }
 
 /// `closed[i]`: the closed feature of `tickets[i]` if it has `closed_at`, else empty. A
@@ -159,23 +202,27 @@ fn reuse<'t, W: Copy>(
     out.into_iter().map(|p| p.expect("written above")).collect()
 }
 
-/// The payload as JSON, `heads[i]` = `open_head(&open_rows[i])` for each open feature
-/// of the rows it was computed from: the live set's (written once per data change) or
-/// `RecordedFeatures::open_heads` or the recent history's. The closed features are the
+/// The payload as JSON, `heads.head(i)` = `open_head(&open_rows[i])` for each open
+/// feature of the rows it was computed from: the live set's or the recent history's
+/// (written once per data change) or `RecordedFeatures::open_heads`. The closed features are the
 /// recent tickets' or the recent history's (written once per data change), `closed`
 /// (`RecordedFeatures::closed`) or written here.
 pub fn write_json(
     c: &Payload,
-    heads: &[impl AsRef<str>],
+    heads: &(impl Heads + ?Sized),
     closed: Option<&[Arc<str>]>,
 ) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64 * 1024 + 520 * (c.open.len() + c.closed.len()));
     field(&mut out, "{\"window\":", &c.window)?;
     field(&mut out, ",\"filters\":", &c.filters)?;
     out.extend_from_slice(b",\"open\":{\"type\":\"FeatureCollection\",\"features\":[");
-    for (n, o) in c.open().enumerate() {
+    let open: Vec<Open> = c.open().collect();
+    for (n, o) in open.iter().enumerate() {
+        if let Some(ahead) = open.get(n + prefetch::AHEAD) {
+            heads.prefetch(ahead.index);
+        }
         comma(&mut out, n);
-        out.extend_from_slice(heads[o.index].as_ref().as_bytes());
+        out.extend_from_slice(heads.head(o.index));
         out.extend_from_slice(b"\"hours_open\":");
         serde_json::to_writer(&mut out, &o.hours_open)?;
         out.extend_from_slice(b",\"sla_state\":");
@@ -190,7 +237,11 @@ pub fn write_json(
     };
     match (by_row, closed) {
         (Some(pieces), _) => {
-            for (n, i) in c.closed_positions().enumerate() {
+            let positions: Vec<usize> = c.closed_positions().collect();
+            for (n, &i) in positions.iter().enumerate() {
+                if let Some(&ahead) = positions.get(n + prefetch::AHEAD) {
+                    pieces.prefetch(ahead);
+                }
                 comma(&mut out, n);
                 out.extend_from_slice(pieces.get(i));
             }

@@ -6,15 +6,18 @@
 //! slider over the last week, a post-mortem of last Monday); older instants still query
 //! it (`read::tickets::recorded_tickets`, whose rows these equal). Pure: no database.
 
+use std::collections::HashMap;
 use std::mem::size_of;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use foldhash::fast::RandomState;
 
 use super::render::{self, Pieces};
 use super::{by_id, recent, size, SharedRows, Ticket};
 use crate::params::window::Window;
 use crate::params::DashboardRequest;
+use crate::ticket::Text;
 
 /// A version: the ticket as recorded over `[valid_from, valid_to)`, over its current
 /// row's untracked fields.
@@ -76,32 +79,38 @@ pub struct RecentVersions {
     /// `spans[i]`: what `at` tests of `tickets[i]`, packed: a request scans them all and
     /// reads only the tickets it picks.
     spans: Vec<Span>,
-    /// `heads[i]`: `render::open_head` of `tickets[i]` if it is open, else empty.
-    pub heads: Vec<String>,
+    /// The (cluster, status) pairs the versions have, which a span names by position: a
+    /// request tests its filters once per pair, not once per version (reading a ticket
+    /// the request does not pick is a cache miss).
+    filtered_on: Vec<(Option<Text>, Option<Text>)>,
+    /// `heads.get(i)`: `render::open_head` of `tickets[i]` if it is open, else empty.
+    pub heads: Pieces,
     /// `closed[i]`: the closed feature of `tickets[i]` if it has `closed_at`, else empty.
     pub closed: Pieces,
 }
 
 /// A version's validity and the times that make a payload read it, in microseconds
 /// (PostgreSQL's precision; the recorded query compares them so too): `i64::MAX` for no
-/// end, `i64::MIN` for no time.
+/// end, `i64::MIN` for no time; and its position in `filtered_on`.
 #[derive(Debug, Clone, Copy)]
 struct Span {
     from: i64,
     to: i64,
     closed: i64,
     created: i64,
+    filtered_on: u32,
     open: bool,
 }
 
 impl Span {
-    fn of(v: &Version) -> Span {
+    fn of(v: &Version, filtered_on: u32) -> Span {
         let micros = |t: Option<DateTime<Utc>>| t.map_or(i64::MIN, |t| t.timestamp_micros());
         Span {
             from: v.valid_from.timestamp_micros(),
             to: v.valid_to.map_or(i64::MAX, |t| t.timestamp_micros()),
             closed: micros(v.ticket.closed_at),
             created: micros(v.ticket.created_at_service),
+            filtered_on,
             open: v.ticket.is_open(),
         }
     }
@@ -113,20 +122,28 @@ impl RecentVersions {
         versions.sort_unstable_by(|a, b| {
             by_id(&a.ticket, &b.ticket).then(a.valid_from.cmp(&b.valid_from))
         });
-        let spans = versions.iter().map(Span::of).collect();
-        let tickets: Vec<Ticket> = versions.into_iter().map(|v| v.ticket).collect();
-        let heads = tickets
+        let mut pairs: HashMap<(Option<&str>, Option<&str>), u32, RandomState> = HashMap::default();
+        let spans = versions
             .iter()
-            .map(|t| match t.is_open() {
-                true => render::open_head(t),
-                false => String::new(),
+            .map(|v| {
+                let t = &v.ticket;
+                let pair = (t.cluster.as_deref(), t.normalized_status.as_deref());
+                let next = pairs.len() as u32;
+                Span::of(v, *pairs.entry(pair).or_insert(next))
             })
             .collect();
+        let mut filtered_on = vec![(None, None); pairs.len()];
+        for ((cluster, status), i) in pairs {
+            filtered_on[i as usize] = (cluster.map(Text::from), status.map(Text::from));
+        }
+        let tickets: Vec<Ticket> = versions.into_iter().map(|v| v.ticket).collect();
+        let heads = render::open_heads(&tickets);
         let closed = render::closed_features(&tickets);
         RecentVersions {
             horizon,
             tickets: Arc::new(tickets),
             spans,
+            filtered_on,
             heads,
             closed,
         }
@@ -142,11 +159,16 @@ impl RecentVersions {
 
     /// The bytes it holds: the versions with their text, their spans, heads and features.
     pub fn heap_bytes(&self) -> usize {
-        let heads: usize = self.heads.iter().map(String::capacity).sum();
+        let text = |t: &Option<Text>| t.as_ref().map_or(0, |t| t.len());
         size::rows_bytes(&self.tickets)
             + self.spans.capacity() * size_of::<Span>()
-            + self.heads.capacity() * size_of::<String>()
-            + heads
+            + self.filtered_on.capacity() * size_of::<(Option<Text>, Option<Text>)>()
+            + self
+                .filtered_on
+                .iter()
+                .map(|(c, s)| text(c) + text(s))
+                .sum::<usize>()
+            + self.heads.heap_bytes()
             + self.closed.heap_bytes()
     }
 
@@ -160,15 +182,17 @@ impl RecentVersions {
         let micros = |t: DateTime<Utc>| t.timestamp_micros();
         let (t, from, to) = (micros(window.as_of), micros(window.from), micros(window.to));
         let in_window = |x: i64| from <= x && x < to;
+        let kept: Vec<bool> = (self.filtered_on.iter())
+            .map(|(cluster, status)| filters.keeps(cluster.as_deref(), status.as_deref()))
+            .collect();
         // A ticket's versions do not overlap: each ticket once, in id order.
         (0..self.spans.len())
             .filter(|&i| {
                 let s = &self.spans[i];
-                s.from <= t && t < s.to && (s.open || in_window(s.closed) || in_window(s.created))
-            })
-            .filter(|&i| {
-                let t = &self.tickets[i];
-                filters.keeps(t.cluster.as_deref(), t.normalized_status.as_deref())
+                s.from <= t
+                    && t < s.to
+                    && (s.open || in_window(s.closed) || in_window(s.created))
+                    && kept[s.filtered_on as usize]
             })
             .collect()
     }
@@ -304,7 +328,7 @@ mod tests {
         let written: Vec<(&str, bool, bool)> = (0..held.len())
             .map(|i| {
                 let t = &held.tickets[i];
-                let head = !held.heads[i].is_empty();
+                let head = !held.heads.get(i).is_empty();
                 (t.ticket_id.as_str(), head, !held.closed.get(i).is_empty())
             })
             .collect();
@@ -319,7 +343,10 @@ mod tests {
                 ("D", false, false)
             ]
         );
-        assert_eq!(held.heads[0], render::open_head(&held.tickets[0]));
+        assert_eq!(
+            held.heads.get(0),
+            render::open_head(&held.tickets[0]).as_bytes()
+        );
         let week = "window=week";
         assert_eq!(
             ids_at(&held, week, "2026-06-09T09:59:59+03:00"),
@@ -354,6 +381,23 @@ mod tests {
                 "2026-06-11T00:00:00+03:00"
             ),
             ["A:Karen", "C:Karen", "D:Westlands"]
+        );
+        // Both filters: the versions' (cluster, status) pairs, each tested once.
+        assert_eq!(
+            ids_at(
+                &held,
+                "window=month&cluster=karen&status=CLOSED",
+                "2026-06-11T00:00:00+03:00"
+            ),
+            ["A:Karen", "C:Karen"]
+        );
+        assert_eq!(
+            ids_at(
+                &held,
+                "window=month&cluster=Westlands&status=OPEN",
+                "2026-06-11T00:00:00+03:00"
+            ),
+            ["B:Westlands"]
         );
         // The today window of 11 June: B (open), nothing closed or created that day.
         assert_eq!(
