@@ -13,8 +13,9 @@
 //! history's). Then, against the real
 //! server
 //! (`fleettickets serve`), in one run: the uncached week dashboard at a recorded instant
-//! beside the live one on the same store (identity encoding, each request its own
-//! `as_of`, so a miss); the miss path's split (query, compute, serialisation), timed
+//! (3 days before the newest history time, and at live's hour of the week a week before,
+//! whose week spans as many hours as live's) beside the live one on the same store
+//! (identity encoding, each request its own `as_of`, so a miss); the miss path's split (query, compute, serialisation), timed
 //! in-process through the same functions (the first miss of a generation, which reads
 //! its tickets' current rows, apart); the SQL a DBA would write for the recorded open
 //! set (the versions valid at `t` joined to the current rows, as JSON); and a slider
@@ -401,8 +402,12 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
             .fetch_one(&pool)
             .await?;
     // Alternated, each request its own as_of (a miss): live after H, recorded 3 days
-    // before (inside the default horizon of 192 hours), from memory and queried.
+    // before (inside the default horizon of 192 hours), from memory and queried; and
+    // recorded at live's hour of the week a week before, whose week window spans the same
+    // hours as live's (3 days before, it spans four days more of closures).
     let recorded_at = until - Duration::days(3);
+    let live_at = until + Duration::hours(1);
+    let same_hour = live_at - Duration::days(7);
     // The first recorded miss in the horizon is queried and has the recent history read
     // in the background; the next are answered from it once it is held.
     let (rss_before, _) = common::memory_mb(server.pid());
@@ -426,21 +431,19 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
         "the generation's first recorded miss in the horizon (queried): {first:.0} ms; the recent history held {held_after:.0} ms after it; server VmRSS {rss_before:.0} -> {rss_after:.0} MB"
     );
     let (mut live, mut memory, mut database, mut dba) = (vec![], vec![], vec![], vec![]);
-    let (mut live_bytes, mut recorded_bytes, mut open_at) = (0, 0, 0);
+    let mut same_week = vec![];
+    let (mut live_bytes, mut recorded_bytes, mut same_bytes, mut open_at) = (0, 0, 0, 0);
     for i in 0..samples as i64 {
         let offset = Duration::milliseconds(i + 1);
-        let (t, b) = through_server(
-            &client,
-            &base,
-            &[until + Duration::hours(1) + offset],
-            "live",
-        )
-        .await?;
+        let (t, b) = through_server(&client, &base, &[live_at + offset], "live").await?;
         live.extend(t);
         live_bytes = b;
         let (t, b) = through_server(&client, &base, &[recorded_at + offset], "recorded").await?;
         memory.extend(t);
         recorded_bytes = b;
+        let (t, b) = through_server(&client, &base, &[same_hour + offset], "recorded").await?;
+        same_week.extend(t);
+        same_bytes = b;
         let (t, _) =
             through_server(&client, &queried.base, &[recorded_at + offset], "recorded").await?;
         database.extend(t);
@@ -450,6 +453,7 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
     }
     let (l, lp) = summary(live);
     let (r, rp) = summary(memory);
+    let (w, wp) = summary(same_week);
     let (q, qp) = summary(database);
     let (d, dp) = summary(dba);
     println!("uncached week dashboard, identity, median / p95 over {samples} requests:");
@@ -461,6 +465,11 @@ async fn run(server_url: &str, shape: &Shape, samples: usize) -> anyhow::Result<
         "  recorded  {r:>7.1} / {rp:>7.1} ms ({} KB) = {:.2}x live (target at most 2x, 25 ms)",
         recorded_bytes / 1024,
         r / l
+    );
+    println!(
+        "  recorded a week before live, its week as long as live's {w:>7.1} / {wp:>7.1} ms ({} KB) = {:.2}x live",
+        same_bytes / 1024,
+        w / l
     );
     println!(
         "  recorded, queried (RECORDED_MEMORY_HOURS=0, as before it and beyond the horizon) {q:>7.1} / {qp:>7.1} ms = {:.2}x live; from memory {:.2}x of it",
