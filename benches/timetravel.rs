@@ -11,20 +11,20 @@
 //! the period and the 3 days before it (for the big store over the generator's span,
 //! rows / 180 days, so its week holds the generator's rate of creations, not a month's
 //! history's). Then, against the real
-//! server
-//! (`fleettickets serve`), in one run: the uncached week dashboard at a recorded instant
-//! (3 days before the newest history time, and at live's hour of the week a week before,
-//! whose week spans as many hours as live's) beside the live one on the same store
-//! (identity encoding, each request its own `as_of`, so a miss); the miss path's split (query, compute, serialisation), timed
-//! in-process through the same functions (the first miss of a generation, which reads
-//! its tickets' current rows, apart); the SQL a DBA would write for the recorded open
-//! set (the versions valid at `t` joined to the current rows, as JSON); and a slider
-//! sweep of 168 hourly steps (a week), cold then warm, with its cache hits. The recorded
-//! instant is inside the recent history held in memory (`RECORDED_MEMORY_HOURS`); a
-//! second server without it gives the queried path's figure in the same run. The databases
-//! `ft_bench_timetravel` and `ft_bench_timetravel_big` on `TEST_DATABASE_URL` are dropped
-//! after (kept with `--keep`); `--reuse` measures a kept store again instead of building
-//! it (migrated to this build), `--no-sweep` leaves out the slider sweep.
+//! server (`fleettickets serve`), in one run: the uncached week dashboard at a recorded
+//! instant (3 days before the newest history time, and at live's hour of the week a week
+//! before, whose week spans as many hours as live's) beside the live one on the same
+//! store (identity encoding, each request its own `as_of`, so a miss); the miss path's
+//! split (query, compute, serialisation), timed in-process through the same functions
+//! (the first miss of a generation, which reads its tickets' current rows, apart); the
+//! SQL a DBA would write for the recorded open set (the versions valid at `t` joined to
+//! the current rows, as JSON); and a slider sweep of 168 hourly steps (a week), cold then
+//! warm, with its cache hits. The recorded instant is inside the recent history held in
+//! memory (`RECORDED_MEMORY_HOURS`); a second server without it gives the queried path's
+//! figure in the same run. The databases `ft_bench_timetravel` and
+//! `ft_bench_timetravel_big` on `TEST_DATABASE_URL` are dropped after (kept with
+//! `--keep`); `--reuse` measures a kept store again instead of building it (migrated to
+//! this build), `--no-sweep` leaves out the slider sweep.
 
 #[path = "common/mod.rs"]
 mod common;

@@ -180,12 +180,7 @@ impl WindowRows {
         picked
             .into_iter()
             .flat_map(|(tickets, picked)| {
-                picked.iter().enumerate().map(|(k, &i)| {
-                    if let Some(&ahead) = picked.get(k + prefetch::AHEAD) {
-                        prefetch::item(&tickets[ahead]);
-                    }
-                    i
-                })
+                prefetch::ahead(picked, |&i| prefetch::item(&tickets[i])).copied()
             })
             .chain(every.into_iter().flatten())
     }

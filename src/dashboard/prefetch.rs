@@ -4,7 +4,7 @@
 //! being waited for one by one (`docs/benchmarks.md`, "The recorded miss, eighth round").
 
 /// How many items ahead of the one being read.
-pub const AHEAD: usize = 8;
+const AHEAD: usize = 8;
 
 /// Hints that `len` bytes from `start` are about to be read.
 pub fn bytes(start: *const u8, len: usize) {
@@ -17,6 +17,16 @@ pub fn bytes(start: *const u8, len: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (start, len);
+}
+
+/// `items` in order, `hint` called on each of them `AHEAD` items before its turn.
+pub fn ahead<'a, T>(items: &'a [T], hint: impl Fn(&T) + 'a) -> impl Iterator<Item = &'a T> + 'a {
+    items.iter().enumerate().map(move |(k, item)| {
+        if let Some(next) = items.get(k + AHEAD) {
+            hint(next);
+        }
+        item
+    })
 }
 
 /// Hints that `item` is about to be read.

@@ -204,9 +204,9 @@ fn reuse<'t, W: Copy>(
 
 /// The payload as JSON, `heads.head(i)` = `open_head(&open_rows[i])` for each open
 /// feature of the rows it was computed from: the live set's or the recent history's
-/// (written once per data change) or `RecordedFeatures::open_heads`. The closed features are the
-/// recent tickets' or the recent history's (written once per data change), `closed`
-/// (`RecordedFeatures::closed`) or written here.
+/// (written once per data change) or `RecordedFeatures::open_heads`. The closed features
+/// are the recent tickets' or the recent history's (written once per data change),
+/// `closed` (`RecordedFeatures::closed`) or written here.
 pub fn write_json(
     c: &Payload,
     heads: &(impl Heads + ?Sized),
@@ -217,10 +217,7 @@ pub fn write_json(
     field(&mut out, ",\"filters\":", &c.filters)?;
     out.extend_from_slice(b",\"open\":{\"type\":\"FeatureCollection\",\"features\":[");
     let open: Vec<Open> = c.open().collect();
-    for (n, o) in open.iter().enumerate() {
-        if let Some(ahead) = open.get(n + prefetch::AHEAD) {
-            heads.prefetch(ahead.index);
-        }
+    for (n, o) in prefetch::ahead(&open, |o| heads.prefetch(o.index)).enumerate() {
         comma(&mut out, n);
         out.extend_from_slice(heads.head(o.index));
         out.extend_from_slice(b"\"hours_open\":");
@@ -238,10 +235,7 @@ pub fn write_json(
     match (by_row, closed) {
         (Some(pieces), _) => {
             let positions: Vec<usize> = c.closed_positions().collect();
-            for (n, &i) in positions.iter().enumerate() {
-                if let Some(&ahead) = positions.get(n + prefetch::AHEAD) {
-                    pieces.prefetch(ahead);
-                }
+            for (n, &i) in prefetch::ahead(&positions, |&i| pieces.prefetch(i)).enumerate() {
                 comma(&mut out, n);
                 out.extend_from_slice(pieces.get(i));
             }

@@ -10,9 +10,10 @@ use crate::ticket::Text;
 
 impl Payload {
     /// Bytes this payload alone keeps alive: its queried window rows, its set entries
-    /// and, at a recorded instant, its open rows (unless the recent history's). Live and clock payloads share the live
-    /// open set's rows (and its recent tickets), which the cache does not own. The metrics' few rows per cluster and day are
-    /// left out (kilobytes against the rows' megabytes).
+    /// and, at a recorded instant, its open rows (unless the recent history's). Live and
+    /// clock payloads share the live open set's rows (and its recent tickets), which the
+    /// cache does not own. The metrics' few rows per cluster and day are left out
+    /// (kilobytes against the rows' megabytes).
     pub fn heap_bytes(&self) -> usize {
         let owned_open = match (self.replay.mode, &self.window_rows) {
             // The recent history's, shared like the live set's.
@@ -39,16 +40,21 @@ pub(super) fn rows_bytes(rows: &[Ticket]) -> usize {
     rows.iter().map(ticket_bytes).sum()
 }
 
-/// A ticket's size with the text it points to (short text is inline, in the struct).
+/// The heap bytes of a text (short text is inline, in the struct that holds it).
+pub(super) fn text_bytes(s: &Option<Text>) -> usize {
+    s.as_ref().map_or(0, heap)
+}
+
+fn heap(s: &Text) -> usize {
+    if s.is_heap_allocated() {
+        s.capacity()
+    } else {
+        0
+    }
+}
+
+/// A ticket's size with the text it points to.
 fn ticket_bytes(t: &Ticket) -> usize {
-    let heap = |s: &Text| {
-        if s.is_heap_allocated() {
-            s.capacity()
-        } else {
-            0
-        }
-    };
-    let text = |s: &Option<Text>| s.as_ref().map_or(0, heap);
     size_of::<Ticket>()
         + heap(&t.ticket_id)
         + [
@@ -63,7 +69,7 @@ fn ticket_bytes(t: &Ticket) -> usize {
             &t.geo_source,
         ]
         .into_iter()
-        .map(text)
+        .map(text_bytes)
         .sum::<usize>()
 }
 

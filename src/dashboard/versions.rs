@@ -159,14 +159,13 @@ impl RecentVersions {
 
     /// The bytes it holds: the versions with their text, their spans, heads and features.
     pub fn heap_bytes(&self) -> usize {
-        let text = |t: &Option<Text>| t.as_ref().map_or(0, |t| t.len());
         size::rows_bytes(&self.tickets)
             + self.spans.capacity() * size_of::<Span>()
             + self.filtered_on.capacity() * size_of::<(Option<Text>, Option<Text>)>()
             + self
                 .filtered_on
                 .iter()
-                .map(|(c, s)| text(c) + text(s))
+                .map(|(c, s)| size::text_bytes(c) + size::text_bytes(s))
                 .sum::<usize>()
             + self.heads.heap_bytes()
             + self.closed.heap_bytes()
@@ -182,7 +181,9 @@ impl RecentVersions {
         let micros = |t: DateTime<Utc>| t.timestamp_micros();
         let (t, from, to) = (micros(window.as_of), micros(window.from), micros(window.to));
         let in_window = |x: i64| from <= x && x < to;
-        let kept: Vec<bool> = (self.filtered_on.iter())
+        let kept: Vec<bool> = self
+            .filtered_on
+            .iter()
             .map(|(cluster, status)| filters.keeps(cluster.as_deref(), status.as_deref()))
             .collect();
         // A ticket's versions do not overlap: each ticket once, in id order.
